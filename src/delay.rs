@@ -1,0 +1,207 @@
+//! The simulated network delay between reading the stock and writing it back.
+//!
+//! Written as one duration (`2ms`) or a range (`0..3ms`, `1ms..5ms`); a bare
+//! number on the left of a range takes the unit on the right. Each buyer
+//! draws its delay uniformly from the range with an RNG seeded by the run's
+//! seed and its own id, so a run with the same `--seed` repeats its delays.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+/// A delay window `[min, max]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delay {
+    /// Shortest delay.
+    pub min: Duration,
+    /// Longest delay (equal to `min` for a fixed delay).
+    pub max: Duration,
+}
+
+/// The longest delay accepted, so that a typo cannot hang a lab for hours.
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+
+impl Delay {
+    /// A fixed delay.
+    pub fn fixed(d: Duration) -> Self {
+        Delay { min: d, max: d }
+    }
+
+    /// Buyer `id`'s delay in a run seeded with `seed`.
+    pub fn for_buyer(&self, seed: u64, id: u32) -> Duration {
+        if self.min == self.max {
+            return self.min;
+        }
+        let mut rng = StdRng::seed_from_u64(buyer_seed(seed, id));
+        let ns = rng.random_range(self.min.as_nanos() as u64..=self.max.as_nanos() as u64);
+        Duration::from_nanos(ns)
+    }
+}
+
+/// Mixes the run's seed with a buyer id (SplitMix64 finaliser), so that
+/// neighbouring seeds do not give shifted copies of the same delays.
+fn buyer_seed(seed: u64, id: u32) -> u64 {
+    let mut z = seed ^ (u64::from(id).wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn split_unit(s: &str) -> (&str, &str) {
+    let at = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    (&s[..at], &s[at..])
+}
+
+/// Parses one duration such as `2ms`, `500us`, `1.5s` (a bare `0` needs no
+/// unit; other bare numbers take `default_unit`).
+///
+/// # Errors
+/// A one-line reason.
+pub fn parse_one(s: &str, default_unit: &str) -> Result<Duration, String> {
+    let (num, unit) = split_unit(s.trim());
+    let unit = if unit.is_empty() { default_unit } else { unit };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (try 2ms, 500us, 0..3ms)"))?;
+    let scale = match unit {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "" if value == 0.0 => 1.0,
+        "" => return Err(format!("'{s}' needs a unit: ns, us, ms or s")),
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{s}' (use ns, us, ms or s)"
+            ));
+        }
+    };
+    let d = Duration::try_from_secs_f64(value * scale).map_err(|e| format!("'{s}': {e}"))?;
+    if d > MAX_DELAY {
+        return Err(format!(
+            "'{s}' is longer than the limit of {}s",
+            MAX_DELAY.as_secs()
+        ));
+    }
+    Ok(d)
+}
+
+impl FromStr for Delay {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once("..") {
+            None => parse_one(s, "").map(Delay::fixed),
+            Some((lo, hi)) => {
+                let (_, hi_unit) = split_unit(hi.trim());
+                let max = parse_one(hi, "")?;
+                let min = parse_one(lo, hi_unit)?;
+                if min > max {
+                    return Err(format!("'{s}': the range runs backwards"));
+                }
+                Ok(Delay { min, max })
+            }
+        }
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        "0".into()
+    } else if ns.is_multiple_of(1_000_000_000) {
+        format!("{}s", ns / 1_000_000_000)
+    } else if ns.is_multiple_of(1_000_000) {
+        format!("{}ms", ns / 1_000_000)
+    } else if ns.is_multiple_of(1_000) {
+        format!("{}us", ns / 1_000)
+    } else {
+        format!("{ns}ns")
+    }
+}
+
+impl fmt::Display for Delay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min == self.max {
+            f.write_str(&fmt_duration(self.min))
+        } else {
+            write!(f, "{}..{}", fmt_duration(self.min), fmt_duration(self.max))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn parses_fixed_and_ranges() {
+        assert_eq!("2ms".parse(), Ok(Delay::fixed(ms(2))));
+        assert_eq!("0".parse(), Ok(Delay::fixed(ms(0))));
+        assert_eq!(
+            "0..3ms".parse(),
+            Ok(Delay {
+                min: ms(0),
+                max: ms(3)
+            })
+        );
+        assert_eq!(
+            "1..3ms".parse(),
+            Ok(Delay {
+                min: ms(1),
+                max: ms(3)
+            })
+        );
+        assert_eq!(
+            "500us..1ms".parse(),
+            Ok(Delay {
+                min: Duration::from_micros(500),
+                max: ms(1)
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        for bad in [
+            "",
+            "fast",
+            "3",
+            "2 parsecs",
+            "5ms..1ms",
+            "1..",
+            "9999s",
+            "-1ms",
+        ] {
+            assert!(bad.parse::<Delay>().is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["2ms", "0", "0..3ms", "500us..1ms", "1s"] {
+            let d: Delay = s.parse().unwrap();
+            assert_eq!(d.to_string().parse::<Delay>(), Ok(d), "{s}");
+        }
+    }
+
+    #[test]
+    fn draws_are_seeded_and_in_range() {
+        let d: Delay = "1ms..5ms".parse().unwrap();
+        let a: Vec<_> = (0..50).map(|id| d.for_buyer(7, id)).collect();
+        let b: Vec<_> = (0..50).map(|id| d.for_buyer(7, id)).collect();
+        assert_eq!(a, b);
+        assert!(a.iter().all(|x| (ms(1)..=ms(5)).contains(x)));
+        let c: Vec<_> = (0..50).map(|id| d.for_buyer(8, id)).collect();
+        assert_ne!(a, c);
+    }
+}

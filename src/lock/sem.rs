@@ -1,0 +1,65 @@
+//! `sem`: a process-shared POSIX semaphore, initialised to 1, in shared
+//! memory (see [`crate::sys::ShmSemaphore`] for the `shm_open` + `mmap` +
+//! `sem_init(pshared = 1)` details).
+//!
+//! OS semantics that shape this code:
+//! * The semaphore must live in `MAP_SHARED` memory; in private memory every
+//!   process would lock its own copy. Buyers are forked after the mapping
+//!   exists, so each inherits the very same pages.
+//! * A semaphore has **no owner**. If a buyer dies between `sem_wait` and
+//!   `sem_post`, nobody posts and every other buyer waits for ever. The
+//!   kernel does not help, unlike `flock`. So the holder's pid is recorded
+//!   beside the semaphore, and when the parent reaps a buyer that died, it
+//!   posts on its behalf if, and only if, the dead buyer was the holder.
+//!   Never a blind post after a timeout: that would mint a second permit.
+
+use std::io;
+
+use nix::unistd::{Pid, getpid};
+
+use super::{Guard, Lock, Setup, Shared, Strategy};
+use crate::error::{Error, Result};
+use crate::sys::ShmSemaphore;
+
+/// The registry entry.
+pub const STRATEGY: Strategy = Strategy {
+    name: "sem",
+    about: "POSIX semaphore in shared memory; a dead holder is detected and repaired",
+    safe: true,
+    prepare,
+};
+
+struct Sem(ShmSemaphore);
+
+fn prepare(_: &Setup) -> Result<Box<dyn Shared>> {
+    let name = format!("/booking-{}-{:016x}", getpid(), rand::random::<u64>());
+    let sem = ShmSemaphore::create(&name, 1)
+        .map_err(|e| Error::failed(format_args!("shared-memory semaphore {name}"), e))?;
+    Ok(Box::new(Sem(sem)))
+}
+
+impl Shared for Sem {
+    fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
+        Ok(Box::new(SemLock(&self.0)))
+    }
+
+    fn buyer_died(&self, pid: Pid) -> io::Result<Option<String>> {
+        Ok(self
+            .0
+            .repair_if_held_by(pid)?
+            .then(|| "died holding the semaphore; repaired".to_string()))
+    }
+}
+
+struct SemLock<'a>(&'a ShmSemaphore);
+
+impl Lock for SemLock<'_> {
+    fn acquire(&self) -> io::Result<Guard<'_>> {
+        self.0.wait()?;
+        Ok(Guard::new(self))
+    }
+
+    fn release(&self) -> io::Result<()> {
+        self.0.post()
+    }
+}

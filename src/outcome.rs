@@ -1,0 +1,100 @@
+//! One buyer's outcome record, and how it travels to the parent.
+//!
+//! Every buyer writes its record as one JSON line into a pipe that all
+//! buyers share. A line is far below `PIPE_BUF` (4096 bytes on Linux), and a
+//! write of at most `PIPE_BUF` bytes to a pipe is atomic, so lines from
+//! different buyers never interleave. One shared pipe, not one descriptor
+//! per buyer, keeps a run of thousands of buyers under the default limit of
+//! 1,024 open files.
+
+use serde::{Deserialize, Serialize};
+
+/// What one buyer did. Times are raw `CLOCK_MONOTONIC` readings, a clock
+/// every process on the machine shares, so buyers can be put on one timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The buyer's number, 0 to buyers - 1.
+    pub id: u32,
+    /// The buyer's process id.
+    pub pid: i32,
+    /// Whether the buyer was told it got a ticket.
+    pub got_ticket: bool,
+    /// The ticket number it got: the count it read (so the first sold is N).
+    pub ticket: Option<u64>,
+    /// Microseconds from asking for the lock to holding it.
+    pub wait_us: u64,
+    /// Microseconds from holding the lock to releasing it.
+    pub hold_us: u64,
+    /// `CLOCK_MONOTONIC` when the lock was acquired, in nanoseconds.
+    pub acquired_ns: u64,
+    /// `CLOCK_MONOTONIC` when the lock was released, in nanoseconds.
+    pub released_ns: u64,
+    /// What went wrong, if the buyer failed (it then has no ticket, and its
+    /// purchase counts as indeterminate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The longest error text a record carries, keeping each line well below
+/// `PIPE_BUF`.
+const MAX_ERROR_LEN: usize = 512;
+
+impl Outcome {
+    /// The record as one line (JSON and `\n`), always shorter than `PIPE_BUF`.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut rec = self.clone();
+        if let Some(e) = &mut rec.error
+            && e.len() > MAX_ERROR_LEN
+        {
+            let mut cut = MAX_ERROR_LEN;
+            while !e.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            e.truncate(cut);
+        }
+        let mut line = serde_json::to_vec(&rec).expect("an outcome always serialises");
+        line.push(b'\n');
+        line
+    }
+
+    /// Parses one line written by [`Outcome::to_line`].
+    ///
+    /// # Errors
+    /// When the line is not such a record.
+    pub fn from_line(line: &[u8]) -> serde_json::Result<Self> {
+        serde_json::from_slice(line)
+    }
+}
+
+/// Nanoseconds of `CLOCK_MONOTONIC`.
+pub fn monotonic_ns() -> u64 {
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always available on Linux");
+    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_round_trips_and_stays_below_pipe_buf() {
+        let o = Outcome {
+            id: 7,
+            pid: 4242,
+            got_ticket: false,
+            ticket: None,
+            wait_us: 1,
+            hold_us: 2,
+            acquired_ns: u64::MAX,
+            released_ns: u64::MAX,
+            error: Some("é".repeat(5000)),
+        };
+        let line = o.to_line();
+        assert!(line.len() < 4096);
+        assert_eq!(line.last(), Some(&b'\n'));
+        let back = Outcome::from_line(&line[..line.len() - 1]).unwrap();
+        assert_eq!(back.id, 7);
+        assert!(back.error.unwrap().len() <= MAX_ERROR_LEN);
+    }
+}

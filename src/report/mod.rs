@@ -1,0 +1,154 @@
+//! What a run prints: a summary for people, one JSON object for machines.
+
+use serde::Serialize;
+
+use crate::outcome::Outcome;
+use crate::run::{RunConfig, RunOutput, StockSource};
+use crate::stats::percentile;
+use crate::verdict::Verdict;
+
+/// A run's report. `--json` prints exactly this; field names are the
+/// grading interface, so they do not change.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    /// The `--lock` strategy.
+    pub strategy: String,
+    /// Number of buyer processes.
+    pub buyers: u32,
+    /// Tickets in stock at the start.
+    pub tickets: u64,
+    /// The seed of the delays; re-run with `--seed` to repeat them.
+    pub seed: u64,
+    /// The `--delay` window.
+    pub delay: String,
+    /// The stock file booked against in place, or null for a fresh stock.
+    pub stock: Option<String>,
+    /// The verdict's numbers (`sold`, `remaining`, `oversold`, ...).
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// One line, `SAFE` or `UNSAFE: ...`.
+    pub summary: String,
+    /// Milliseconds from the first fork to the last reap.
+    pub wall_ms: f64,
+    /// Tickets sold per second of wall time.
+    pub purchases_per_s: f64,
+    /// Median time a buyer waited for the lock, in microseconds.
+    pub wait_p50_us: Option<u64>,
+    /// 99th percentile of that wait, in microseconds.
+    pub wait_p99_us: Option<u64>,
+    /// Deaths and repairs, one line each.
+    pub events: Vec<String>,
+    /// The command that repeats this run.
+    pub rerun: String,
+    /// One record per buyer, by id; null where a buyer never reported.
+    pub buyers_detail: Vec<Option<Outcome>>,
+}
+
+impl RunReport {
+    /// Builds the report of `out`, produced by `cfg`.
+    pub fn new(cfg: &RunConfig, out: RunOutput) -> Self {
+        let waits: Vec<u64> = out.outcomes.iter().flatten().map(|o| o.wait_us).collect();
+        let wall_s = out.wall.as_secs_f64();
+        let sold = out.verdict.sold;
+        RunReport {
+            strategy: cfg.strategy.name.to_string(),
+            buyers: cfg.buyers,
+            tickets: out.tickets,
+            seed: cfg.seed,
+            delay: cfg.delay.to_string(),
+            stock: match &cfg.stock {
+                StockSource::Fresh(_) => None,
+                StockSource::File(p) => Some(p.display().to_string()),
+            },
+            summary: out.verdict.summary(),
+            verdict: out.verdict,
+            wall_ms: wall_s * 1e3,
+            purchases_per_s: if wall_s > 0.0 {
+                sold as f64 / wall_s
+            } else {
+                0.0
+            },
+            wait_p50_us: percentile(&waits, 50.0),
+            wait_p99_us: percentile(&waits, 99.0),
+            events: out.events,
+            rerun: rerun_command(cfg),
+            buyers_detail: out.outcomes,
+        }
+    }
+
+    /// The human summary.
+    pub fn human(&self) -> String {
+        let v = &self.verdict;
+        let mut s = String::new();
+        let source = match &self.stock {
+            None => format!("a fresh stock of {} tickets", self.tickets),
+            Some(p) => format!("{} ({} tickets)", p, self.tickets),
+        };
+        s += &format!(
+            "booking: {} buyers, lock {}, delay {}, seed {}, {}\n",
+            self.buyers, self.strategy, self.delay, self.seed, source
+        );
+        for e in &self.events {
+            s += &format!("  ! {e}\n");
+        }
+        let rows = [
+            ("sold", v.sold, "buyers told they got a ticket"),
+            ("remaining", v.remaining, "count left in the stock file"),
+            ("oversold", v.oversold, "sold beyond the stock"),
+            (
+                "double-booked",
+                v.double_booked,
+                "ticket numbers sold more than once",
+            ),
+            ("lost updates", v.lost_updates, "purchases the file forgot"),
+            (
+                "indeterminate",
+                v.indeterminate,
+                "buyers that never reported",
+            ),
+        ];
+        for (name, n, what) in rows {
+            s += &format!("  {name:<14}{n:>7}   {what}\n");
+        }
+        if v.unaccounted > 0 {
+            s += &format!(
+                "  {:<14}{:>7}   {}\n",
+                "unaccounted", v.unaccounted, "sales in the file nobody reported"
+            );
+        }
+        s += &format!("verdict: {}\n", self.summary);
+        let us = |x: Option<u64>| x.map_or("-".to_string(), fmt_us);
+        s += &format!(
+            "wall {:.1} ms · {:.0} purchases/s · lock wait p50 {} p99 {}\n",
+            self.wall_ms,
+            self.purchases_per_s,
+            us(self.wait_p50_us),
+            us(self.wait_p99_us)
+        );
+        s += &format!("re-run: {}\n", self.rerun);
+        s
+    }
+}
+
+/// Microseconds, shown in the unit that reads best.
+pub fn fmt_us(us: u64) -> String {
+    if us >= 10_000 {
+        format!("{:.1} ms", us as f64 / 1e3)
+    } else if us >= 1_000 {
+        format!("{:.2} ms", us as f64 / 1e3)
+    } else {
+        format!("{us} µs")
+    }
+}
+
+/// The command line that repeats the run `cfg` describes.
+pub fn rerun_command(cfg: &RunConfig) -> String {
+    let stock = match &cfg.stock {
+        StockSource::Fresh(t) => format!("--tickets {t}"),
+        StockSource::File(p) => format!("--stock {}", p.display()),
+    };
+    format!(
+        "booking --buyers {} --lock {} {stock} --delay {} --seed {}",
+        cfg.buyers, cfg.strategy.name, cfg.delay, cfg.seed
+    )
+}
