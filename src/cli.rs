@@ -71,7 +71,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Number of buyer processes.
-    #[arg(short, long, default_value_t = 150,
+    #[arg(short, long, default_value_t = 150, allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
     pub buyers: u32,
 
@@ -80,7 +80,7 @@ pub struct RunArgs {
     pub lock: String,
 
     /// Tickets in a fresh stock (in a private run directory, removed afterwards).
-    #[arg(short, long, default_value_t = 100, conflicts_with = "stock",
+    #[arg(short, long, default_value_t = 100, conflicts_with = "stock", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u64).range(0..=MAX_COUNT))]
     pub tickets: u64,
 

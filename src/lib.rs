@@ -18,5 +18,5 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod stock;
-mod sys;
+pub mod sys;
 pub mod verdict;

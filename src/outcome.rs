@@ -23,6 +23,9 @@ pub struct Outcome {
     pub ticket: Option<u64>,
     /// Microseconds from asking for the lock to holding it.
     pub wait_us: u64,
+    /// The simulated delay this buyer drew from the seed, in microseconds
+    /// (waited only if it found a ticket to sell).
+    pub delay_us: u64,
     /// Microseconds from holding the lock to releasing it.
     pub hold_us: u64,
     /// `CLOCK_MONOTONIC` when the lock was acquired, in nanoseconds.
@@ -40,6 +43,33 @@ pub struct Outcome {
 const MAX_ERROR_LEN: usize = 512;
 
 impl Outcome {
+    /// A record of buyer `id` (process `pid`) that has nothing yet: no
+    /// ticket, no times.
+    pub fn empty(id: u32, pid: i32) -> Self {
+        Outcome {
+            id,
+            pid,
+            got_ticket: false,
+            ticket: None,
+            wait_us: 0,
+            delay_us: 0,
+            hold_us: 0,
+            acquired_ns: 0,
+            released_ns: 0,
+            error: None,
+        }
+    }
+
+    /// A record of buyer `id` that was sold `ticket` (or nothing), for
+    /// hand-made histories in tests.
+    pub fn sold(id: u32, ticket: Option<u64>) -> Self {
+        Outcome {
+            got_ticket: ticket.is_some(),
+            ticket,
+            ..Outcome::empty(id, 1000 + id as i32)
+        }
+    }
+
     /// The record as one line (JSON and `\n`), always shorter than `PIPE_BUF`.
     pub fn to_line(&self) -> Vec<u8> {
         let mut rec = self.clone();
@@ -86,6 +116,7 @@ mod tests {
             ticket: None,
             wait_us: 1,
             hold_us: 2,
+            delay_us: 3,
             acquired_ns: u64::MAX,
             released_ns: u64::MAX,
             error: Some("é".repeat(5000)),

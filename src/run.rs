@@ -42,7 +42,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid, pipe2};
 
-use crate::buyer::{self, Plan};
+use crate::buyer::{Buyer, Plan};
 use crate::delay::Delay;
 use crate::error::{Error, Result};
 use crate::lock::{Setup, Shared, Strategy};
@@ -127,15 +127,7 @@ pub fn run_dir_base() -> PathBuf {
 /// buyers for the system; [`Error::Failed`] when the run fails;
 /// [`Error::Interrupted`] when stopped.
 pub fn run(cfg: &RunConfig, stop: &AtomicBool) -> Result<RunOutput> {
-    match sys::thread_count() {
-        Ok(1) => {}
-        Ok(n) => {
-            return Err(Error::Failed(format!(
-                "refusing to fork buyers from a process with {n} threads (only a single-threaded process may fork safely)"
-            )));
-        }
-        Err(e) => return Err(Error::failed("reading /proc/self/task", e)),
-    }
+    ensure_single_threaded()?;
     // The run directory (if any) must outlive everything below: declared first.
     let (_run_dir, stock_path, initial) = match &cfg.stock {
         StockSource::Fresh(tickets) => {
@@ -190,6 +182,21 @@ pub fn run(cfg: &RunConfig, stop: &AtomicBool) -> Result<RunOutput> {
     })
 }
 
+/// Fails unless the calling process has exactly one thread, the condition
+/// for forking and then running ordinary code in the child.
+///
+/// # Errors
+/// [`Error::Failed`] naming the thread count.
+pub fn ensure_single_threaded() -> Result<()> {
+    match sys::thread_count() {
+        Ok(1) => Ok(()),
+        Ok(n) => Err(Error::Failed(format!(
+            "refusing to fork buyers from a process with {n} threads (only a single-threaded process may fork safely)"
+        ))),
+        Err(e) => Err(Error::failed("reading /proc/self/task", e)),
+    }
+}
+
 /// Refuses a stock file the buyers could not replace: its directory must be
 /// writable (the temporary file goes there) and so must the file.
 fn check_writable(path: &Path) -> Result<()> {
@@ -212,21 +219,112 @@ fn check_writable(path: &Path) -> Result<()> {
     })
 }
 
-/// The buyers still to be reaped, and the pids of those that did not finish
-/// cleanly (whose temporary file may remain).
+/// The buyers, by id, and what is known of their end.
 #[derive(Default)]
 struct Children {
-    live: HashMap<Pid, u32>,
+    /// Each buyer's pid, by id.
+    pids: Vec<Pid>,
+    /// Whether each buyer has been reaped, by id.
+    reaped: Vec<bool>,
+    /// Buyer ids by pid, for `waitpid(-1)`; filled once all are forked.
+    ids: HashMap<Pid, u32>,
+    /// Pids of buyers that did not exit cleanly (their temporary file may remain).
     unfinished: Vec<Pid>,
 }
 
 impl Children {
+    fn push(&mut self, pid: Pid) {
+        self.pids.push(pid);
+        self.reaped.push(false);
+    }
+
+    fn live(&self) -> impl Iterator<Item = (u32, Pid)> + '_ {
+        self.pids
+            .iter()
+            .zip(&self.reaped)
+            .enumerate()
+            .filter(|(_, (_, reaped))| !**reaped)
+            .map(|(id, (pid, _))| (id as u32, *pid))
+    }
+
+    /// Records how buyer `id` ended; tells the strategy if it was killed.
+    fn ended(
+        &mut self,
+        id: u32,
+        status: WaitStatus,
+        shared: &dyn Shared,
+        events: &mut Vec<String>,
+    ) -> Result<()> {
+        let pid = self.pids[id as usize];
+        self.reaped[id as usize] = true;
+        match status {
+            WaitStatus::Exited(_, 0) => {}
+            WaitStatus::Signaled(_, sig, _) => {
+                self.unfinished.push(pid);
+                let note = shared.buyer_died(pid).map_err(|e| {
+                    Error::failed(format_args!("repairing after buyer {id} died"), e)
+                })?;
+                events.push(format!(
+                    "buyer {id} (pid {pid}) {}",
+                    note.unwrap_or_else(|| format!("was killed by {sig}"))
+                ));
+            }
+            other => {
+                self.unfinished.push(pid);
+                events.push(format!(
+                    "buyer {id} (pid {pid}) ended abnormally: {other:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reaps the buyers that have already exited. Returns whether any.
+    fn reap_exited(&mut self, shared: &dyn Shared, events: &mut Vec<String>) -> Result<bool> {
+        if self.ids.is_empty() {
+            self.ids = self.live().map(|(id, pid)| (pid, id)).collect();
+        }
+        let mut any = false;
+        loop {
+            let status = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(any),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::failed("waitpid", e)),
+                Ok(s) => s,
+            };
+            if let Some(&id) = status.pid().and_then(|p| self.ids.get(&p)) {
+                self.ended(id, status, shared, events)?;
+                any = true;
+            }
+        }
+    }
+
+    /// Waits for every buyer not yet reaped, by pid (each wait is O(1) in
+    /// the kernel, where `waitpid(-1)` scans the whole list of children).
+    fn reap_rest(&mut self, shared: &dyn Shared, events: &mut Vec<String>) -> Result<()> {
+        let live: Vec<(u32, Pid)> = self.live().collect();
+        for (id, pid) in live {
+            let status = loop {
+                match waitpid(pid, None) {
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(Error::failed("waitpid", e)),
+                    Ok(s) => break s,
+                }
+            };
+            self.ended(id, status, shared, events)?;
+        }
+        Ok(())
+    }
+
+    /// Kills and reaps whatever is still running: the last word of every run.
     fn kill_and_reap_all(&mut self) {
-        for &pid in self.live.keys() {
+        let live: Vec<(u32, Pid)> = self.live().collect();
+        for &(_, pid) in &live {
             let _ = kill(pid, Signal::SIGKILL);
         }
-        for (pid, _) in self.live.drain() {
+        for (id, pid) in live {
             while let Err(Errno::EINTR) = waitpid(pid, None) {}
+            self.reaped[id as usize] = true;
             self.unfinished.push(pid);
         }
     }
@@ -271,10 +369,10 @@ fn book(
                     mode,
                     delay: cfg.delay.for_buyer(cfg.seed, id),
                 };
-                buyer_process(parent, shared, barrier_r, outcome_w, &plan)
+                buyer_process(parent, shared, barrier_r, outcome_w, plan)
             }
             Ok(Forked::Parent(pid)) => {
-                children.live.insert(pid, id);
+                children.push(pid);
             }
             Err(e) => {
                 return Err(Error::Input(format!(
@@ -298,12 +396,13 @@ fn buyer_process(
     shared: &dyn Shared,
     barrier: OwnedFd,
     out: OwnedFd,
-    plan: &Plan<'_>,
+    plan: Plan<'_>,
 ) -> ! {
-    let pid = std::process::id() as i32;
     if sys::become_buyer().is_err() || getppid() != parent {
         sys::exit_child(1);
     }
+    // Before the barrier, while the parent forks the others.
+    let ready = Buyer::prepare(shared, plan);
     let mut barrier = File::from(barrier);
     let mut byte = [0u8; 1];
     loop {
@@ -314,9 +413,9 @@ fn buyer_process(
             Err(_) => sys::exit_child(1),
         }
     }
-    let outcome = match shared.open() {
-        Ok(lock) => buyer::buy(&*lock, plan),
-        Err(e) => buyer::failed(plan.id, pid, format!("opening the lock: {e}")),
+    let outcome = match ready {
+        Ok(buyer) => buyer.buy(),
+        Err(failed) => *failed,
     };
     // One write of less than PIPE_BUF bytes: atomic, never interleaved.
     let ok = File::from(out).write_all(&outcome.to_line()).is_ok();
@@ -336,45 +435,49 @@ fn collect(
     let mut pipe = File::from(outcome_r);
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
-    let mut eof = false;
     let mut last_progress = Instant::now();
-    while !eof || !children.live.is_empty() {
+    // Read outcomes until every buyer has closed the pipe, i.e. exited. Only
+    // when nothing arrives for a while reap early: a dead semaphore holder
+    // must be found and repaired, or the others would wait for ever.
+    loop {
         if stop.load(Ordering::SeqCst) {
             let done = outcomes.iter().filter(|o| o.is_some()).count();
             return Err(Error::Interrupted(format!(
                 "mid-run ({done} of {n} buyers had finished); all buyers stopped"
             )));
         }
-        let mut progress = false;
-        if !eof {
-            let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, PollTimeout::from(50u16)) {
-                Ok(0) | Err(Errno::EINTR) => {}
-                Ok(_) => match pipe.read(&mut chunk) {
-                    Ok(0) => eof = true,
-                    Ok(k) => {
-                        buf.extend_from_slice(&chunk[..k]);
-                        progress |= take_lines(&mut buf, &mut outcomes)?;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::failed("reading outcomes", e)),
-                },
-                Err(e) => return Err(Error::failed("poll", e)),
+        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(50u16)) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::failed("poll", e)),
+            Ok(0) => {
+                if children.reap_exited(shared, &mut events)? {
+                    last_progress = Instant::now();
+                } else if last_progress.elapsed() > cfg.timeout {
+                    let stuck: Vec<String> =
+                        children.live().map(|(id, _)| id.to_string()).collect();
+                    return Err(Error::Failed(format!(
+                        "no buyer finished for {:?} (--timeout); stopped {} stuck buyers: {}",
+                        cfg.timeout,
+                        stuck.len(),
+                        truncate_list(&stuck, 20)
+                    )));
+                }
             }
-        }
-        progress |= reap(shared, children, &mut events, eof)?;
-        if progress {
-            last_progress = Instant::now();
-        } else if last_progress.elapsed() > cfg.timeout {
-            let stuck: Vec<String> = children.live.values().map(|id| id.to_string()).collect();
-            return Err(Error::Failed(format!(
-                "no buyer finished for {:?} (--timeout); stopped {} stuck buyers: {}",
-                cfg.timeout,
-                stuck.len(),
-                truncate_list(&stuck, 20)
-            )));
+            Ok(_) => match pipe.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(k) => {
+                    buf.extend_from_slice(&chunk[..k]);
+                    if take_lines(&mut buf, &mut outcomes)? {
+                        last_progress = Instant::now();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::failed("reading outcomes", e)),
+            },
         }
     }
+    children.reap_rest(shared, &mut events)?;
     Ok((outcomes, events))
 }
 
@@ -406,63 +509,5 @@ fn take_lines(buf: &mut Vec<u8>, outcomes: &mut [Option<Outcome>]) -> Result<boo
         start += nl + 1;
     }
     buf.drain(..start);
-    Ok(any)
-}
-
-/// Reaps the buyers that have exited, without blocking unless `block`.
-/// Tells the strategy about each that was killed. Returns whether any.
-fn reap(
-    shared: &dyn Shared,
-    children: &mut Children,
-    events: &mut Vec<String>,
-    block: bool,
-) -> Result<bool> {
-    let mut any = false;
-    while !children.live.is_empty() {
-        let flags = if block && !any {
-            None
-        } else {
-            Some(WaitPidFlag::WNOHANG)
-        };
-        let status = match waitpid(None, flags) {
-            Ok(WaitStatus::StillAlive) => break,
-            Ok(s) => s,
-            Err(Errno::EINTR) => break,
-            Err(Errno::ECHILD) => {
-                children.live.clear();
-                break;
-            }
-            Err(e) => return Err(Error::failed("waitpid", e)),
-        };
-        let Some(pid) = status.pid() else { continue };
-        let Some(id) = children.live.remove(&pid) else {
-            continue;
-        };
-        any = true;
-        match status {
-            WaitStatus::Exited(_, 0) => {}
-            WaitStatus::Signaled(_, sig, _) => {
-                children.unfinished.push(pid);
-                let mut line = format!("buyer {id} (pid {pid}) was killed by {sig}");
-                match shared.buyer_died(pid) {
-                    Ok(Some(note)) => line = format!("buyer {id} (pid {pid}) {note}"),
-                    Ok(None) => {}
-                    Err(e) => {
-                        return Err(Error::failed(
-                            format_args!("repairing after buyer {id} died"),
-                            e,
-                        ));
-                    }
-                }
-                events.push(line);
-            }
-            other => {
-                children.unfinished.push(pid);
-                events.push(format!(
-                    "buyer {id} (pid {pid}) ended abnormally: {other:?}"
-                ));
-            }
-        }
-    }
     Ok(any)
 }

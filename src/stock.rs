@@ -10,7 +10,7 @@
 //!   new file, never an empty or half-written one, and a writer killed
 //!   mid-write leaves only its temporary file, which the run removes.
 
-use std::fs::{self, OpenOptions, Permissions};
+use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -140,40 +140,81 @@ pub fn temp_path(stock: &Path, pid: i32) -> PathBuf {
 
 /// Writes `stock` to `path` atomically: temporary file, then `rename`.
 ///
-/// The temporary file is created with `O_EXCL` (a symbolic link planted under
-/// its name is never followed) and given `mode`, the stock file's
-/// permissions. No `fsync`: the guarantee is against crashed processes, not
-/// power loss, and a flush per purchase would dwarf the critical section.
-///
 /// # Errors
 /// Any I/O error; the stock file is then unchanged.
 pub fn save(path: &Path, stock: &Stock, mode: u32) -> io::Result<()> {
-    let tmp = temp_path(path, std::process::id() as i32);
-    let open = || {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&tmp)
-    };
-    let mut file = match open() {
-        // A leftover of an earlier process with our pid (killed mid-write):
-        // unlink removes the entry itself, never what a link points to.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::remove_file(&tmp)?;
-            open()?
-        }
-        other => other?,
-    };
-    let written = file
-        .set_permissions(Permissions::from_mode(mode))
-        .and_then(|()| file.write_all(stock.to_text().as_bytes()))
-        .and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+    TempFile::create(path, mode)?.commit(stock)
+}
+
+/// The temporary file of an atomic save, created ahead of time so that a
+/// buyer can make it before it queues for the lock, outside the critical
+/// section. Dropped without [`TempFile::commit`], it is removed.
+///
+/// It is created with `O_EXCL` and `O_NOFOLLOW` (a symbolic link planted
+/// under its name is never followed) and given `mode`, the stock file's
+/// permissions. No `fsync`: the guarantee is against crashed processes, not
+/// power loss, and a flush per purchase would dwarf the critical section.
+pub struct TempFile {
+    file: File,
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl TempFile {
+    /// Creates the temporary file for replacing `target`.
+    ///
+    /// # Errors
+    /// Any I/O error creating it.
+    pub fn create(target: &Path, mode: u32) -> io::Result<Self> {
+        let tmp = temp_path(target, std::process::id() as i32);
+        let open = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+                .open(&tmp)
+        };
+        let file = match open() {
+            // A leftover of an earlier process with our pid (killed
+            // mid-write): unlink removes the entry itself, never what a
+            // link points to.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&tmp)?;
+                open()?
+            }
+            other => other?,
+        };
+        let this = TempFile {
+            file,
+            tmp,
+            target: target.to_path_buf(),
+            done: false,
+        };
+        // The umask may have narrowed `mode` at creation.
+        this.file.set_permissions(Permissions::from_mode(mode))?;
+        Ok(this)
     }
-    written
+
+    /// Writes `stock` and renames the file over the target.
+    ///
+    /// # Errors
+    /// Any I/O error; the target is then unchanged and the file removed.
+    pub fn commit(mut self, stock: &Stock) -> io::Result<()> {
+        self.file.write_all(stock.to_text().as_bytes())?;
+        fs::rename(&self.tmp, &self.target)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]

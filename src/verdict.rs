@@ -97,17 +97,7 @@ mod tests {
     use super::*;
 
     fn buyer(id: u32, ticket: Option<u64>) -> Option<Outcome> {
-        Some(Outcome {
-            id,
-            pid: 1000 + id as i32,
-            got_ticket: ticket.is_some(),
-            ticket,
-            wait_us: 0,
-            hold_us: 0,
-            acquired_ns: 0,
-            released_ns: 0,
-            error: None,
-        })
+        Some(Outcome::sold(id, ticket))
     }
 
     #[test]

@@ -7,6 +7,27 @@ use crate::run::{RunConfig, RunOutput, StockSource};
 use crate::stats::percentile;
 use crate::verdict::Verdict;
 
+/// A ticket number and how many buyers were sold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TicketCount {
+    /// The ticket number.
+    pub ticket: u64,
+    /// How many buyers were told it was theirs.
+    pub buyers: u64,
+}
+
+/// The ticket sold to the most buyers (the highest number among equals).
+pub fn most_sold_ticket(outcomes: &[Option<Outcome>]) -> Option<TicketCount> {
+    let mut counts = std::collections::BTreeMap::<u64, u64>::new();
+    for t in outcomes.iter().flatten().filter_map(|o| o.ticket) {
+        *counts.entry(t).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(ticket, buyers)| TicketCount { ticket, buyers })
+        .max_by_key(|c| (c.buyers, c.ticket))
+}
+
 /// A run's report. `--json` prints exactly this; field names are the
 /// grading interface, so they do not change.
 #[derive(Debug, Serialize)]
@@ -36,6 +57,9 @@ pub struct RunReport {
     pub wait_p50_us: Option<u64>,
     /// 99th percentile of that wait, in microseconds.
     pub wait_p99_us: Option<u64>,
+    /// The ticket number sold to the most buyers, and to how many (null when
+    /// no ticket was sold).
+    pub most_sold_ticket: Option<TicketCount>,
     /// Deaths and repairs, one line each.
     pub events: Vec<String>,
     /// The command that repeats this run.
@@ -70,6 +94,7 @@ impl RunReport {
             },
             wait_p50_us: percentile(&waits, 50.0),
             wait_p99_us: percentile(&waits, 99.0),
+            most_sold_ticket: most_sold_ticket(&out.outcomes),
             events: out.events,
             rerun: rerun_command(cfg),
             buyers_detail: out.outcomes,
@@ -82,7 +107,12 @@ impl RunReport {
         let mut s = String::new();
         let source = match &self.stock {
             None => format!("a fresh stock of {} tickets", self.tickets),
-            Some(p) => format!("{} ({} tickets)", p, self.tickets),
+            Some(p) => format!(
+                "{} ({} ticket{})",
+                p,
+                self.tickets,
+                if self.tickets == 1 { "" } else { "s" }
+            ),
         };
         s += &format!(
             "booking: {} buyers, lock {}, delay {}, seed {}, {}\n",
@@ -114,6 +144,12 @@ impl RunReport {
             s += &format!(
                 "  {:<14}{:>7}   {}\n",
                 "unaccounted", v.unaccounted, "sales in the file nobody reported"
+            );
+        }
+        if let Some(t) = self.most_sold_ticket.filter(|t| t.buyers > 1) {
+            s += &format!(
+                "  worst: ticket #{} was sold to {} buyers\n",
+                t.ticket, t.buyers
             );
         }
         s += &format!("verdict: {}\n", self.summary);
@@ -151,4 +187,40 @@ pub fn rerun_command(cfg: &RunConfig) -> String {
         "booking --buyers {} --lock {} {stock} --delay {} --seed {}",
         cfg.buyers, cfg.strategy.name, cfg.delay, cfg.seed
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sold(id: u32, ticket: u64) -> Option<Outcome> {
+        Some(Outcome::sold(id, Some(ticket)))
+    }
+
+    #[test]
+    fn the_most_sold_ticket_is_found() {
+        let h = [
+            sold(0, 5),
+            sold(1, 4),
+            sold(2, 5),
+            None,
+            sold(3, 4),
+            sold(4, 5),
+        ];
+        assert_eq!(
+            most_sold_ticket(&h),
+            Some(TicketCount {
+                ticket: 5,
+                buyers: 3
+            })
+        );
+        assert_eq!(
+            most_sold_ticket(&[sold(0, 2), sold(1, 3)]),
+            Some(TicketCount {
+                ticket: 3,
+                buyers: 1
+            })
+        );
+        assert_eq!(most_sold_ticket(&[None]), None);
+    }
 }

@@ -1,0 +1,230 @@
+//! The work-directory helper and the consistency checks shared by tests.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A private directory for one test: stock files, and the run directory
+/// (`XDG_RUNTIME_DIR` points into it, so a test can see what a run left).
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Self {
+        Work {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The directory fresh runs make their private directory in.
+    pub fn runtime_dir(&self) -> PathBuf {
+        let p = self.path("runtime");
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// Writes a stock file and returns its path.
+    pub fn stock(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Runs `booking args...` with the run directory inside this work dir.
+    pub fn booking(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_booking"));
+        cmd.args(args).env("XDG_RUNTIME_DIR", self.runtime_dir());
+        Run::of(cmd, args)
+    }
+
+    /// Fails if a run left anything in the run-directory parent.
+    pub fn assert_clean(&self) {
+        let left = self.leftovers();
+        assert!(left.is_empty(), "a run left behind: {left:?}");
+    }
+
+    /// Names left in the run-directory parent after runs.
+    pub fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.runtime_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+/// A finished command, with everything a failing test should print.
+pub struct Run {
+    pub line: String,
+    pub pid: u32,
+    pub out: Output,
+}
+
+impl Run {
+    pub fn of(mut cmd: Command, args: &[&str]) -> Self {
+        let child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("booking starts");
+        let pid = child.id();
+        let out = child.wait_with_output().expect("booking ends");
+        Run {
+            line: format!("booking {}", args.join(" ")),
+            pid,
+            out,
+        }
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.out.status.code()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+
+    /// The command, its exit status and its output, for failure messages.
+    pub fn context(&self) -> String {
+        format!(
+            "\n$ {}\nstatus: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.line,
+            self.out.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "unexpected exit code{}",
+            self.context()
+        );
+        self
+    }
+
+    /// The `--json` report of a successful run.
+    pub fn json(&self) -> Value {
+        self.expect_code(0);
+        serde_json::from_slice(&self.out.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON object: {e}{}", self.context()))
+    }
+}
+
+pub fn u(v: &Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("field {field} is not a whole number in {v}"))
+}
+
+/// Recomputes the verdict from the outcome records and the stock file's
+/// final count, and checks that the report's numbers are exactly those. The
+/// report never gets to make a number up.
+pub fn assert_consistent(report: &Value, final_count: u64, parent_pid: u32) {
+    let ctx = || serde_json::to_string_pretty(report).unwrap();
+    let tickets = u(report, "tickets");
+    let buyers = u(report, "buyers");
+    let detail = report["buyers_detail"].as_array().expect("buyers_detail");
+    assert_eq!(
+        detail.len() as u64,
+        buyers,
+        "one record per buyer\n{}",
+        ctx()
+    );
+    let mut sold = 0u64;
+    let mut indeterminate = 0u64;
+    let mut per_ticket: HashMap<u64, u64> = HashMap::new();
+    let mut pids = std::collections::HashSet::new();
+    for (i, b) in detail.iter().enumerate() {
+        if b.is_null() || b.get("error").is_some() {
+            indeterminate += 1;
+            continue;
+        }
+        assert_eq!(u(b, "id"), i as u64, "records are in id order");
+        let pid = u(b, "pid");
+        assert_ne!(
+            pid,
+            u64::from(parent_pid),
+            "a buyer ran in the parent process"
+        );
+        assert!(pids.insert(pid), "pid {pid} appears twice");
+        assert!(u(b, "released_ns") >= u(b, "acquired_ns"));
+        if b["got_ticket"].as_bool().unwrap() {
+            sold += 1;
+            let t = u(b, "ticket");
+            assert!(
+                (1..=tickets).contains(&t),
+                "ticket {t} out of 1..={tickets}"
+            );
+            *per_ticket.entry(t).or_default() += 1;
+            assert!(
+                u(b, "hold_us") >= u(b, "delay_us"),
+                "a seller held the lock less than its delay"
+            );
+        } else {
+            assert!(b["ticket"].is_null());
+        }
+    }
+    let in_file = tickets as i64 - final_count as i64;
+    let expect = [
+        ("sold", sold),
+        ("remaining", final_count),
+        ("oversold", sold.saturating_sub(tickets)),
+        (
+            "double_booked",
+            per_ticket.values().filter(|&&n| n > 1).count() as u64,
+        ),
+        ("lost_updates", (sold as i64 - in_file).max(0) as u64),
+        ("indeterminate", indeterminate),
+    ];
+    for (field, want) in expect {
+        assert_eq!(
+            u(report, field),
+            want,
+            "{field} disagrees with the records\n{}",
+            ctx()
+        );
+    }
+    let most = per_ticket.values().copied().max();
+    assert_eq!(
+        report["most_sold_ticket"]["buyers"].as_u64(),
+        most,
+        "most_sold_ticket\n{}",
+        ctx()
+    );
+    let clean = expect[2..5].iter().all(|(_, n)| *n == 0) && u(report, "unaccounted") == 0;
+    assert_eq!(
+        report["safe"].as_bool(),
+        Some(clean),
+        "safe disagrees\n{}",
+        ctx()
+    );
+}
+
+/// The `count` of a stock file.
+pub fn count_of(path: &Path) -> u64 {
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .expect("the stock file is valid JSON after the run");
+    u(&v, "count")
+}
+
+/// Names of the strategies the binary offers, with whether each claims to
+/// be safe, as `booking --help` lists them (read from the registry).
+pub fn strategies() -> Vec<(String, bool)> {
+    booking::lock::STRATEGIES
+        .iter()
+        .map(|s| (s.name.to_string(), s.safe))
+        .collect()
+}

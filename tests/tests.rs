@@ -1,0 +1,13 @@
+//! Integration tests: every test drives the real `booking` binary.
+//!
+//! The binary, not the library, is what forks: a test harness has several
+//! threads, and a process with threads must not fork and go on running
+//! ordinary code in the child.
+
+#[path = "it/util.rs"]
+mod util;
+
+#[path = "it/cli.rs"]
+mod cli;
+#[path = "it/run.rs"]
+mod run;
