@@ -10,7 +10,7 @@ BUYERS ?= 150
 LOCK ?= none
 ARGS ?=
 
-.PHONY: run test lint fmt bench clean
+.PHONY: run test lint fmt check compare bench clean
 
 run:
 	$(STATIC) run --release --quiet --target $(HOST) -- --buyers $(BUYERS) --lock $(LOCK) $(ARGS)
@@ -24,6 +24,14 @@ lint:
 
 fmt:
 	$(CARGO) fmt
+
+# Is every strategy that claims to be safe safe? Generated scenarios, all strategies.
+check:
+	$(STATIC) run --release --quiet --target $(HOST) -- check $(ARGS)
+
+# Safety against speed: the same workload, every strategy, 5 runs each.
+compare:
+	$(STATIC) run --release --quiet --target $(HOST) -- compare --buyers $(BUYERS) $(ARGS)
 
 # Measures file and sem against the floor and the classic Python demo, all
 # in the same run, and prints every figure and ratio.

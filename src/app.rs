@@ -3,9 +3,16 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::cli::{Cli, Command, RunArgs};
+use std::io::IsTerminal;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::{CheckArgs, Cli, Command, CompareArgs, Format, RunArgs};
+use crate::compare::{Comparison, compare};
 use crate::error::{Error, Result};
 use crate::lock;
+use crate::report;
 use crate::report::RunReport;
 use crate::run::{RunConfig, StockSource, run};
 
@@ -15,6 +22,8 @@ pub fn main(cli: Cli) -> i32 {
     let result = match cli.command {
         None => run_command(&cli.run),
         Some(Command::Run(args)) => run_command(&args),
+        Some(Command::Check(args)) => check_command(&args),
+        Some(Command::Compare(args)) => compare_command(&args),
         Some(Command::Bench(args)) => {
             stop_flag().and_then(|stop| crate::bench::bench(&args, &stop))
         }
@@ -77,4 +86,126 @@ fn run_command(args: &RunArgs) -> Result<i32> {
     } else {
         0
     })
+}
+
+/// The strategies named by `--lock a,b`, or all of them.
+fn chosen(names: &[String]) -> Vec<&'static lock::Strategy> {
+    if names.is_empty() {
+        lock::STRATEGIES.iter().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| lock::find(n).expect("clap only accepts registered names"))
+            .collect()
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal and not
+/// `quiet`. It draws from the calling thread (no ticker thread), so the
+/// process stays single-threaded and may fork.
+fn progress_bar(total: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {msg} · {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn check_command(args: &CheckArgs) -> Result<i32> {
+    let stop = stop_flag()?;
+    let strategies = chosen(&args.lock);
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let cases = args.cases as usize;
+    let bar = progress_bar((cases * strategies.len()) as u64, args.json);
+    let report = crate::check::check(&strategies, cases, seed, &stop, || bar.inc(1));
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("a check report always serialises")
+        );
+    } else {
+        print!("{}", report.human());
+    }
+    Ok(if report.claims_hold() { 0 } else { 3 })
+}
+
+fn format_for(args: &CompareArgs) -> Format {
+    let by_ext = || match args
+        .out
+        .as_deref()
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str())
+    {
+        Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some("md" | "markdown") => Format::Markdown,
+        _ => Format::Text,
+    };
+    args.format.unwrap_or_else(by_ext)
+}
+
+/// Renders a comparison in `format`.
+pub fn render(c: &Comparison, format: Format) -> String {
+    match format {
+        Format::Text => report::text::render(c),
+        Format::Json => report::json::render(c),
+        Format::Csv => report::csv::render(c),
+        Format::Markdown => report::markdown::render(c),
+    }
+}
+
+fn compare_command(args: &CompareArgs) -> Result<i32> {
+    let stop = stop_flag()?;
+    let strategies = chosen(&args.lock);
+    let base = RunConfig {
+        buyers: args.buyers,
+        strategy: strategies[0],
+        delay: args.delay,
+        seed: args.seed.unwrap_or_else(rand::random),
+        stock: StockSource::Fresh(args.tickets),
+        timeout: std::time::Duration::from_secs(10).max(args.delay.max * 3),
+    };
+    let format = format_for(args);
+    let repeat = args.repeat as usize;
+    let bar = progress_bar((strategies.len() * (repeat + 1)) as u64, args.quiet);
+    if let Some(path) = &args.out {
+        // Refuse an unwritable --out before any run, not after all of them.
+        std::fs::write(path, "").map_err(|e| Error::file("--out", path, e))?;
+    }
+    let write_out = |c: &Comparison| -> Result<()> {
+        if let Some(path) = &args.out {
+            std::fs::write(path, render(c, format))
+                .map_err(|e| Error::failed(format_args!("writing {}", path.display()), e))?;
+        }
+        Ok(())
+    };
+    let result = compare(
+        &base,
+        &strategies,
+        repeat,
+        &stop,
+        |name| {
+            bar.set_message(name.to_string());
+            bar.inc(1);
+        },
+        write_out,
+    );
+    bar.finish_and_clear();
+    let cmp = result?;
+    let shown = if args.out.is_some() {
+        Format::Text
+    } else {
+        format
+    };
+    print!("{}", render(&cmp, shown));
+    if let Some(path) = &args.out {
+        eprintln!("booking: wrote {}", path.display());
+    }
+    Ok(0)
 }

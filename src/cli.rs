@@ -46,9 +46,92 @@ pub struct Cli {
 pub enum Command {
     /// Run one booking (the default: `booking --buyers 150 --lock none`).
     Run(RunArgs),
+    /// Run generated scenarios against strategies and report, per strategy,
+    /// whether any scenario oversold (is my strategy safe?).
+    Check(CheckArgs),
+    /// Run one workload against every strategy, repeatedly, and tabulate
+    /// safety against speed.
+    Compare(CompareArgs),
     /// Measure the safe strategies against the floor and the classic
     /// Python demo (what `make bench` runs).
     Bench(BenchArgs),
+}
+
+/// Options of `check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Strategies to check, comma-separated (default: all).
+    #[arg(short, long, value_delimiter = ',', value_parser = lock_parser())]
+    pub lock: Vec<String>,
+
+    /// Scenarios per strategy (up to 60 tickets, 40 buyers, 3 ms of delay).
+    #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub cases: u32,
+
+    /// Seed the scenarios are drawn with (default: random, and printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Output formats of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table.
+    Text,
+    /// One JSON object.
+    Json,
+    /// One CSV row per strategy, raw numbers.
+    Csv,
+    /// A Markdown table.
+    Markdown,
+}
+
+/// Options of `compare`.
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Buyer processes per run.
+    #[arg(short, long, default_value_t = 150, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
+    pub buyers: u32,
+
+    /// Tickets per run.
+    #[arg(short, long, default_value_t = 100, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_COUNT))]
+    pub tickets: u64,
+
+    /// Simulated delay, as for a run.
+    #[arg(short, long, default_value = DEFAULT_DELAY)]
+    pub delay: Delay,
+
+    /// Seed of the delays, the same for every strategy (default: random, and printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Strategies to compare, comma-separated (default: all).
+    #[arg(short, long, value_delimiter = ',', value_parser = lock_parser())]
+    pub lock: Vec<String>,
+
+    /// Measured runs per strategy, after one warm-up run.
+    #[arg(short, long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
+
+    /// Output format (default: text; with --out, guessed from the file's
+    /// extension: .json, .csv, .md).
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Also write the results to FILE, rewritten after each strategy so that
+    /// a failure later loses nothing; the table is still shown.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 fn lock_parser() -> PossibleValuesParser {

@@ -9,13 +9,16 @@
 pub mod app;
 pub mod bench;
 pub mod buyer;
+pub mod check;
 pub mod cli;
+pub mod compare;
 pub mod delay;
 pub mod error;
 pub mod lock;
 pub mod outcome;
 pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod stats;
 pub mod stock;
 pub mod sys;

@@ -9,5 +9,9 @@ mod util;
 
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/props.rs"]
+mod props;
+#[path = "it/report.rs"]
+mod report;
 #[path = "it/run.rs"]
 mod run;

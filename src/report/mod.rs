@@ -1,4 +1,12 @@
-//! What a run prints: a summary for people, one JSON object for machines.
+//! What the commands print: a run's summary for people and its JSON for
+//! machines, and the comparison in four formats (one exporter per format,
+//! over the shared cells of [`table`]).
+
+pub mod csv;
+pub mod json;
+pub mod markdown;
+pub mod table;
+pub mod text;
 
 use serde::Serialize;
 
@@ -222,5 +230,111 @@ mod tests {
             })
         );
         assert_eq!(most_sold_ticket(&[None]), None);
+    }
+}
+
+/// Golden samples of the comparison in every format, from a fixed input.
+/// Set `BOOKING_BLESS=1` to rewrite them after an intended change, then
+/// read the diff.
+#[cfg(test)]
+mod golden {
+    use crate::cli::Format;
+    use crate::compare::{Comparison, Row, Spread, Wall};
+
+    fn sample() -> Comparison {
+        let row =
+            |strategy: &str, safe_runs, over: (f64, u64), wall: (f64, f64, f64), p50, p99| Row {
+                strategy: strategy.into(),
+                claims_safe: strategy != "none",
+                runs: 3,
+                safe_runs,
+                oversold: Spread {
+                    mean: over.0,
+                    max: over.1,
+                },
+                double_booked: Spread {
+                    mean: over.0 / 10.0,
+                    max: over.1 / 10,
+                },
+                lost_updates: Spread {
+                    mean: over.0 * 2.0,
+                    max: over.1 * 2,
+                },
+                wall_ms: Wall {
+                    median: wall.0,
+                    min: wall.1,
+                    max: wall.2,
+                },
+                purchases_per_s: 100_000.0 / wall.0,
+                wait_p50_us: p50,
+                wait_p99_us: p99,
+                vs_none: None,
+                vs_fastest_safe: None,
+            };
+        let mut c = Comparison {
+            buyers: 150,
+            tickets: 100,
+            delay: "1ms..5ms".into(),
+            seed: 42,
+            repeat: 3,
+            rows: vec![
+                row("none", 0, (49.5, 50), (61.25, 58.0, 70.5), Some(0), Some(3)),
+                row(
+                    "file",
+                    3,
+                    (0.0, 0),
+                    (395.0, 380.5, 402.0),
+                    Some(251_000),
+                    Some(388_500),
+                ),
+                row(
+                    "sem",
+                    3,
+                    (0.0, 0),
+                    (401.5, 399.0, 450.0),
+                    Some(260_100),
+                    None,
+                ),
+            ],
+        };
+        c.set_ratios();
+        c
+    }
+
+    fn golden(format: Format, file: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(file);
+        let got = crate::app::render(&sample(), format);
+        if std::env::var_os("BOOKING_BLESS").is_some() {
+            std::fs::write(&path, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            got,
+            want,
+            "{} differs from the golden sample",
+            path.display()
+        );
+    }
+
+    #[test]
+    fn text() {
+        golden(Format::Text, "compare.txt");
+    }
+
+    #[test]
+    fn markdown() {
+        golden(Format::Markdown, "compare.md");
+    }
+
+    #[test]
+    fn csv() {
+        golden(Format::Csv, "compare.csv");
+    }
+
+    #[test]
+    fn json() {
+        golden(Format::Json, "compare.json");
     }
 }

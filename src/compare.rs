@@ -1,0 +1,331 @@
+//! `booking compare`: the same workload against every strategy, repeated,
+//! summarised as what each strategy trades: safety against speed.
+
+use std::sync::atomic::AtomicBool;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::lock::Strategy;
+use crate::run::{RunConfig, RunOutput, run};
+use crate::stats::{median, percentile};
+
+/// The mean and the largest of a count over the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// Mean over the runs.
+    pub mean: f64,
+    /// Largest over the runs.
+    pub max: u64,
+}
+
+impl Spread {
+    fn of(values: &[u64]) -> Self {
+        let n = values.len().max(1) as f64;
+        Spread {
+            mean: values.iter().sum::<u64>() as f64 / n,
+            max: values.iter().copied().max().unwrap_or(0),
+        }
+    }
+}
+
+/// Wall time over the runs, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Wall {
+    /// Median.
+    pub median: f64,
+    /// Fastest run.
+    pub min: f64,
+    /// Slowest run.
+    pub max: f64,
+}
+
+/// One strategy's line of the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// The strategy.
+    pub strategy: String,
+    /// Whether it claims to be safe.
+    pub claims_safe: bool,
+    /// Measured runs (the warm-up excluded).
+    pub runs: usize,
+    /// Runs whose verdict was safe.
+    pub safe_runs: usize,
+    /// Tickets oversold.
+    pub oversold: Spread,
+    /// Ticket numbers sold more than once.
+    pub double_booked: Spread,
+    /// Purchases the file forgot.
+    pub lost_updates: Spread,
+    /// Wall time, ms.
+    pub wall_ms: Wall,
+    /// Median over the runs of tickets sold per second.
+    pub purchases_per_s: f64,
+    /// Median lock wait over all buyers of all runs, µs.
+    pub wait_p50_us: Option<u64>,
+    /// 99th percentile of that wait, µs.
+    pub wait_p99_us: Option<u64>,
+    /// Median wall time relative to `none`'s (null if `none` was not run).
+    pub vs_none: Option<f64>,
+    /// Median wall time relative to the fastest strategy that was safe in
+    /// every run (null if none was).
+    pub vs_fastest_safe: Option<f64>,
+}
+
+impl Row {
+    /// Summarises the measured runs of one strategy (ratios left empty).
+    pub fn of(strategy: &Strategy, runs: &[RunOutput]) -> Self {
+        let field = |f: fn(&RunOutput) -> u64| runs.iter().map(f).collect::<Vec<_>>();
+        let walls: Vec<f64> = runs.iter().map(|r| r.wall.as_secs_f64() * 1e3).collect();
+        let rates: Vec<f64> = runs
+            .iter()
+            .map(|r| r.verdict.sold as f64 / r.wall.as_secs_f64().max(1e-9))
+            .collect();
+        let waits: Vec<u64> = runs
+            .iter()
+            .flat_map(|r| r.outcomes.iter().flatten().map(|o| o.wait_us))
+            .collect();
+        Row {
+            strategy: strategy.name.to_string(),
+            claims_safe: strategy.safe,
+            runs: runs.len(),
+            safe_runs: runs.iter().filter(|r| r.verdict.safe).count(),
+            oversold: Spread::of(&field(|r| r.verdict.oversold)),
+            double_booked: Spread::of(&field(|r| r.verdict.double_booked)),
+            lost_updates: Spread::of(&field(|r| r.verdict.lost_updates)),
+            wall_ms: Wall {
+                median: median(&walls).unwrap_or(0.0),
+                min: walls.iter().copied().fold(f64::INFINITY, f64::min),
+                max: walls.iter().copied().fold(0.0, f64::max),
+            },
+            purchases_per_s: median(&rates).unwrap_or(0.0),
+            wait_p50_us: percentile(&waits, 50.0),
+            wait_p99_us: percentile(&waits, 99.0),
+            vs_none: None,
+            vs_fastest_safe: None,
+        }
+    }
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Buyer processes per run.
+    pub buyers: u32,
+    /// Tickets per run.
+    pub tickets: u64,
+    /// The delay window.
+    pub delay: String,
+    /// The seed, the same for every strategy.
+    pub seed: u64,
+    /// Measured runs per strategy (after one warm-up).
+    pub repeat: usize,
+    /// One row per strategy, in registry order.
+    pub rows: Vec<Row>,
+}
+
+impl Comparison {
+    /// Fills in the cost-of-safety ratios from the rows present.
+    pub fn set_ratios(&mut self) {
+        let none = self
+            .rows
+            .iter()
+            .find(|r| r.strategy == "none")
+            .map(|r| r.wall_ms.median);
+        let fastest_safe = self
+            .rows
+            .iter()
+            .filter(|r| r.runs > 0 && r.safe_runs == r.runs)
+            .map(|r| r.wall_ms.median)
+            .fold(None, |best: Option<f64>, w| {
+                Some(best.map_or(w, |b| b.min(w)))
+            });
+        for row in &mut self.rows {
+            let ratio = |base: f64| (base > 0.0).then(|| row.wall_ms.median / base);
+            row.vs_none = none.and_then(ratio);
+            row.vs_fastest_safe = fastest_safe.and_then(ratio);
+        }
+    }
+}
+
+/// Runs `base` (its strategy replaced) for each of `strategies`: one warm-up
+/// run, then `repeat` measured runs. `progress` is called after every run,
+/// `done` after every strategy with the comparison so far.
+///
+/// # Errors
+/// When a run fails or is interrupted; what `done` saw is kept.
+pub fn compare(
+    base: &RunConfig,
+    strategies: &[&'static Strategy],
+    repeat: usize,
+    stop: &AtomicBool,
+    mut progress: impl FnMut(&str),
+    mut done: impl FnMut(&Comparison) -> Result<()>,
+) -> Result<Comparison> {
+    let mut cmp = Comparison {
+        buyers: base.buyers,
+        tickets: match &base.stock {
+            crate::run::StockSource::Fresh(t) => *t,
+            crate::run::StockSource::File(_) => 0,
+        },
+        delay: base.delay.to_string(),
+        seed: base.seed,
+        repeat,
+        rows: Vec::new(),
+    };
+    for &strategy in strategies {
+        let cfg = RunConfig {
+            strategy,
+            ..base.clone()
+        };
+        run(&cfg, stop)?;
+        progress(strategy.name);
+        let mut runs = Vec::with_capacity(repeat);
+        for _ in 0..repeat {
+            runs.push(run(&cfg, stop)?);
+            progress(strategy.name);
+        }
+        cmp.rows.push(Row::of(strategy, &runs));
+        cmp.set_ratios();
+        done(&cmp)?;
+    }
+    Ok(cmp)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::outcome::Outcome;
+    use crate::stock::Stock;
+    use crate::verdict::judge;
+
+    /// A hand-made run: `sold` of `tickets` sold, remaining as given,
+    /// waits as given, taking `ms`.
+    fn fake_run(
+        tickets: u64,
+        remaining: u64,
+        tickets_sold: &[u64],
+        waits: &[u64],
+        ms: u64,
+    ) -> RunOutput {
+        let outcomes: Vec<Option<Outcome>> = waits
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let mut o = Outcome::sold(i as u32, tickets_sold.get(i).copied());
+                o.wait_us = w;
+                Some(o)
+            })
+            .collect();
+        RunOutput {
+            tickets,
+            verdict: judge(tickets, remaining, &outcomes),
+            outcomes,
+            final_stock: Stock::new(remaining),
+            wall: Duration::from_millis(ms),
+            events: vec![],
+        }
+    }
+
+    #[test]
+    fn a_row_summarises_its_runs() {
+        let none = crate::lock::find("none").unwrap();
+        // Two tickets; run 1 sells both twice over, run 2 is clean.
+        let runs = [
+            fake_run(2, 1, &[2, 2, 2], &[10, 20, 30], 30),
+            fake_run(2, 0, &[2, 1], &[40, 50, 60], 10),
+            fake_run(2, 0, &[2, 1], &[70, 80, 90], 20),
+        ];
+        let row = Row::of(none, &runs);
+        assert_eq!((row.runs, row.safe_runs), (3, 2));
+        assert_eq!(
+            row.oversold,
+            Spread {
+                mean: 1.0 / 3.0,
+                max: 1
+            }
+        );
+        assert_eq!(
+            row.double_booked,
+            Spread {
+                mean: 1.0 / 3.0,
+                max: 1
+            }
+        );
+        assert_eq!(
+            row.lost_updates,
+            Spread {
+                mean: 2.0 / 3.0,
+                max: 2
+            }
+        );
+        assert_eq!(
+            row.wall_ms,
+            Wall {
+                median: 20.0,
+                min: 10.0,
+                max: 30.0
+            }
+        );
+        // Rates: 3/0.03 = 100, 2/0.01 = 200, 2/0.02 = 100 → median 100.
+        assert!((row.purchases_per_s - 100.0).abs() < 1e-9);
+        // Nine waits 10..90: p50 is the 5th (50), p99 the 9th (90).
+        assert_eq!((row.wait_p50_us, row.wait_p99_us), (Some(50), Some(90)));
+    }
+
+    #[test]
+    fn ratios_are_against_none_and_the_fastest_all_safe_strategy() {
+        let row = |name: &str, median: f64, safe_runs: usize| Row {
+            strategy: name.into(),
+            claims_safe: name != "none",
+            runs: 5,
+            safe_runs,
+            oversold: Spread { mean: 0.0, max: 0 },
+            double_booked: Spread { mean: 0.0, max: 0 },
+            lost_updates: Spread { mean: 0.0, max: 0 },
+            wall_ms: Wall {
+                median,
+                min: median,
+                max: median,
+            },
+            purchases_per_s: 0.0,
+            wait_p50_us: None,
+            wait_p99_us: None,
+            vs_none: None,
+            vs_fastest_safe: None,
+        };
+        let mut c = Comparison {
+            buyers: 1,
+            tickets: 1,
+            delay: "0".into(),
+            seed: 0,
+            repeat: 5,
+            rows: vec![
+                row("none", 10.0, 0),
+                row("file", 40.0, 5),
+                row("sem", 50.0, 5),
+                row("bad", 20.0, 4),
+            ],
+        };
+        c.set_ratios();
+        let got: Vec<_> = c
+            .rows
+            .iter()
+            .map(|r| (r.vs_none, r.vs_fastest_safe))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(1.0), Some(0.25)),
+                (Some(4.0), Some(1.0)),
+                (Some(5.0), Some(1.25)),
+                (Some(2.0), Some(0.5))
+            ]
+        );
+        c.rows.remove(0);
+        c.set_ratios();
+        assert!(c.rows.iter().all(|r| r.vs_none.is_none()));
+    }
+}

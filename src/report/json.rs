@@ -1,0 +1,8 @@
+//! The comparison as one pretty-printed JSON object.
+
+use crate::compare::Comparison;
+
+/// Renders `c` as JSON, field names as in [`Comparison`].
+pub fn render(c: &Comparison) -> String {
+    serde_json::to_string_pretty(c).expect("a comparison always serialises") + "\n"
+}

@@ -1,0 +1,78 @@
+//! The comparison as a table of display cells, shared by the text and
+//! Markdown exporters.
+
+use super::fmt_us;
+use crate::compare::{Comparison, Row, Spread};
+
+/// Column headers.
+pub const HEADERS: [&str; COLUMNS] = [
+    "strategy",
+    "safe runs",
+    "oversold",
+    "double-booked",
+    "lost updates",
+    "wall time",
+    "throughput",
+    "lock wait p50 / p99",
+    "vs none",
+    "vs fastest safe",
+];
+
+/// Number of columns.
+pub const COLUMNS: usize = 10;
+
+/// What the cells mean, printed under the table.
+pub const LEGEND: &str = "oversold, double-booked, lost updates: mean / max over the runs · \
+wall time: median (min–max) · throughput: tickets sold per second, median · \
+vs none, vs fastest safe: median wall time relative to none's and to the fastest strategy safe in every run";
+
+fn spread(s: Spread) -> String {
+    format!("{:.1} / {}", s.mean, s.max)
+}
+
+fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+fn ratio(r: Option<f64>) -> String {
+    r.map_or("-".into(), |r| format!("{r:.2}×"))
+}
+
+/// The cells of one row.
+pub fn cells(r: &Row) -> [String; COLUMNS] {
+    let us = |x: Option<u64>| x.map_or("-".to_string(), fmt_us);
+    [
+        r.strategy.clone(),
+        format!("{}/{}", r.safe_runs, r.runs),
+        spread(r.oversold),
+        spread(r.double_booked),
+        spread(r.lost_updates),
+        format!(
+            "{} ms ({}–{})",
+            ms(r.wall_ms.median),
+            ms(r.wall_ms.min),
+            ms(r.wall_ms.max)
+        ),
+        format!("{:.0}/s", r.purchases_per_s),
+        format!("{} / {}", us(r.wait_p50_us), us(r.wait_p99_us)),
+        ratio(r.vs_none),
+        ratio(r.vs_fastest_safe),
+    ]
+}
+
+/// Every row's cells.
+pub fn rows(c: &Comparison) -> Vec<[String; COLUMNS]> {
+    c.rows.iter().map(cells).collect()
+}
+
+/// The line above the table.
+pub fn title(c: &Comparison) -> String {
+    format!(
+        "booking compare: {} buyers, {} tickets, delay {}, seed {}; {} runs per strategy after a warm-up",
+        c.buyers, c.tickets, c.delay, c.seed, c.repeat
+    )
+}

@@ -1,0 +1,124 @@
+//! The property harness: generated scenarios against every strategy in the
+//! registry, through the real binary. A strategy added to the registry is
+//! covered here with no edit.
+//!
+//! Each case starts up to 40 processes per strategy, so the case count is
+//! small by default; `BOOKING_CASES=500 cargo test props` soaks.
+
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+
+use crate::util::{Work, assert_consistent, count_of, u};
+use booking::lock::STRATEGIES;
+use booking::scenario::Scenario;
+
+fn cases() -> u32 {
+    std::env::var("BOOKING_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    (
+        0u64..=60,
+        1u32..=40,
+        0u64..=1_500,
+        0u64..=1_500,
+        any::<u64>(),
+    )
+        .prop_map(|(tickets, buyers, a, b, seed)| Scenario {
+            tickets,
+            buyers,
+            delay_min_us: a.min(b),
+            delay_max_us: a.max(b),
+            seed,
+        })
+}
+
+/// Extra fields a stock file carries; every run must keep them.
+const EXTRA: &str = r#""event": "Spring concert", "seats": {"rows": [1, 2, 3]}, "price": 12.5"#;
+
+fn run_case(
+    work: &Work,
+    strategy: &'static booking::lock::Strategy,
+    s: &Scenario,
+) -> Result<(), TestCaseError> {
+    let stock = work.stock(
+        &format!("{}.json", strategy.name),
+        &format!("{{\"count\": {}, {EXTRA}}}", s.tickets),
+    );
+    let cmd = s.command(strategy).replace(
+        &format!("--tickets {}", s.tickets),
+        &format!("--stock {}", stock.display()),
+    );
+    let mut args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+    args.push("--json");
+    let run = work.booking(&args);
+    let rerun = format!(
+        "re-run: {} (stock {{\"count\": {}}})",
+        s.command(strategy),
+        s.tickets
+    );
+    prop_assert_eq!(run.code(), Some(0), "{}{}", rerun, run.context());
+    let r = run.json();
+    // Every strategy: the verdict's numbers are the records' and the file's.
+    assert_consistent(&r, count_of(&stock), run.pid);
+    let after: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stock).unwrap()).unwrap();
+    let extra: serde_json::Value = serde_json::from_str(&format!("{{{EXTRA}}}")).unwrap();
+    for (k, v) in extra.as_object().unwrap() {
+        prop_assert_eq!(&after[k], v, "field {} lost; {}", k, rerun);
+    }
+    if strategy.safe {
+        let want = s.tickets.min(u64::from(s.buyers));
+        prop_assert_eq!(u(&r, "sold"), want, "{}: sold; {}", strategy.name, rerun);
+        prop_assert_eq!(
+            u(&r, "remaining"),
+            s.tickets - want,
+            "{}: remaining; {}",
+            strategy.name,
+            rerun
+        );
+        prop_assert_eq!(
+            u(&r, "double_booked"),
+            0,
+            "{}: double booking; {}",
+            strategy.name,
+            rerun
+        );
+        prop_assert_eq!(
+            u(&r, "indeterminate"),
+            0,
+            "{}: a buyer did not report; {}",
+            strategy.name,
+            rerun
+        );
+        prop_assert!(
+            r["safe"] == true,
+            "{}: {}; {}",
+            strategy.name,
+            r["summary"],
+            rerun
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        // Shrinking re-runs processes: bound it.
+        max_shrink_iters: 64,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn every_strategy_keeps_its_promise(s in scenario()) {
+        let work = Work::new();
+        for strategy in STRATEGIES {
+            run_case(&work, strategy, &s)?;
+        }
+        work.assert_clean();
+    }
+}

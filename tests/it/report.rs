@@ -1,0 +1,129 @@
+//! `booking check` and `booking compare` through the binary.
+
+use serde_json::Value;
+
+use crate::util::{Work, strategies, u};
+
+/// The detector works: the harness finds `none` overselling. `check` draws
+/// scenarios with up to 3 ms of delay; without a lock nearly all of them
+/// race. Failing to find one oversell in 12 scenarios would mean the harness
+/// cannot see the bug it exists to catch.
+#[test]
+fn check_catches_none_and_clears_the_safe_strategies() {
+    let work = Work::new();
+    let run = work.booking(&["check", "--cases", "12", "--seed", "7", "--json"]);
+    run.expect_code(0);
+    let r: Value = serde_json::from_slice(&run.out.stdout).unwrap();
+    let rows = r["strategies"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        strategies().len(),
+        "every registered strategy is checked"
+    );
+    for (row, (name, safe)) in rows.iter().zip(strategies()) {
+        assert_eq!(row["strategy"], name.as_str());
+        assert_eq!(u(row, "scenarios"), 12);
+        if safe {
+            assert_eq!(u(row, "unsafe_scenarios"), 0, "{name}{}", run.context());
+            assert!(row["smallest_unsafe"].is_null());
+        } else {
+            assert!(
+                u(row, "unsafe_scenarios") > 0,
+                "the detector found nothing{}",
+                run.context()
+            );
+            let rerun = row["smallest_unsafe"]["rerun"].as_str().unwrap();
+            assert!(
+                rerun.contains("--seed") && rerun.contains("--lock none"),
+                "{rerun}"
+            );
+            // The re-run command reproduces an unsafe run as written.
+            let args: Vec<&str> = rerun.split_whitespace().skip(1).chain(["--json"]).collect();
+            let again = work.booking(&args).json();
+            assert_eq!(
+                again["safe"], false,
+                "re-run of the smallest scenario was safe: {rerun}"
+            );
+        }
+    }
+    work.assert_clean();
+}
+
+#[test]
+fn check_json_is_quiet_and_lock_selects() {
+    let work = Work::new();
+    let run = work.booking(&["check", "--lock", "sem", "--cases", "2", "--json"]);
+    let r = run.json();
+    assert_eq!(r["strategies"].as_array().unwrap().len(), 1);
+    assert!(run.stderr().is_empty(), "{}", run.context());
+}
+
+#[test]
+fn compare_measures_every_strategy_and_writes_each_format() {
+    let work = Work::new();
+    let base = [
+        "compare",
+        "--buyers",
+        "20",
+        "--tickets",
+        "10",
+        "--delay",
+        "0..500us",
+        "--repeat",
+        "2",
+        "--seed",
+        "3",
+    ];
+    let json = work.path("cmp.json");
+    let run = work.booking(&[&base[..], &["--out", json.to_str().unwrap()]].concat());
+    run.expect_code(0);
+    assert!(
+        run.stdout().contains("vs fastest safe"),
+        "the table is still shown{}",
+        run.context()
+    );
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = c["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), strategies().len());
+    for (row, (name, safe)) in rows.iter().zip(strategies()) {
+        assert_eq!(row["strategy"], name.as_str());
+        assert_eq!(u(row, "runs"), 2);
+        let wall = &row["wall_ms"];
+        let (lo, mid, hi) = (
+            wall["min"].as_f64().unwrap(),
+            wall["median"].as_f64().unwrap(),
+            wall["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < lo && lo <= mid && mid <= hi, "{row}");
+        if safe {
+            assert_eq!(u(row, "safe_runs"), 2, "{row}");
+            assert_eq!(row["oversold"]["max"], 0);
+        }
+        if name == "none" {
+            assert_eq!(row["vs_none"].as_f64(), Some(1.0));
+        }
+    }
+    for (flag, check) in [
+        (
+            "csv",
+            Box::new(|s: &str| {
+                s.lines().count() == 1 + strategies().len() && s.starts_with("strategy,")
+            }) as Box<dyn Fn(&str) -> bool>,
+        ),
+        ("markdown", Box::new(|s: &str| s.contains("| --- |"))),
+    ] {
+        let run = work.booking(&[&base[..], &["--format", flag]].concat());
+        run.expect_code(0);
+        assert!(check(&run.stdout()), "--format {flag}{}", run.context());
+    }
+    work.assert_clean();
+}
+
+#[test]
+fn compare_refuses_an_unwritable_out_before_running() {
+    let work = Work::new();
+    let out = work.path("no/such/dir/cmp.json");
+    let run = work.booking(&["compare", "--out", out.to_str().unwrap()]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("cmp.json"), "{}", run.context());
+}
