@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::lock;
 use crate::report;
 use crate::report::RunReport;
-use crate::run::{RunConfig, StockSource, run};
+use crate::run::{Faults, RunConfig, StockSource, run, watchdog_timeout};
 
 /// Runs the command `cli` names and returns the process exit code. Errors
 /// are printed as one line on stderr.
@@ -37,6 +37,35 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
+/// Reports a command-line error as one line on stderr (exit code 2), or
+/// prints help and version as clap does (exit code 0).
+pub fn usage_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+    };
+    if matches!(
+        e.kind(),
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .collect();
+    let line = parts.join(" ");
+    eprintln!(
+        "booking: {} (try --help)",
+        line.strip_prefix("error: ").unwrap_or(&line)
+    );
+    2
+}
+
 /// A flag set by `SIGINT` and `SIGTERM`. Registering it replaces their
 /// default action (death), so the run can stop and reap its buyers, remove
 /// what it created, and exit 130. The handler only stores to an atomic: no
@@ -55,16 +84,20 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>> {
 
 /// The run's configuration from its arguments (a random seed if none).
 pub fn config(args: &RunArgs) -> RunConfig {
+    let stock = match &args.stock {
+        Some(p) => StockSource::File(p.clone()),
+        None => StockSource::Fresh(args.tickets),
+    };
+    let strategy = lock::find(&args.lock).expect("clap only accepts registered names");
+    let seed = args.seed.unwrap_or_else(rand::random);
     RunConfig {
-        buyers: args.buyers,
-        strategy: lock::find(&args.lock).expect("clap only accepts registered names"),
-        delay: args.delay,
-        seed: args.seed.unwrap_or_else(rand::random),
-        stock: match &args.stock {
-            Some(p) => StockSource::File(p.clone()),
-            None => StockSource::Fresh(args.tickets),
+        timeout: watchdog_timeout(args.timeout, args.delay),
+        faults: Faults {
+            kill: args.kill.min(args.buyers),
+            kill_at: args.kill_at,
+            no_repair: args.no_repair,
         },
-        timeout: args.timeout.max(args.delay.max * 3),
+        ..RunConfig::new(strategy, args.buyers, stock, args.delay, seed)
     }
 }
 
@@ -163,14 +196,14 @@ pub fn render(c: &Comparison, format: Format) -> String {
 fn compare_command(args: &CompareArgs) -> Result<i32> {
     let stop = stop_flag()?;
     let strategies = chosen(&args.lock);
-    let base = RunConfig {
-        buyers: args.buyers,
-        strategy: strategies[0],
-        delay: args.delay,
-        seed: args.seed.unwrap_or_else(rand::random),
-        stock: StockSource::Fresh(args.tickets),
-        timeout: std::time::Duration::from_secs(10).max(args.delay.max * 3),
-    };
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let base = RunConfig::new(
+        strategies[0],
+        args.buyers,
+        StockSource::Fresh(args.tickets),
+        args.delay,
+        seed,
+    );
     let format = format_for(args);
     let repeat = args.repeat as usize;
     let bar = progress_bar((strategies.len() * (repeat + 1)) as u64, args.quiet);

@@ -71,14 +71,13 @@ pub fn bench(args: &BenchArgs, stop: &AtomicBool) -> Result<i32> {
             None => println!("  {:<34}{:>9}", "python classic demo", "skipped"),
         }
         for s in lock::STRATEGIES.iter().filter(|s| s.safe) {
-            let cfg = RunConfig {
+            let cfg = RunConfig::new(
+                s,
                 buyers,
-                strategy: s,
-                delay: Delay::fixed(Duration::ZERO),
-                seed: 1,
-                stock: StockSource::Fresh(TICKETS),
-                timeout: Duration::from_secs(30),
-            };
+                StockSource::Fresh(TICKETS),
+                Delay::fixed(Duration::ZERO),
+                1,
+            );
             let wall = measure(repeat, || {
                 let out = run(&cfg, stop)?;
                 if !out.verdict.safe {

@@ -13,9 +13,78 @@ use std::time::Duration;
 use crate::lock::{Lock, Shared};
 use crate::outcome::{Outcome, monotonic_ns};
 use crate::stock::{self, Stock, TempFile};
+use crate::sys::SharedCells;
+
+/// Where a buyer is, written to its cell of shared memory so that the
+/// parent can tell what a stuck buyer is stuck on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    /// Forked, not yet at the start barrier.
+    Starting = 0,
+    /// Waiting at the start barrier.
+    Ready = 1,
+    /// Asking for the lock.
+    Waiting = 2,
+    /// Holding the lock: reading, deciding, writing.
+    Holding = 3,
+    /// Released the lock; reporting and exiting.
+    Done = 4,
+}
+
+impl Stage {
+    /// The stage a cell holds.
+    pub fn from_cell(v: u8) -> Self {
+        match v {
+            1 => Stage::Ready,
+            2 => Stage::Waiting,
+            3 => Stage::Holding,
+            4 => Stage::Done,
+            _ => Stage::Starting,
+        }
+    }
+
+    /// What a buyer at this stage is doing, for messages.
+    pub fn doing(self) -> &'static str {
+        match self {
+            Stage::Starting => "starting",
+            Stage::Ready => "waiting at the start barrier",
+            Stage::Waiting => "waiting for the lock",
+            Stage::Holding => "holding the lock",
+            Stage::Done => "reporting",
+        }
+    }
+}
+
+/// Where `--kill` kills its victims (each kills itself with `SIGKILL`, so
+/// the point is exact).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum KillPoint {
+    /// Right after acquiring the lock, before reading the stock.
+    #[default]
+    Hold,
+    /// After reading the stock, before the delay and the write.
+    Read,
+    /// Mid-write: half of the new stock is in the temporary file, not yet
+    /// renamed over the stock file. (Only buyers that found a ticket.)
+    Write,
+    /// After the rename, before releasing the lock and reporting: the
+    /// purchase is in the file, but nobody was told. (Only buyers that
+    /// found a ticket.)
+    Commit,
+}
+
+impl KillPoint {
+    /// Dies here if this is the point.
+    fn at(me: Option<Self>, here: Self) {
+        if me == Some(here) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
 
 /// One buyer's instructions, fixed by the parent before the fork.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Plan<'a> {
     /// The buyer's number.
     pub id: u32,
@@ -25,6 +94,17 @@ pub struct Plan<'a> {
     pub mode: u32,
     /// The simulated network delay between reading and writing.
     pub delay: Duration,
+    /// Where this buyer kills itself, if it is a `--kill` victim.
+    pub kill_at: Option<KillPoint>,
+    /// Every buyer's stage, in shared memory.
+    pub stages: &'a SharedCells,
+}
+
+impl Plan<'_> {
+    /// Records this buyer's stage for the parent.
+    pub fn stage(&self, stage: Stage) {
+        self.stages.set(self.id as usize, stage as u8);
+    }
 }
 
 /// A buyer ready to buy.
@@ -74,16 +154,21 @@ impl<'a> Buyer<'a> {
             lock,
             tmp,
         } = self;
+        plan.stage(Stage::Waiting);
         let asked = monotonic_ns();
         let guard = match lock.acquire() {
             Ok(g) => g,
             Err(e) => return failed(plan.id, pid, format!("acquiring the lock: {e}")),
         };
         let acquired = monotonic_ns();
+        plan.stage(Stage::Holding);
+        KillPoint::at(plan.kill_at, KillPoint::Hold);
         let mut tmp = Some(tmp);
         let sale = sell_one(&plan, &mut tmp);
+        KillPoint::at(plan.kill_at, KillPoint::Commit);
         let released = monotonic_ns();
         let release = guard.release();
+        plan.stage(Stage::Done);
         let mut out = Outcome {
             id: plan.id,
             pid,
@@ -115,6 +200,7 @@ fn sell_one(plan: &Plan<'_>, tmp: &mut Option<TempFile>) -> Result<Option<u64>, 
     let mut s = stock::load(plan.stock)
         .map_err(|e| format!("reading stock file {}: {e}", plan.stock.display()))?;
     let count = s.count();
+    KillPoint::at(plan.kill_at, KillPoint::Read);
     if count == 0 {
         return Ok(None);
     }
@@ -123,9 +209,12 @@ fn sell_one(plan: &Plan<'_>, tmp: &mut Option<TempFile>) -> Result<Option<u64>, 
         std::thread::sleep(plan.delay);
     }
     s.set_count(count - 1);
-    tmp.take()
-        .expect("one temporary file per purchase")
-        .commit(&s)
+    let mut tmp = tmp.take().expect("one temporary file per purchase");
+    if plan.kill_at == Some(KillPoint::Write) {
+        let _ = tmp.write_torn(&s);
+        KillPoint::at(plan.kill_at, KillPoint::Write);
+    }
+    tmp.commit(&s)
         .map_err(|e| format!("writing stock file {}: {e}", plan.stock.display()))?;
     Ok(Some(count))
 }

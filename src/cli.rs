@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::{Args, Parser, Subcommand};
 
+use crate::buyer::KillPoint;
 use crate::delay::{self, Delay};
 use crate::lock::STRATEGIES;
 use crate::stock::MAX_COUNT;
@@ -188,9 +189,23 @@ pub struct RunArgs {
     #[arg(long)]
     pub strict: bool,
 
-    /// Watchdog: stop the run when no buyer has finished for this long.
+    /// Watchdog: stop the run when no buyer has finished for this long (at
+    /// least 3× the longest delay).
     #[arg(long, default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// Kill this many buyers (chosen by the seed) with SIGKILL, at --kill-at.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub kill: u32,
+
+    /// Where the --kill victims die.
+    #[arg(long, value_enum, default_value_t = KillPoint::Hold, value_name = "POINT")]
+    pub kill_at: KillPoint,
+
+    /// Do not repair a semaphore whose holder died: the others wait until
+    /// the watchdog (--timeout) ends the run.
+    #[arg(long)]
+    pub no_repair: bool,
 }
 
 /// Options of `bench`.

@@ -21,5 +21,5 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod stock;
-pub mod sys;
+mod sys;
 pub mod verdict;

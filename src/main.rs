@@ -1,6 +1,9 @@
 use clap::Parser;
 
 fn main() {
-    let cli = booking::cli::Cli::parse();
-    std::process::exit(booking::app::main(cli));
+    let code = match booking::cli::Cli::try_parse() {
+        Ok(cli) => booking::app::main(cli),
+        Err(e) => booking::app::usage_error(&e),
+    };
+    std::process::exit(code);
 }

@@ -41,14 +41,17 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getpid, getppid, pipe2};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 
-use crate::buyer::{Buyer, Plan};
+use crate::buyer::{Buyer, KillPoint, Plan, Stage};
 use crate::delay::Delay;
 use crate::error::{Error, Result};
 use crate::lock::{Setup, Shared, Strategy};
 use crate::outcome::Outcome;
 use crate::stock::{self, Stock};
-use crate::sys::{self, Forked};
+use crate::sys::{self, Forked, SharedCells};
 use crate::verdict::{Verdict, judge};
 
 /// Where the tickets come from.
@@ -76,6 +79,65 @@ pub struct RunConfig {
     pub stock: StockSource,
     /// The watchdog: a run in which no buyer finishes for this long is stopped.
     pub timeout: Duration,
+    /// Faults to inject (none by default).
+    pub faults: Faults,
+}
+
+impl RunConfig {
+    /// A run of `buyers` under `strategy` on `stock`, with `delay` seeded by
+    /// `seed`, the default watchdog and no faults.
+    pub fn new(
+        strategy: &'static Strategy,
+        buyers: u32,
+        stock: StockSource,
+        delay: Delay,
+        seed: u64,
+    ) -> Self {
+        RunConfig {
+            buyers,
+            strategy,
+            delay,
+            seed,
+            stock,
+            timeout: watchdog_timeout(DEFAULT_TIMEOUT, delay),
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// The default `--timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The watchdog's timeout: what was asked, but at least three times the
+/// longest delay (under a lock, buyers finish one delay apart at the most).
+pub fn watchdog_timeout(asked: Duration, delay: Delay) -> Duration {
+    asked.max(delay.max * 3)
+}
+
+/// Faults a run injects, to show what each strategy does when a buyer dies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// How many buyers kill themselves with `SIGKILL` (chosen by the seed).
+    pub kill: u32,
+    /// Where they do it.
+    pub kill_at: KillPoint,
+    /// Do not repair a semaphore whose holder died: watch the other buyers
+    /// wait until the watchdog ends the run.
+    pub no_repair: bool,
+}
+
+impl Faults {
+    /// Which buyers are victims: the first `kill` of a shuffle of the ids
+    /// seeded by `seed`, so a run with the same seed kills the same buyers.
+    pub fn victims(&self, buyers: u32, seed: u64) -> Vec<bool> {
+        let mut ids: Vec<u32> = (0..buyers).collect();
+        ids.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x6b69_6c6c));
+        let mut victim = vec![false; buyers as usize];
+        for &id in ids.iter().take(self.kill as usize) {
+            victim[id as usize] = true;
+        }
+        victim
+    }
 }
 
 /// What a run produced.
@@ -147,12 +209,14 @@ pub fn run(cfg: &RunConfig, stop: &AtomicBool) -> Result<RunOutput> {
             (None, path.clone(), s)
         }
     };
+    check_process_limit(cfg.buyers)?;
     let mode = std::fs::metadata(&stock_path)
         .map(|m| m.permissions().mode() & 0o7777)
         .map_err(|e| Error::file("stock file", &stock_path, e))?;
     let tickets = initial.count();
     let shared = (cfg.strategy.prepare)(&Setup {
         stock: stock_path.clone(),
+        repair: !cfg.faults.no_repair,
     })?;
 
     let mut children = Children::default();
@@ -195,6 +259,22 @@ pub fn ensure_single_threaded() -> Result<()> {
         ))),
         Err(e) => Err(Error::failed("reading /proc/self/task", e)),
     }
+}
+
+/// Refuses more buyers than `RLIMIT_NPROC` (`ulimit -u`) lets this user
+/// start. The limit counts every process of the user, so a run below it can
+/// still be refused by `fork`; the run then stops the buyers it started.
+fn check_process_limit(buyers: u32) -> Result<()> {
+    use nix::sys::resource::{Resource, getrlimit};
+    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NPROC) else {
+        return Ok(());
+    };
+    if soft != nix::libc::RLIM_INFINITY && u64::from(buyers) >= soft {
+        return Err(Error::Input(format!(
+            "--buyers {buyers}: more processes than this user may start (ulimit -u is {soft}); nothing was started"
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a stock file the buyers could not replace: its directory must be
@@ -349,13 +429,17 @@ fn book(
     let (barrier_r, barrier_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::failed("pipe", e))?;
     let (outcome_r, outcome_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::failed("pipe", e))?;
     let parent = getpid();
+    let stages = SharedCells::new(cfg.buyers as usize).map_err(|e| Error::failed("mmap", e))?;
+    let victims = cfg.faults.victims(cfg.buyers, cfg.seed);
     // Nothing buffered may be copied into the children.
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
     for id in 0..cfg.buyers {
         if stop.load(Ordering::SeqCst) {
+            // Stopped before the barrier opens: nobody has bought anything.
+            children.kill_and_reap_all();
             return Err(Error::Interrupted(format!(
-                "while starting buyers ({id} of {} started); all stopped",
+                "while starting buyers ({id} of {} started); all stopped, nothing sold",
                 cfg.buyers
             )));
         }
@@ -368,6 +452,8 @@ fn book(
                     stock: stock_path,
                     mode,
                     delay: cfg.delay.for_buyer(cfg.seed, id),
+                    kill_at: victims[id as usize].then_some(cfg.faults.kill_at),
+                    stages: &stages,
                 };
                 buyer_process(parent, shared, barrier_r, outcome_w, plan)
             }
@@ -375,6 +461,7 @@ fn book(
                 children.push(pid);
             }
             Err(e) => {
+                children.kill_and_reap_all();
                 return Err(Error::Input(format!(
                     "--buyers {}: the system refused to start buyer {} ({e}; see `ulimit -u`); the {id} started were stopped and nothing was sold",
                     cfg.buyers,
@@ -385,9 +472,16 @@ fn book(
     }
     drop(outcome_w);
     drop(barrier_r);
-    // The start barrier: every buyer's read returns end-of-file now.
-    drop(barrier_w);
-    collect(cfg, shared, outcome_r, stop, children)
+    // The start barrier: one byte per buyer, in one write (up to the pipe's
+    // capacity), wakes them all at once. End-of-file without a byte means
+    // the parent died: a buyer then leaves without buying.
+    let mut go = File::from(barrier_w);
+    if let Err(e) = go.write_all(&vec![1u8; cfg.buyers as usize]) {
+        children.kill_and_reap_all();
+        return Err(Error::failed("opening the start barrier", e));
+    }
+    drop(go);
+    collect(cfg, shared, outcome_r, stop, children, &stages)
 }
 
 /// The whole life of a forked buyer. Never returns.
@@ -403,14 +497,15 @@ fn buyer_process(
     }
     // Before the barrier, while the parent forks the others.
     let ready = Buyer::prepare(shared, plan);
+    plan.stage(Stage::Ready);
     let mut barrier = File::from(barrier);
     let mut byte = [0u8; 1];
     loop {
         match barrier.read(&mut byte) {
-            Ok(0) => break,
-            Ok(_) => continue,
+            Ok(1) => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => sys::exit_child(1),
+            // End-of-file: the parent is gone. Leave without buying.
+            _ => sys::exit_child(1),
         }
     }
     let outcome = match ready {
@@ -428,6 +523,7 @@ fn collect(
     outcome_r: OwnedFd,
     stop: &AtomicBool,
     children: &mut Children,
+    stages: &SharedCells,
 ) -> Result<Collected> {
     let n = cfg.buyers as usize;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
@@ -447,21 +543,18 @@ fn collect(
             )));
         }
         let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(50u16)) {
+        match poll(&mut fds, PollTimeout::from(20u16)) {
             Err(Errno::EINTR) => continue,
             Err(e) => return Err(Error::failed("poll", e)),
             Ok(0) => {
                 if children.reap_exited(shared, &mut events)? {
                     last_progress = Instant::now();
                 } else if last_progress.elapsed() > cfg.timeout {
-                    let stuck: Vec<String> =
-                        children.live().map(|(id, _)| id.to_string()).collect();
-                    return Err(Error::Failed(format!(
-                        "no buyer finished for {:?} (--timeout); stopped {} stuck buyers: {}",
-                        cfg.timeout,
-                        stuck.len(),
-                        truncate_list(&stuck, 20)
-                    )));
+                    let mut msg = stuck_report(cfg, shared, children, stages);
+                    for e in &events {
+                        msg += &format!("; earlier, {e}");
+                    }
+                    return Err(Error::Failed(msg));
                 }
             }
             Ok(_) => match pipe.read(&mut chunk) {
@@ -479,6 +572,44 @@ fn collect(
     }
     children.reap_rest(shared, &mut events)?;
     Ok((outcomes, events))
+}
+
+/// The watchdog's message: which buyers were stuck, grouped by what they
+/// were doing, and what the strategy knows of its lock.
+fn stuck_report(
+    cfg: &RunConfig,
+    shared: &dyn Shared,
+    children: &Children,
+    stages: &SharedCells,
+) -> String {
+    let mut by_stage: Vec<(Stage, Vec<String>)> = Vec::new();
+    for (id, _) in children.live() {
+        let stage = Stage::from_cell(stages.get(id as usize));
+        match by_stage.iter_mut().find(|(s, _)| *s == stage) {
+            Some((_, ids)) => ids.push(id.to_string()),
+            None => by_stage.push((stage, vec![id.to_string()])),
+        }
+    }
+    let groups: Vec<String> = by_stage
+        .iter()
+        .map(|(stage, ids)| {
+            format!(
+                "{} {} (buyer {})",
+                ids.len(),
+                stage.doing(),
+                truncate_list(ids, 10)
+            )
+        })
+        .collect();
+    let mut msg = format!(
+        "watchdog: no buyer finished for {} (--timeout); stopped the stuck buyers: {}",
+        crate::delay::Delay::fixed(cfg.timeout),
+        groups.join("; ")
+    );
+    if let Some(lock) = shared.describe() {
+        msg += &format!("; {lock}");
+    }
+    msg
 }
 
 fn truncate_list(items: &[String], max: usize) -> String {

@@ -83,14 +83,13 @@ impl Scenario {
 
     /// The run configuration of this scenario under `strategy`.
     pub fn config(&self, strategy: &'static Strategy) -> RunConfig {
-        RunConfig {
-            buyers: self.buyers,
+        RunConfig::new(
             strategy,
-            delay: self.delay(),
-            seed: self.seed,
-            stock: StockSource::Fresh(self.tickets),
-            timeout: Duration::from_secs(10),
-        }
+            self.buyers,
+            StockSource::Fresh(self.tickets),
+            self.delay(),
+            self.seed,
+        )
     }
 
     /// The command line that re-runs this scenario under `strategy`.

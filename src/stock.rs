@@ -197,6 +197,16 @@ impl TempFile {
         Ok(this)
     }
 
+    /// Writes the first half of `stock`'s text and stops: what a writer
+    /// killed mid-write leaves behind (`--kill-at write`).
+    ///
+    /// # Errors
+    /// Any I/O error.
+    pub fn write_torn(&mut self, stock: &Stock) -> io::Result<()> {
+        let text = stock.to_text();
+        self.file.write_all(&text.as_bytes()[..text.len() / 2])
+    }
+
     /// Writes `stock` and renames the file over the target.
     ///
     /// # Errors
@@ -272,5 +282,35 @@ mod tests {
         assert_eq!(names, vec!["stock.json"]);
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o640);
+    }
+
+    #[test]
+    fn a_link_planted_at_the_temporary_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stock.json");
+        let victim = dir.path().join("victim");
+        fs::write(&path, "{\"count\": 2}").unwrap();
+        fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, temp_path(&path, std::process::id() as i32)).unwrap();
+        save(&path, &Stock::new(1), 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(load(&path).unwrap().count(), 1);
+        assert!(!temp_path(&path, std::process::id() as i32).exists());
+    }
+
+    #[test]
+    fn a_torn_write_never_reaches_the_stock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stock.json");
+        save(&path, &Stock::new(9), 0o600).unwrap();
+        let mut tmp = TempFile::create(&path, 0o600).unwrap();
+        tmp.write_torn(&Stock::new(8)).unwrap();
+        drop(tmp);
+        assert_eq!(load(&path).unwrap().count(), 9);
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temporary file removed"
+        );
     }
 }

@@ -7,7 +7,7 @@
 use std::io;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -180,6 +180,27 @@ impl ShmSemaphore {
         Errno::result(rc).map(drop).map_err(Into::into)
     }
 
+    /// The pid recorded as holder, if any.
+    pub fn holder(&self) -> Option<Pid> {
+        match self.holder_cell().load(Ordering::SeqCst) {
+            0 => None,
+            pid => Some(Pid::from_raw(pid)),
+        }
+    }
+
+    /// The semaphore's current value (`sem_getvalue`).
+    ///
+    /// # Errors
+    /// Any error of `sem_getvalue`.
+    pub fn value(&self) -> io::Result<i32> {
+        let mut value = 0;
+        // SAFETY: `sem()` points to an initialised semaphore; `value` is a
+        // valid out-pointer for the duration of the call.
+        let rc = unsafe { libc::sem_getvalue(self.sem(), &mut value) };
+        Errno::result(rc)?;
+        Ok(value)
+    }
+
     /// Repairs the semaphore after `dead` died: if `dead` is the recorded
     /// holder, clears the holder and posts once. Returns whether it did.
     ///
@@ -233,4 +254,62 @@ pub fn become_buyer() -> io::Result<()> {
     }
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
     Ok(())
+}
+
+/// One byte per buyer in anonymous `MAP_SHARED` memory, made before the
+/// forks: each buyer writes where it is (see [`crate::run`]), the parent
+/// reads it to say what stuck buyers were stuck on. Shared, not private,
+/// so a child's writes are not copied away from the parent by fork.
+pub struct SharedCells {
+    ptr: NonNull<AtomicU8>,
+    len: usize,
+}
+
+impl SharedCells {
+    /// `len` cells, all 0.
+    ///
+    /// # Errors
+    /// Any error of `mmap`.
+    pub fn new(len: usize) -> io::Result<Self> {
+        let bytes = NonZeroUsize::new(len.max(1)).expect("at least one byte");
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks;
+        // it aliases no Rust memory.
+        let ptr = unsafe {
+            nix::sys::mman::mmap_anonymous(
+                None,
+                bytes,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }?;
+        Ok(SharedCells {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    fn cells(&self) -> &[AtomicU8] {
+        // SAFETY: the mapping holds `len` zero-initialised bytes for the life
+        // of `self`; AtomicU8 has the layout of u8 and every bit pattern is
+        // valid; all access goes through atomics.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Sets cell `i`.
+    pub fn set(&self, i: usize, value: u8) {
+        self.cells()[i].store(value, Ordering::Relaxed);
+    }
+
+    /// Reads cell `i`.
+    pub fn get(&self, i: usize) -> u8 {
+        self.cells()[i].load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SharedCells {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is the start of a live mapping of at least `len`
+        // bytes made in `new`; no reference into it outlives `self`.
+        let _ = unsafe { munmap(self.ptr.cast(), self.len.max(1)) };
+    }
 }

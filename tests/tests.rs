@@ -9,6 +9,8 @@ mod util;
 
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/faults.rs"]
+mod faults;
 #[path = "it/props.rs"]
 mod props;
 #[path = "it/report.rs"]

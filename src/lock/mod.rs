@@ -79,6 +79,8 @@ impl Drop for Guard<'_> {
 pub struct Setup {
     /// The stock file buyers read and replace.
     pub stock: PathBuf,
+    /// Whether to repair a lock whose holder died (off with `--no-repair`).
+    pub repair: bool,
 }
 
 impl Setup {
@@ -113,6 +115,12 @@ pub trait Shared {
     /// When the repair fails.
     fn buyer_died(&self, _pid: Pid) -> io::Result<Option<String>> {
         Ok(None)
+    }
+
+    /// Called in the parent by the watchdog: the state of the lock, one
+    /// line, if the strategy can tell (e.g. who holds it).
+    fn describe(&self) -> Option<String> {
+        None
     }
 }
 

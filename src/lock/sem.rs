@@ -29,25 +29,43 @@ pub const STRATEGY: Strategy = Strategy {
     prepare,
 };
 
-struct Sem(ShmSemaphore);
+struct Sem {
+    sem: ShmSemaphore,
+    repair: bool,
+}
 
-fn prepare(_: &Setup) -> Result<Box<dyn Shared>> {
+fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
     let name = format!("/booking-{}-{:016x}", getpid(), rand::random::<u64>());
     let sem = ShmSemaphore::create(&name, 1)
         .map_err(|e| Error::failed(format_args!("shared-memory semaphore {name}"), e))?;
-    Ok(Box::new(Sem(sem)))
+    Ok(Box::new(Sem {
+        sem,
+        repair: setup.repair,
+    }))
 }
 
 impl Shared for Sem {
     fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
-        Ok(Box::new(SemLock(&self.0)))
+        Ok(Box::new(SemLock(&self.sem)))
     }
 
     fn buyer_died(&self, pid: Pid) -> io::Result<Option<String>> {
+        if !self.repair {
+            return Ok((self.sem.holder() == Some(pid))
+                .then(|| "died holding the semaphore; not repaired (--no-repair)".to_string()));
+        }
         Ok(self
-            .0
+            .sem
             .repair_if_held_by(pid)?
             .then(|| "died holding the semaphore; repaired".to_string()))
+    }
+
+    fn describe(&self) -> Option<String> {
+        let value = self.sem.value().ok()?;
+        Some(match self.sem.holder() {
+            Some(pid) => format!("semaphore value {value}, recorded holder pid {pid}"),
+            None => format!("semaphore value {value}, no recorded holder"),
+        })
     }
 }
 

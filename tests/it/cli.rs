@@ -114,3 +114,25 @@ fn broken_stock_files_exit_2_and_stay_byte_for_byte() {
     dir.expect_code(2);
     assert!(dir.stderr().contains("directory"), "{}", dir.context());
 }
+
+/// Permissions do not bind root, so this runs only for other users.
+#[test]
+fn unreadable_and_unwritable_stock_files_exit_2() {
+    // /proc/self belongs to the process's effective user.
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+        eprintln!("skipped: root reads and writes any file");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let work = Work::new();
+    for (mode, reason) in [(0o200, "permission denied"), (0o444, "not writable")] {
+        let stock = work.stock(&format!("m{mode:o}.json"), "{\"count\": 3}");
+        std::fs::set_permissions(&stock, std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = work.booking(&["--buyers", "2", "--stock", stock.to_str().unwrap()]);
+        run.expect_code(2);
+        assert!(run.stderr().contains(reason), "{}", run.context());
+        std::fs::set_permissions(&stock, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(std::fs::read_to_string(&stock).unwrap(), "{\"count\": 3}");
+    }
+}

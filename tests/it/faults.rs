@@ -1,0 +1,315 @@
+//! Buyers that die, a parent interrupted, a stuck run, planted links.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::util::{Run, Work, assert_consistent, count_of, u};
+
+/// Shared-memory objects a run of process `pid` left in /dev/shm.
+fn shm_left_by(pid: u32) -> Vec<String> {
+    let prefix = format!("booking-{pid}-");
+    std::fs::read_dir("/dev/shm")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Temporary files left beside a stock file.
+fn temp_files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+fn killed_run(work: &Work, lock: &str, at: &str) -> (Value, Run, u64) {
+    let stock = work.stock(
+        &format!("{lock}-{at}.json"),
+        "{\"count\": 25, \"note\": \"kept\"}",
+    );
+    let run = work.booking(&[
+        "--buyers",
+        "30",
+        "--lock",
+        lock,
+        "--stock",
+        stock.to_str().unwrap(),
+        "--kill",
+        "4",
+        "--kill-at",
+        at,
+        "--delay",
+        "0..1ms",
+        "--seed",
+        "11",
+        "--json",
+    ]);
+    let r = run.json();
+    let count = count_of(&stock);
+    assert_consistent(&r, count, run.pid);
+    assert!(
+        temp_files_in(work.dir.path()).is_empty(),
+        "temporary files left{}",
+        run.context()
+    );
+    assert!(
+        shm_left_by(run.pid).is_empty(),
+        "shared memory left{}",
+        run.context()
+    );
+    assert!(
+        !work.path(&format!("{lock}-{at}.json.lock")).exists(),
+        "lock file left{}",
+        run.context()
+    );
+    let after: Value = serde_json::from_str(&std::fs::read_to_string(&stock).unwrap()).unwrap();
+    assert_eq!(after["note"], "kept");
+    (r, run, count)
+}
+
+/// `file` and `sem` stay safe whichever point their victims die at: the
+/// kernel drops a dead holder's flock; the run repairs a dead holder's
+/// semaphore. The verdict's range check covers purchases that reached the
+/// file unreported.
+#[test]
+fn safe_strategies_survive_killed_buyers_at_every_point() {
+    let work = Work::new();
+    for lock in ["file", "sem"] {
+        for at in ["hold", "read", "write", "commit"] {
+            let (r, run, count) = killed_run(&work, lock, at);
+            let (sold, ind) = (u(&r, "sold"), u(&r, "indeterminate"));
+            assert_eq!(
+                r["safe"],
+                true,
+                "{lock} at {at}: {}{}",
+                r["summary"],
+                run.context()
+            );
+            assert!(
+                (1..=4).contains(&ind),
+                "{lock} at {at}: {ind} indeterminate{}",
+                run.context()
+            );
+            let in_file = 25 - count;
+            assert!(
+                sold <= in_file && in_file <= sold + ind,
+                "{lock} at {at}: range{}",
+                run.context()
+            );
+            // Everyone else bought: 30 buyers, at most 4 dead, 25 tickets.
+            assert_eq!(
+                in_file,
+                25,
+                "{lock} at {at}: tickets left unsold{}",
+                run.context()
+            );
+            match (lock, at) {
+                (_, "hold" | "read") => assert_eq!(ind, 4),
+                (_, "commit") => assert!(in_file > sold, "commit victims' sales reach the file"),
+                _ => {}
+            }
+            if lock == "sem" && at == "hold" {
+                let events = r["events"].as_array().unwrap();
+                let repaired = events.iter().filter(|e| {
+                    e.as_str()
+                        .unwrap()
+                        .ends_with("died holding the semaphore; repaired")
+                });
+                assert_eq!(
+                    repaired.count(),
+                    4,
+                    "each dead holder repaired once{}",
+                    run.context()
+                );
+            }
+        }
+    }
+    work.assert_clean();
+}
+
+#[test]
+fn none_with_killed_buyers_still_tells_the_truth() {
+    let work = Work::new();
+    for at in ["hold", "write", "commit"] {
+        killed_run(&work, "none", at);
+    }
+}
+
+/// Starts `booking args` and waits until it has `n` children (its buyers),
+/// returning the child process (the caller waits for it) and their pids.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller waits for the child it gets back"
+)]
+fn start_with_buyers(work: &Work, args: &[&str], n: usize) -> (std::process::Child, Vec<u32>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_booking"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", work.runtime_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let list = format!("/proc/{0}/task/{0}/children", child.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pids: Vec<u32> = std::fs::read_to_string(&list)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if pids.len() >= n {
+            return (child, pids);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("booking never started {n} buyers");
+        }
+        std::thread::yield_now();
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is reaped by now or it would be ours; it is not running.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false)
+}
+
+#[test]
+fn an_interrupted_run_stops_everything_and_exits_130() {
+    let work = Work::new();
+    for (sig, lock) in [("INT", "file"), ("TERM", "sem"), ("INT", "none")] {
+        let stock = work.stock("interrupted.json", "{\"count\": 40}");
+        let args = [
+            "--buyers",
+            "40",
+            "--lock",
+            lock,
+            "--stock",
+            stock.to_str().unwrap(),
+            "--delay",
+            "100ms..200ms",
+        ];
+        let (child, buyers) = start_with_buyers(&work, &args, 40);
+        let pid = child.id();
+        let sent = Instant::now();
+        assert!(
+            Command::new("kill")
+                .args([&format!("-{sig}"), &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = child.wait_with_output().unwrap();
+        let took = sent.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "SIG{sig} under {lock}: {stderr}"
+        );
+        assert!(took < Duration::from_secs(3), "SIG{sig} took {took:?}");
+        assert!(
+            stderr.contains("interrupted") && stderr.trim_end().lines().count() == 1,
+            "{stderr}"
+        );
+        let alive: Vec<u32> = buyers.into_iter().filter(|&p| alive(p)).collect();
+        assert!(alive.is_empty(), "buyers outlived the run: {alive:?}");
+        assert!(shm_left_by(pid).is_empty());
+        assert!(temp_files_in(work.dir.path()).is_empty());
+        assert!(!work.path("interrupted.json.lock").exists());
+        count_of(&stock); // still valid JSON with a count
+    }
+    work.assert_clean();
+}
+
+/// A dead semaphore holder left unrepaired blocks every other buyer: the
+/// watchdog ends the run, says who was stuck on what, and exits 1.
+#[test]
+fn the_watchdog_ends_a_stuck_run() {
+    let work = Work::new();
+    let args = [
+        "--buyers",
+        "12",
+        "--lock",
+        "sem",
+        "--kill",
+        "1",
+        "--no-repair",
+        "--timeout",
+        "1s",
+        "--delay",
+        "0",
+        "--seed",
+        "3",
+    ];
+    let (child, buyers) = start_with_buyers(&work, &args, 12);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for needle in [
+        "watchdog",
+        "waiting for the lock",
+        "semaphore value 0",
+        "died holding the semaphore; not repaired",
+    ] {
+        assert!(stderr.contains(needle), "no {needle:?} in: {stderr}");
+    }
+    let alive: Vec<u32> = buyers.into_iter().filter(|&p| alive(p)).collect();
+    assert!(alive.is_empty(), "stuck buyers outlived the run: {alive:?}");
+    work.assert_clean();
+}
+
+#[test]
+fn a_link_planted_as_the_lock_file_is_not_followed() {
+    let work = Work::new();
+    let victim = work.stock("victim.txt", "precious");
+    let stock = work.stock("stock.json", "{\"count\": 5}");
+    std::os::unix::fs::symlink(&victim, work.path("stock.json.lock")).unwrap();
+    let run = work.booking(&[
+        "--buyers",
+        "3",
+        "--lock",
+        "file",
+        "--stock",
+        stock.to_str().unwrap(),
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("stock.json.lock"),
+        "{}",
+        run.context()
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert_eq!(std::fs::read_to_string(&stock).unwrap(), "{\"count\": 5}");
+}
+
+#[test]
+fn more_buyers_than_the_process_limit_are_refused_before_starting() {
+    let work = Work::new();
+    let stock = work.stock("s.json", "{\"count\": 5}");
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        "ulimit -u 64 && exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_booking"),
+    ])
+    .args(["--buyers", "500", "--stock", stock.to_str().unwrap()]);
+    let run = Run::of(cmd, &["--buyers 500 (ulimit -u 64)"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("--buyers 500") && run.stderr().contains("ulimit -u"),
+        "{}",
+        run.context()
+    );
+    assert_eq!(std::fs::read_to_string(&stock).unwrap(), "{\"count\": 5}");
+}
