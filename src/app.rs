@@ -101,12 +101,63 @@ pub fn config(args: &RunArgs) -> RunConfig {
     }
 }
 
+/// Where `--timeline` goes, checked before the run.
+enum TimelineOut {
+    Terminal,
+    Text(std::path::PathBuf),
+    Svg(std::path::PathBuf),
+}
+
+fn timeline_out(args: &RunArgs) -> Result<Option<TimelineOut>> {
+    let Some(path) = &args.timeline else {
+        return Ok(None);
+    };
+    if path.as_os_str() == "-" {
+        if args.json {
+            return Err(Error::Input(
+                "--timeline - and --json both write to standard output; give --timeline a file (.svg or .txt)".into(),
+            ));
+        }
+        return Ok(Some(TimelineOut::Terminal));
+    }
+    let out = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => TimelineOut::Svg(path.clone()),
+        Some("txt") => TimelineOut::Text(path.clone()),
+        _ => {
+            return Err(Error::file(
+                "--timeline",
+                path,
+                "needs a .svg or .txt name, or - for the terminal",
+            ));
+        }
+    };
+    // Refuse an unwritable file before the run, not after it.
+    std::fs::write(path, "").map_err(|e| Error::file("--timeline", path, e))?;
+    Ok(Some(out))
+}
+
 fn run_command(args: &RunArgs) -> Result<i32> {
+    let timeline = timeline_out(args)?;
     let stop = stop_flag()?;
     let cfg = config(args);
+    let quiz = args.quiz || args.predict.is_some();
+    if quiz {
+        println!(
+            "Quiz: {} buyer processes, lock {}, delay {}. Running...",
+            cfg.buyers, cfg.strategy.name, cfg.delay
+        );
+    }
     let out = run(&cfg, &stop)?;
     let report = RunReport::new(&cfg, out);
-    if args.json {
+    if quiz {
+        let guess = match args.predict {
+            Some(g) => g,
+            None => ask_prediction(&report)?,
+        };
+        println!();
+        print!("{}", report.human());
+        println!("{}", crate::quiz::reveal(&report, guess));
+    } else if args.json {
         println!(
             "{}",
             serde_json::to_string(&report).expect("a report always serialises")
@@ -114,11 +165,45 @@ fn run_command(args: &RunArgs) -> Result<i32> {
     } else {
         print!("{}", report.human());
     }
+    match timeline {
+        None => {}
+        Some(TimelineOut::Terminal) => print!("\n{}", crate::timeline::text(&report, 72)),
+        Some(TimelineOut::Text(p)) => std::fs::write(&p, crate::timeline::text(&report, 100))
+            .map_err(|e| Error::failed(format_args!("writing {}", p.display()), e))?,
+        Some(TimelineOut::Svg(p)) => std::fs::write(&p, crate::timeline::svg(&report))
+            .map_err(|e| Error::failed(format_args!("writing {}", p.display()), e))?,
+    }
     Ok(if args.strict && !report.verdict.safe {
         3
     } else {
         0
     })
+}
+
+/// Asks on the terminal (or reads from standard input) how many buyers
+/// were told they got a ticket.
+fn ask_prediction(report: &RunReport) -> Result<u64> {
+    use std::io::{BufRead, Write};
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    loop {
+        print!("{} ", crate::quiz::question(report));
+        let _ = std::io::stdout().flush();
+        line.clear();
+        let n = stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Error::failed("reading your prediction", e))?;
+        if n == 0 {
+            return Err(Error::Input(
+                "--quiz: no prediction given (standard input ended); try --predict N".into(),
+            ));
+        }
+        match line.trim().parse() {
+            Ok(g) => return Ok(g),
+            Err(_) => println!("  a whole number, please"),
+        }
+    }
 }
 
 /// The strategies named by `--lock a,b`, or all of them.

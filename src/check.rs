@@ -66,16 +66,24 @@ impl CheckReport {
     /// The human table.
     pub fn human(&self) -> String {
         let mut out = format!("booking check: scenario seed {}\n", self.seed);
+        let w = self
+            .strategies
+            .iter()
+            .map(|s| s.strategy.len())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        let indent = w + 43;
         out += &format!(
-            "{:<10} {:<7} {:>9} {:>7} {:>14}  smallest unsafe scenario\n",
+            "{:<w$} {:<7} {:>9} {:>7} {:>14}  smallest unsafe scenario\n",
             "strategy", "claims", "scenarios", "unsafe", "worst oversell"
         );
         for s in &self.strategies {
             let smallest = s.smallest_unsafe.as_ref().map_or("-".to_string(), |f| {
-                format!("{}\n{:>53}re-run: {}", f.problem, "", f.rerun)
+                format!("{}\n{:indent$}re-run: {}", f.problem, "", f.rerun)
             });
             out += &format!(
-                "{:<10} {:<7} {:>9} {:>7} {:>14}  {}\n",
+                "{:<w$} {:<7} {:>9} {:>7} {:>14}  {}\n",
                 s.strategy,
                 if s.claims_safe { "safe" } else { "unsafe" },
                 s.scenarios,

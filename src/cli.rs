@@ -206,6 +206,20 @@ pub struct RunArgs {
     /// the watchdog (--timeout) ends the run.
     #[arg(long)]
     pub no_repair: bool,
+
+    /// Draw the run's timeline: FILE.svg (a picture), FILE.txt (text), or
+    /// `-` (text, on the terminal, after the summary).
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+
+    /// Predict, then see: run, ask how many buyers will be told they got a
+    /// ticket, then reveal the verdict and whether you were right.
+    #[arg(long, conflicts_with = "json")]
+    pub quiz: bool,
+
+    /// The quiz's prediction, given up front (for scripts; implies --quiz).
+    #[arg(long, value_name = "SOLD", conflicts_with = "json")]
+    pub predict: Option<u64>,
 }
 
 /// Options of `bench`.

@@ -26,6 +26,11 @@ pub struct Verdict {
     /// Buyers that never reported (killed, or failed): their purchase may or
     /// may not have reached the file.
     pub indeterminate: u64,
+    /// Buyers whose critical section (acquired to released) overlapped
+    /// another buyer's: what a lock exists to prevent. Informative: a run
+    /// can overlap and still come out right by luck, so it is not part of
+    /// `safe`.
+    pub overlapping: u64,
     /// Sales the file shows that no buyer can account for:
     /// `max(0, (tickets - remaining) - sold - indeterminate)`.
     pub unaccounted: u64,
@@ -67,9 +72,38 @@ pub fn judge(tickets: u64, remaining: u64, outcomes: &[Option<Outcome>]) -> Verd
         double_booked,
         lost_updates,
         indeterminate,
+        overlapping: overlapping(outcomes).iter().filter(|&&o| o).count() as u64,
         unaccounted,
         safe: oversold == 0 && double_booked == 0 && lost_updates == 0 && unaccounted == 0,
     }
+}
+
+/// For each buyer, whether its critical section overlapped another's.
+/// Sections are `[acquired_ns, released_ns)`; buyers without a clean record
+/// have none. O(n log n): sorted by start, a section overlaps an earlier one
+/// iff it starts before the latest end so far, and a later one iff it ends
+/// after the next start.
+pub fn overlapping(outcomes: &[Option<Outcome>]) -> Vec<bool> {
+    let mut sections: Vec<(u64, u64, usize)> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            Some(o) if o.error.is_none() && o.released_ns > o.acquired_ns => {
+                Some((o.acquired_ns, o.released_ns, i))
+            }
+            _ => None,
+        })
+        .collect();
+    sections.sort_unstable();
+    let mut flags = vec![false; outcomes.len()];
+    let mut latest_end = 0u64;
+    for (k, &(start, end, i)) in sections.iter().enumerate() {
+        let before = k > 0 && start < latest_end;
+        let after = sections.get(k + 1).is_some_and(|&(next, _, _)| next < end);
+        flags[i] = before || after;
+        latest_end = latest_end.max(end);
+    }
+    flags
 }
 
 impl Verdict {
@@ -171,6 +205,41 @@ mod tests {
         let v = judge(5, 0, &h);
         assert_eq!(v.unaccounted, 2);
         assert!(!v.safe);
+    }
+
+    fn section(id: u32, from: u64, to: u64) -> Option<Outcome> {
+        let mut o = Outcome::sold(id, None);
+        o.acquired_ns = from;
+        o.released_ns = to;
+        Some(o)
+    }
+
+    #[test]
+    fn overlapping_sections_are_flagged_both_ways() {
+        // 0: [10,20) 1: [20,30) touch only; 2: [25,40) overlaps 1;
+        // 3: [50,100) contains 4: [60,70) and 5: [90,95); 6 has no record.
+        let h = [
+            section(0, 10, 20),
+            section(1, 20, 30),
+            section(2, 25, 40),
+            section(3, 50, 100),
+            section(4, 60, 70),
+            section(5, 90, 95),
+            None,
+        ];
+        assert_eq!(
+            overlapping(&h),
+            [false, true, true, true, true, true, false]
+        );
+        // A long early section overlapping a late one, with a short one between.
+        let h = [section(0, 0, 100), section(1, 10, 20), section(2, 80, 90)];
+        assert_eq!(overlapping(&h), [true, true, true]);
+        let h = [section(0, 0, 10), section(1, 10, 20), section(2, 20, 30)];
+        assert_eq!(overlapping(&h), [false, false, false]);
+        assert_eq!(
+            judge(3, 3, &[section(0, 0, 5), section(1, 1, 2)]).overlapping,
+            2
+        );
     }
 
     #[test]

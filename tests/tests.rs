@@ -17,3 +17,5 @@ mod props;
 mod report;
 #[path = "it/run.rs"]
 mod run;
+#[path = "it/timeline.rs"]
+mod timeline;

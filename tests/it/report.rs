@@ -4,7 +4,9 @@ use serde_json::Value;
 
 use crate::util::{Work, strategies, u};
 
-/// The detector works: the harness finds `none` overselling. `check` draws
+/// The detector works: the harness finds `none` overselling (other
+/// strategies that claim nothing, like the lab's `flock-stock`, fail only
+/// under some timings, so only `none` is held to a find). `check` draws
 /// scenarios with up to 3 ms of delay; without a lock nearly all of them
 /// race. Failing to find one oversell in 12 scenarios would mean the harness
 /// cannot see the bug it exists to catch.
@@ -26,7 +28,7 @@ fn check_catches_none_and_clears_the_safe_strategies() {
         if safe {
             assert_eq!(u(row, "unsafe_scenarios"), 0, "{name}{}", run.context());
             assert!(row["smallest_unsafe"].is_null());
-        } else {
+        } else if name == "none" {
             assert!(
                 u(row, "unsafe_scenarios") > 0,
                 "the detector found nothing{}",

@@ -197,6 +197,28 @@ pub fn assert_consistent(report: &Value, final_count: u64, parent_pid: u32) {
             ctx()
         );
     }
+    // Overlapping critical sections, pair by pair.
+    let sections: Vec<(u64, u64)> = detail
+        .iter()
+        .filter(|b| !b.is_null() && b.get("error").is_none())
+        .map(|b| (u(b, "acquired_ns"), u(b, "released_ns")))
+        .collect();
+    let overlapping = sections
+        .iter()
+        .enumerate()
+        .filter(|&(i, &(s, e))| {
+            sections
+                .iter()
+                .enumerate()
+                .any(|(j, &(s2, e2))| i != j && s < e2 && s2 < e && s < e && s2 < e2)
+        })
+        .count() as u64;
+    assert_eq!(
+        u(report, "overlapping"),
+        overlapping,
+        "overlapping\n{}",
+        ctx()
+    );
     let most = per_ticket.values().copied().max();
     assert_eq!(
         report["most_sold_ticket"]["buyers"].as_u64(),

@@ -1,0 +1,74 @@
+//! `flock-stock`: **deliberately wrong**, for the lab. It takes an exclusive
+//! `flock` — on the stock file itself, instead of a side file.
+//!
+//! It looks right and passes a quick test. But every purchase ends by
+//! renaming a new file over the stock file: the lock belongs to the old
+//! inode, which is no longer the stock file. A buyer that opens the stock
+//! file after a rename locks the *new* inode, while another buyer still
+//! holds the lock on the old one: both are inside the critical section at
+//! once. `booking check --lock flock-stock` finds the lost updates.
+//!
+//! It claims nothing (`safe: false`), so `cargo test` only checks that its
+//! verdict tells the truth; mark it safe and watch the property tests fail.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use fs2::FileExt;
+
+use super::{Guard, Lock, Setup, Shared, Strategy};
+use crate::error::Result;
+
+/// The registry entry.
+pub const STRATEGY: Strategy = Strategy {
+    name: "flock-stock",
+    about: "flock on the stock file itself: wrong, each save replaces the file (for the lab)",
+    safe: false,
+    prepare,
+};
+
+struct StockPath(PathBuf);
+
+fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
+    Ok(Box::new(StockPath(setup.stock.clone())))
+}
+
+impl Shared for StockPath {
+    fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
+        Ok(Box::new(StockLock {
+            path: &self.0,
+            file: RefCell::new(None),
+        }))
+    }
+}
+
+/// Opens the stock file when asked for the lock, as a natural first try
+/// would: by then the path may name a newer file than another buyer's.
+struct StockLock<'a> {
+    path: &'a Path,
+    file: RefCell<Option<File>>,
+}
+
+impl Lock for StockLock<'_> {
+    fn acquire(&self) -> io::Result<Guard<'_>> {
+        let file = File::open(self.path)?;
+        loop {
+            match FileExt::lock_exclusive(&file) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+                Ok(()) => break,
+            }
+        }
+        *self.file.borrow_mut() = Some(file);
+        Ok(Guard::new(self))
+    }
+
+    fn release(&self) -> io::Result<()> {
+        match self.file.borrow_mut().take() {
+            Some(file) => FileExt::unlock(&file),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The timeline of a run: one lane per buyer on the shared
+//! `CLOCK_MONOTONIC` axis, showing when it waited for the lock and when it
+//! held it, and what it got. Overlapping critical sections and
+//! double-booked ticket numbers are marked, so a race can be *seen*.
+//!
+//! Two renderings: SVG (drawn with the `svg` crate) for a report or a
+//! browser, and text for a quick look in the terminal. Lanes are ordered by
+//! when each buyer got the lock, so under a working lock the sections form
+//! a staircase, end to end; buyers that never reported come last.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use svg::Document;
+use svg::node::element::{Group, Line, Rectangle, Style, Text, Title};
+
+use crate::outcome::Outcome;
+use crate::report::{RunReport, fmt_us};
+use crate::verdict::overlapping;
+
+/// The most lanes an SVG timeline draws; more buyers get a note.
+pub const MAX_SVG_LANES: usize = 300;
+/// The most rows a text timeline prints.
+pub const MAX_TEXT_LANES: usize = 40;
+
+/// One buyer's lane.
+struct Lane<'a> {
+    id: usize,
+    outcome: Option<&'a Outcome>,
+    overlap: bool,
+    double: bool,
+}
+
+impl Lane<'_> {
+    /// (asked, acquired, released) in ns, for a buyer with a clean record.
+    fn times(&self) -> Option<(u64, u64, u64)> {
+        let o = self
+            .outcome
+            .filter(|o| o.error.is_none() && o.acquired_ns > 0)?;
+        Some((
+            o.acquired_ns.saturating_sub(o.wait_us * 1000),
+            o.acquired_ns,
+            o.released_ns,
+        ))
+    }
+
+    fn ticket(&self) -> String {
+        match self.outcome {
+            None => "never reported".into(),
+            Some(o) if o.error.is_some() => "failed".into(),
+            Some(o) => o.ticket.map_or("no ticket".into(), |t| format!("#{t}")),
+        }
+    }
+}
+
+/// The lanes of a report, ordered by acquisition, and the time span.
+fn lanes(report: &RunReport) -> (Vec<Lane<'_>>, u64, u64) {
+    let detail = &report.buyers_detail;
+    let over = overlapping(detail);
+    let mut holders: HashMap<u64, u32> = HashMap::new();
+    for t in detail.iter().flatten().filter_map(|o| o.ticket) {
+        *holders.entry(t).or_default() += 1;
+    }
+    let mut lanes: Vec<Lane<'_>> = detail
+        .iter()
+        .enumerate()
+        .map(|(id, o)| Lane {
+            id,
+            outcome: o.as_ref(),
+            overlap: over[id],
+            double: o
+                .as_ref()
+                .and_then(|o| o.ticket)
+                .is_some_and(|t| holders[&t] > 1),
+        })
+        .collect();
+    lanes.sort_by_key(|l| (l.times().map_or(u64::MAX, |t| t.1), l.id));
+    let t0 = lanes
+        .iter()
+        .filter_map(|l| l.times())
+        .map(|t| t.0)
+        .min()
+        .unwrap_or(0);
+    let t1 = lanes
+        .iter()
+        .filter_map(|l| l.times())
+        .map(|t| t.2)
+        .max()
+        .unwrap_or(t0)
+        .max(t0 + 1);
+    (lanes, t0, t1)
+}
+
+fn note(shown: usize, total: usize) -> Option<String> {
+    (shown < total).then(|| format!("showing {shown} of {total} buyers: the first to get the lock"))
+}
+
+const CSS: &str = "
+text { font: 11px sans-serif; fill: #222 }
+.head { font-size: 13px; font-weight: bold }
+.wait { fill: #d9d9d9 }
+.hold { fill: #4a7ab5 }
+.hold.overlap { fill: #d62728 }
+.hold.empty { fill: #9db4d3 }
+.ticket.double { fill: #d62728; font-weight: bold }
+.axis { stroke: #888; stroke-width: 1 }
+";
+
+/// The timeline as an SVG document.
+pub fn svg(report: &RunReport) -> String {
+    let (lanes, t0, t1) = lanes(report);
+    let shown = lanes.len().min(MAX_SVG_LANES);
+    let (width, left, right, top, lane_h, gap) = (1000.0, 90.0, 110.0, 70.0, 11.0, 3.0);
+    let plot = width - left - right;
+    let x = |t: u64| left + (t.saturating_sub(t0)) as f64 / (t1 - t0) as f64 * plot;
+    let height = top + shown as f64 * (lane_h + gap) + 40.0;
+    let mut doc = Document::new()
+        .set("viewBox", (0, 0, width, height))
+        .set("width", width)
+        .set("height", height)
+        .add(Style::new(CSS))
+        .add(
+            Rectangle::new()
+                .set("width", "100%")
+                .set("height", "100%")
+                .set("fill", "white"),
+        );
+    let head = format!(
+        "booking --lock {} · {} buyers · {} tickets · {}",
+        report.strategy, report.buyers, report.tickets, report.summary
+    );
+    doc = doc.add(
+        Text::new(head)
+            .set("class", "head")
+            .set("x", 10)
+            .set("y", 20),
+    );
+    let legend = format!(
+        "grey: waiting for the lock · blue: holding it · red: holding it while another buyer does ({} buyers) · red #n: a ticket sold more than once{}",
+        report.verdict.overlapping,
+        note(shown, lanes.len())
+            .map(|n| format!(" · {n}"))
+            .unwrap_or_default()
+    );
+    doc = doc.add(Text::new(legend).set("x", 10).set("y", 40));
+    for (row, lane) in lanes.iter().take(shown).enumerate() {
+        let y = top + row as f64 * (lane_h + gap);
+        let mut g = Group::new().set("class", "lane").set("data-buyer", lane.id);
+        let mut tip = format!("buyer {}", lane.id);
+        if let Some(o) = lane.outcome {
+            let _ = write!(tip, " (pid {})", o.pid);
+        }
+        if let Some((asked, acquired, released)) = lane.times() {
+            let _ = write!(
+                tip,
+                ": waited {}, held {}, {}",
+                fmt_us((acquired - asked) / 1000),
+                fmt_us((released - acquired) / 1000),
+                lane.ticket()
+            );
+            g = g.add(rect("wait", x(asked), y, x(acquired) - x(asked), lane_h));
+            let mut class = String::from("hold");
+            if lane.overlap {
+                class += " overlap";
+            }
+            if lane.outcome.is_some_and(|o| o.ticket.is_none()) {
+                class += " empty";
+            }
+            g = g.add(rect(
+                &class,
+                x(acquired),
+                y,
+                (x(released) - x(acquired)).max(1.0),
+                lane_h,
+            ));
+        } else {
+            let _ = write!(tip, ": {}", lane.ticket());
+        }
+        g = g.add(Title::new(tip));
+        g = g.add(
+            Text::new(format!("buyer {}", lane.id))
+                .set("x", left - 6.0)
+                .set("y", y + lane_h - 2.0)
+                .set("text-anchor", "end"),
+        );
+        let class = if lane.double {
+            "ticket double"
+        } else {
+            "ticket"
+        };
+        g = g.add(
+            Text::new(lane.ticket())
+                .set("class", class)
+                .set("x", width - right + 6.0)
+                .set("y", y + lane_h - 2.0),
+        );
+        doc = doc.add(g);
+    }
+    let axis_y = top + shown as f64 * (lane_h + gap) + 6.0;
+    doc = doc.add(
+        Line::new()
+            .set("class", "axis")
+            .set("x1", left)
+            .set("x2", width - right)
+            .set("y1", axis_y)
+            .set("y2", axis_y),
+    );
+    let span_ms = (t1 - t0) as f64 / 1e6;
+    for k in 0..=5 {
+        let frac = f64::from(k) / 5.0;
+        doc = doc.add(
+            Text::new(format!("{:.1} ms", span_ms * frac))
+                .set("x", left + frac * plot)
+                .set("y", axis_y + 16.0)
+                .set("text-anchor", "middle"),
+        );
+    }
+    doc.to_string()
+}
+
+fn rect(class: &str, x: f64, y: f64, w: f64, h: f64) -> Rectangle {
+    Rectangle::new()
+        .set("class", class)
+        .set("x", x)
+        .set("y", y)
+        .set("width", w.max(0.0))
+        .set("height", h)
+}
+
+/// The timeline as text, `width` characters of time axis per row:
+/// `·` waiting, `█` holding, `▓` holding while another buyer holds too.
+/// A ticket sold more than once is followed by `!`.
+pub fn text(report: &RunReport, width: usize) -> String {
+    let (lanes, t0, t1) = lanes(report);
+    let shown = lanes.len().min(MAX_TEXT_LANES);
+    let col = |t: u64| {
+        ((t.saturating_sub(t0)) as f64 / (t1 - t0) as f64 * (width - 1) as f64).round() as usize
+    };
+    let mut out = format!(
+        "timeline: lock {}, {} buyers, 0 to {:.1} ms  (· waiting  █ holding  ▓ holding while another does  ! ticket sold twice)\n",
+        report.strategy,
+        report.buyers,
+        (t1 - t0) as f64 / 1e6
+    );
+    for lane in lanes.iter().take(shown) {
+        let mut row = vec![' '; width];
+        if let Some((asked, acquired, released)) = lane.times() {
+            let (a, b, c) = (col(asked), col(acquired), col(released));
+            row[a..b].fill('·');
+            row[b..=c.max(b)].fill(if lane.overlap { '▓' } else { '█' });
+        }
+        let mark = if lane.double { " !" } else { "" };
+        let _ = writeln!(
+            out,
+            "buyer {:>4} |{}| {}{}",
+            lane.id,
+            row.iter().collect::<String>(),
+            lane.ticket(),
+            mark
+        );
+    }
+    if let Some(n) = note(shown, lanes.len()) {
+        let _ = writeln!(out, "({n})");
+    }
+    out
+}

@@ -1,0 +1,205 @@
+//! `--timeline` and `--quiz` through the binary.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::util::{Work, u};
+
+/// Buyers whose ticket number went to someone else too.
+fn double_booked_buyers(r: &Value) -> usize {
+    let tickets: Vec<u64> = r["buyers_detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["ticket"].as_u64())
+        .collect();
+    let mut n: HashMap<u64, usize> = HashMap::new();
+    for t in &tickets {
+        *n.entry(*t).or_default() += 1;
+    }
+    tickets.iter().filter(|t| n[t] > 1).count()
+}
+
+fn has_class(node: &roxmltree::Node<'_, '_>, class: &str) -> bool {
+    node.attribute("class")
+        .is_some_and(|c| c.split_whitespace().any(|x| x == class))
+}
+
+/// The SVG is a valid document with one lane per buyer, and it marks
+/// exactly the overlaps and double bookings the verdict found.
+#[test]
+fn the_svg_timeline_marks_what_the_verdict_found() {
+    let work = Work::new();
+    for (lock, delay) in [
+        ("none", "2ms..6ms"),
+        ("file", "0..1ms"),
+        ("none", "0..300us"),
+    ] {
+        let svg = work.path(&format!("{lock}.svg"));
+        let run = work.booking(&[
+            "--buyers",
+            "24",
+            "--tickets",
+            "15",
+            "--lock",
+            lock,
+            "--delay",
+            delay,
+            "--seed",
+            "5",
+            "--timeline",
+            svg.to_str().unwrap(),
+            "--json",
+        ]);
+        let r = run.json();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let doc =
+            roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{lock}: not XML: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let lanes: Vec<_> = doc.descendants().filter(|n| has_class(n, "lane")).collect();
+        assert_eq!(lanes.len(), 24, "{lock}: one lane per buyer");
+        let mut ids: Vec<u64> = lanes
+            .iter()
+            .map(|l| l.attribute("data-buyer").unwrap().parse().unwrap())
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..24).collect::<Vec<u64>>());
+        let overlaps = doc
+            .descendants()
+            .filter(|n| has_class(n, "overlap"))
+            .count() as u64;
+        assert_eq!(overlaps, u(&r, "overlapping"), "{lock}: overlap marks");
+        let doubles = doc.descendants().filter(|n| has_class(n, "double")).count();
+        assert_eq!(
+            doubles,
+            double_booked_buyers(&r),
+            "{lock}: double-booking marks"
+        );
+        if lock == "file" {
+            assert_eq!(overlaps, 0, "a working lock never overlaps");
+        }
+    }
+}
+
+#[test]
+fn the_text_timeline_has_a_row_per_buyer_and_marks_overlaps() {
+    let work = Work::new();
+    let run = work.booking(&[
+        "--buyers",
+        "12",
+        "--tickets",
+        "5",
+        "--lock",
+        "none",
+        "--delay",
+        "3ms",
+        "--seed",
+        "1",
+        "--timeline",
+        "-",
+    ]);
+    run.expect_code(0);
+    let out = run.stdout();
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("buyer ")).collect();
+    assert_eq!(rows.len(), 12, "{}", run.context());
+    let marked = rows.iter().filter(|r| r.contains('▓')).count();
+    // Re-run as JSON with the same seed is a different race; check the
+    // marks against this run's own rows instead: a row is marked iff it
+    // shares some column of holding with another row.
+    let spans: Vec<(usize, usize)> = rows
+        .iter()
+        .map(|r| {
+            let bar: Vec<char> = r.split('|').nth(1).unwrap().chars().collect();
+            let first = bar.iter().position(|&c| c == '▓' || c == '█').unwrap();
+            let last = bar.iter().rposition(|&c| c == '▓' || c == '█').unwrap();
+            (first, last)
+        })
+        .collect();
+    assert!(
+        marked > 0,
+        "12 buyers with a fixed 3 ms delay all overlap{}",
+        run.context()
+    );
+    for (i, r) in rows.iter().enumerate() {
+        if r.contains('▓') {
+            let (a, b) = spans[i];
+            let shares = spans
+                .iter()
+                .enumerate()
+                .any(|(j, &(c, d))| j != i && a <= d && c <= b);
+            assert!(shares, "row marked without a neighbour: {r}");
+        }
+    }
+}
+
+#[test]
+fn timeline_errors_are_caught_before_the_run() {
+    let work = Work::new();
+    let run = work.booking(&["--timeline", "-", "--json"]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("--timeline"), "{}", run.context());
+    let run = work.booking(&["--timeline", work.path("t.png").to_str().unwrap()]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("t.png") && run.stderr().contains(".svg"),
+        "{}",
+        run.context()
+    );
+    assert!(!work.path("t.png").exists());
+}
+
+#[test]
+fn the_quiz_reveals_whether_the_prediction_was_right() {
+    let work = Work::new();
+    let base = [
+        "--buyers",
+        "20",
+        "--tickets",
+        "8",
+        "--lock",
+        "sem",
+        "--delay",
+        "0",
+    ];
+    let right = work.booking(&[&base[..], &["--predict", "8"]].concat());
+    right.expect_code(0);
+    assert!(
+        right.stdout().contains("Your prediction: 8. Right!"),
+        "{}",
+        right.context()
+    );
+    let wrong = work.booking(&[&base[..], &["--predict", "20"]].concat());
+    assert!(
+        wrong.stdout().contains("Not quite: 8 buyers"),
+        "{}",
+        wrong.context()
+    );
+    // Asked on standard input when no --predict is given.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_booking"));
+    cmd.args(base)
+        .arg("--quiz")
+        .env("XDG_RUNTIME_DIR", work.runtime_dir())
+        .stdin(std::process::Stdio::piped());
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"eight\n8\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("How many were told they got a ticket?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("a whole number, please") && stdout.contains("Right!"),
+        "{stdout}"
+    );
+    // The verdict is not shown before the prediction.
+    let asked = stdout.find("How many").unwrap();
+    assert!(stdout.find("verdict:").unwrap() > asked, "{stdout}");
+}
