@@ -11,6 +11,8 @@ mod util;
 mod cli;
 #[path = "it/faults.rs"]
 mod faults;
+#[path = "it/handout.rs"]
+mod handout;
 #[path = "it/props.rs"]
 mod props;
 #[path = "it/report.rs"]
