@@ -42,35 +42,17 @@ pub fn bench(args: &BenchArgs, stop: &AtomicBool) -> Result<i32> {
         .map_err(|e| Error::failed("creating the bench directory", e))?;
     let repeat = args.repeat as usize;
     println!(
-        "booking bench: median of {repeat} runs after a warm-up; --delay 0, {TICKETS} tickets; files in {}",
+        "booking bench: {repeat} rounds after a warm-up round, each measuring everything once in turn \
+(so a machine that speeds up or slows down affects all alike); medians; --delay 0, {TICKETS} tickets; files in {}",
         run_dir_base().display()
     );
+    let safe: Vec<_> = lock::STRATEGIES.iter().filter(|s| s.safe).collect();
     for buyers in [150u32, 1000] {
-        let spawn = measure(repeat, || spawn_and_reap(buyers))?;
-        let crit = measure(repeat, || critical_sections(dir.path(), buyers))?;
-        let floor = spawn + crit;
-        println!("\n{buyers} buyers");
-        println!(
-            "  {:<34}{:>9}",
-            format!("spawn + reap {buyers} processes"),
-            ms(spawn)
-        );
-        println!(
-            "  {:<34}{:>9}",
-            format!("{buyers} critical sections"),
-            ms(crit)
-        );
-        println!("  {:<34}{:>9}", "floor (sum)", ms(floor));
-        let python = if args.no_python {
-            None
-        } else {
-            python_demo(dir.path(), buyers, repeat)?
-        };
-        match python {
-            Some(p) => println!("  {:<34}{:>9}", "python classic demo", ms(p)),
-            None => println!("  {:<34}{:>9}", "python classic demo", "skipped"),
-        }
-        for s in lock::STRATEGIES.iter().filter(|s| s.safe) {
+        let mut probes: Vec<Probe<'_>> = vec![
+            Box::new(move || spawn_and_reap(buyers)),
+            Box::new(|| critical_sections(dir.path(), buyers)),
+        ];
+        for &s in &safe {
             let cfg = RunConfig::new(
                 s,
                 buyers,
@@ -78,52 +60,80 @@ pub fn bench(args: &BenchArgs, stop: &AtomicBool) -> Result<i32> {
                 Delay::fixed(Duration::ZERO),
                 1,
             );
-            let wall = measure(repeat, || {
+            probes.push(Box::new(move || {
                 let out = run(&cfg, stop)?;
                 if !out.verdict.safe {
                     return Err(Error::Failed(format!(
                         "{} was unsafe in the bench: {}",
-                        s.name,
+                        cfg.strategy.name,
                         out.verdict.summary()
                     )));
                 }
                 Ok(out.wall)
-            })?;
+            }));
+        }
+        let t = rounds(repeat, &mut probes)?;
+        let (spawn, crit) = (&t[0], &t[1]);
+        let floor: Vec<f64> = spawn.iter().zip(crit).map(|(a, b)| a + b).collect();
+        let python = if args.no_python {
+            None
+        } else {
+            python_demo(dir.path(), buyers, repeat)?
+        };
+        println!("\n{buyers} buyers");
+        let row = |what: &str, v: &[f64]| println!("  {what:<34}{:>9}", ms(med(v)));
+        row(&format!("spawn + reap {buyers} processes"), spawn);
+        row(&format!("{buyers} critical sections"), crit);
+        row("floor (sum)", &floor);
+        match python {
+            Some(p) => println!("  {:<34}{:>9}", "python classic demo", ms(p)),
+            None => println!("  {:<34}{:>9}", "python classic demo", "skipped"),
+        }
+        for (s, wall) in safe.iter().zip(&t[2..]) {
+            // The ratio of each round, then the median: robust to drift.
+            let ratios: Vec<f64> = wall.iter().zip(&floor).map(|(w, f)| w / f).collect();
             let mut line = format!(
                 "  {:<34}{:>9}   {:.2}× floor",
                 format!("booking --lock {}", s.name),
-                ms(wall),
-                wall.as_secs_f64() / floor.as_secs_f64()
+                ms(med(wall)),
+                med(&ratios)
             );
             if let Some(p) = python {
-                line += &format!(
-                    ", {:.1}× faster than python",
-                    p.as_secs_f64() / wall.as_secs_f64()
-                );
+                line += &format!(", {:.1}× faster than python", p / med(wall));
             }
             println!("{line}");
         }
     }
     println!(
-        "\ntargets: at 150 buyers within 2× of the floor and 15× faster than python; 1000 buyers under 250 ms"
+        "\ntargets: file and sem at 150 buyers within 2× of the floor and 15× faster than python; 1000 buyers under 250 ms"
     );
     Ok(0)
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+/// One measurement, repeatable.
+type Probe<'a> = Box<dyn FnMut() -> Result<Duration> + 'a>;
+
+/// Runs every probe once (warm-up), then `repeat` rounds of every probe in
+/// turn; returns each probe's timings in seconds.
+fn rounds(repeat: usize, probes: &mut [Probe<'_>]) -> Result<Vec<Vec<f64>>> {
+    for p in probes.iter_mut() {
+        p()?;
+    }
+    let mut t = vec![Vec::with_capacity(repeat); probes.len()];
+    for _ in 0..repeat {
+        for (p, times) in probes.iter_mut().zip(&mut t) {
+            times.push(p()?.as_secs_f64());
+        }
+    }
+    Ok(t)
 }
 
-/// The median of `repeat` measurements, after one warm-up.
-fn measure(repeat: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
-    f()?;
-    let mut secs = Vec::with_capacity(repeat);
-    for _ in 0..repeat {
-        secs.push(f()?.as_secs_f64());
-    }
-    Ok(Duration::from_secs_f64(
-        median(&secs).expect("repeat is at least 1"),
-    ))
+fn med(v: &[f64]) -> f64 {
+    median(v).unwrap_or(0.0)
+}
+
+fn ms(secs: f64) -> String {
+    format!("{:.1} ms", secs * 1e3)
 }
 
 /// Forks `n` children that exit at once, and reaps them all.
@@ -162,7 +172,7 @@ fn critical_sections(dir: &Path, n: u32) -> Result<Duration> {
 
 /// The classic demo's own timing (process start to last join), or `None`
 /// when `python3` is not installed.
-fn python_demo(dir: &Path, buyers: u32, repeat: usize) -> Result<Option<Duration>> {
+fn python_demo(dir: &Path, buyers: u32, repeat: usize) -> Result<Option<f64>> {
     let script = dir.join("classic_demo.py");
     std::fs::write(&script, PYTHON_DEMO)
         .map_err(|e| Error::failed("writing the python demo", e))?;
@@ -202,5 +212,5 @@ fn python_demo(dir: &Path, buyers: u32, repeat: usize) -> Result<Option<Duration
     for _ in 0..repeat.min(3) {
         secs.extend(once()?.map(|d| d.as_secs_f64()));
     }
-    Ok(median(&secs).map(Duration::from_secs_f64))
+    Ok(median(&secs))
 }
