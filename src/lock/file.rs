@@ -59,9 +59,17 @@ fn open_options(create: bool) -> OpenOptions {
 fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
     let path = setup.lock_path();
     let existed = path.exists();
-    open_options(true)
-        .open(&path)
-        .map_err(|e| Error::file("lock file", &path, e))?;
+    open_options(true).open(&path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            Error::file(
+                "lock file",
+                &path,
+                "is a symbolic link; refusing to follow it",
+            )
+        } else {
+            Error::file("lock file", &path, e)
+        }
+    })?;
     Ok(Box::new(LockFile {
         path,
         created: !existed,

@@ -1,7 +1,7 @@
 //! Buyers that die, a parent interrupted, a stuck run, planted links.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -150,13 +150,7 @@ fn none_with_killed_buyers_still_tells_the_truth() {
     reason = "the caller waits for the child it gets back"
 )]
 fn start_with_buyers(work: &Work, args: &[&str], n: usize) -> (std::process::Child, Vec<u32>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_booking"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", work.runtime_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = work.command(args).spawn().unwrap();
     let list = format!("/proc/{0}/task/{0}/children", child.id());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -6,7 +6,7 @@
 //! trailing `# exits with code N` gives the expected exit code, else 0.
 //! `text` blocks (installing, editing source) are not run.
 
-use crate::util::{Run, Work};
+use crate::util::Work;
 
 fn commands(handout: &str) -> Vec<(String, i32)> {
     let mut out = Vec::new();
@@ -37,25 +37,7 @@ fn every_handout_command_runs_as_written() {
     let work = Work::new();
     for (cmd, code) in cmds {
         let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_booking"));
-        c.args(&args)
-            .current_dir(work.dir.path())
-            .env("XDG_RUNTIME_DIR", work.runtime_dir())
-            .stdin(std::process::Stdio::piped());
-        let mut child = c
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"100\n").unwrap();
-        let pid = child.id();
-        let out = child.wait_with_output().unwrap();
-        let run = Run {
-            line: cmd.clone(),
-            pid,
-            out,
-        };
+        let run = work.booking_with_input(&args, b"100\n");
         run.expect_code(code);
         if args.contains(&"--json") {
             run.json();

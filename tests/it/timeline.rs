@@ -176,20 +176,8 @@ fn the_quiz_reveals_whether_the_prediction_was_right() {
         wrong.context()
     );
     // Asked on standard input when no --predict is given.
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_booking"));
-    cmd.args(base)
-        .arg("--quiz")
-        .env("XDG_RUNTIME_DIR", work.runtime_dir())
-        .stdin(std::process::Stdio::piped());
-    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"eight\n8\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let quiz = work.booking_with_input(&[&base[..], &["--quiz"]].concat(), b"eight\n8\n");
+    let out = quiz.out;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("How many were told they got a ticket?"),

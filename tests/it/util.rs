@@ -37,11 +37,27 @@ impl Work {
         p
     }
 
+    /// `booking args...` with the run directory inside this work dir,
+    /// stdout and stderr captured, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_booking"));
+        cmd.args(args)
+            .env("XDG_RUNTIME_DIR", self.runtime_dir())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    }
+
     /// Runs `booking args...` with the run directory inside this work dir.
     pub fn booking(&self, args: &[&str]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_booking"));
-        cmd.args(args).env("XDG_RUNTIME_DIR", self.runtime_dir());
-        Run::of(cmd, args)
+        Run::of(self.command(args), args)
+    }
+
+    /// Runs `booking args...` in this work dir, with `input` on stdin.
+    pub fn booking_with_input(&self, args: &[&str], input: &[u8]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.current_dir(self.dir.path());
+        Run::with_input(cmd, args, input)
     }
 
     /// Fails if a run left anything in the run-directory parent.
@@ -67,12 +83,23 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn of(mut cmd: Command, args: &[&str]) -> Self {
-        let child = cmd
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+    /// Runs `cmd` (stdout and stderr piped, stdin empty) to the end.
+    pub fn of(cmd: Command, args: &[&str]) -> Self {
+        Run::with_input(cmd, args, b"")
+    }
+
+    /// Runs `cmd` to the end with `input` on its stdin.
+    pub fn with_input(mut cmd: Command, args: &[&str], input: &[u8]) -> Self {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("booking starts");
+        // A command that does not read its input may have exited already.
+        let _ = child.stdin.take().expect("stdin is piped").write_all(input);
         let pid = child.id();
         let out = child.wait_with_output().expect("booking ends");
         Run {
