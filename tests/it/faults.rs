@@ -218,7 +218,9 @@ fn an_interrupted_run_stops_everything_and_exits_130() {
 }
 
 /// A dead semaphore holder left unrepaired blocks every other buyer: the
-/// watchdog ends the run, says who was stuck on what, and exits 1.
+/// watchdog ends the run, says who was stuck on what, and exits 1. Two
+/// victims make it certain: the first of them to get the lock dies holding
+/// it while the other still waits (one victim could be the last buyer).
 #[test]
 fn the_watchdog_ends_a_stuck_run() {
     let work = Work::new();
@@ -228,7 +230,7 @@ fn the_watchdog_ends_a_stuck_run() {
         "--lock",
         "sem",
         "--kill",
-        "1",
+        "2",
         "--no-repair",
         "--timeout",
         "1s",

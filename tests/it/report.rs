@@ -39,12 +39,13 @@ fn check_catches_none_and_clears_the_safe_strategies() {
                 rerun.contains("--seed") && rerun.contains("--lock none"),
                 "{rerun}"
             );
-            // The re-run command reproduces an unsafe run as written.
+            // The re-run command reproduces an unsafe run as written. It
+            // repeats the inputs, not the scheduling, so allow a few tries.
             let args: Vec<&str> = rerun.split_whitespace().skip(1).chain(["--json"]).collect();
-            let again = work.booking(&args).json();
-            assert_eq!(
-                again["safe"], false,
-                "re-run of the smallest scenario was safe: {rerun}"
+            let reproduced = (0..5).any(|_| work.booking(&args).json()["safe"] == false);
+            assert!(
+                reproduced,
+                "5 re-runs of the smallest scenario were safe: {rerun}"
             );
         }
     }
