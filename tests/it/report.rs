@@ -34,6 +34,11 @@ fn check_catches_none_and_clears_the_safe_strategies() {
                 "the detector found nothing{}",
                 run.context()
             );
+            assert!(
+                u(row, "worst_oversold") > 0,
+                "no oversell found{}",
+                run.context()
+            );
             let rerun = row["smallest_unsafe"]["rerun"].as_str().unwrap();
             assert!(
                 rerun.contains("--seed") && rerun.contains("--lock none"),
