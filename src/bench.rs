@@ -11,6 +11,7 @@
 //!
 //! Every figure is the median of `--repeat` measurements after one warm-up.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -38,6 +39,7 @@ pub fn bench(args: &BenchArgs, stop: &AtomicBool) -> Result<i32> {
     ensure_single_threaded()?;
     let dir = tempfile::Builder::new()
         .prefix("booking-bench-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir_in(run_dir_base())
         .map_err(|e| Error::failed("creating the bench directory", e))?;
     let repeat = args.repeat as usize;

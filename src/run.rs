@@ -195,6 +195,7 @@ pub fn run(cfg: &RunConfig, stop: &AtomicBool) -> Result<RunOutput> {
         StockSource::Fresh(tickets) => {
             let dir = tempfile::Builder::new()
                 .prefix("booking-")
+                .permissions(std::fs::Permissions::from_mode(0o700))
                 .tempdir_in(run_dir_base())
                 .map_err(|e| Error::failed("creating the run directory", e))?;
             let path = dir.path().join("stock.json");

@@ -240,6 +240,23 @@ fn the_watchdog_ends_a_stuck_run() {
         "3",
     ];
     let (child, buyers) = start_with_buyers(&work, &args, 12);
+    // While it runs: its run directory exists and is private.
+    use std::os::unix::fs::PermissionsExt;
+    let dirs: Vec<_> = std::fs::read_dir(work.runtime_dir())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one run directory");
+    assert!(
+        dirs[0]
+            .file_name()
+            .to_string_lossy()
+            .starts_with("booking-")
+    );
+    assert_eq!(
+        dirs[0].metadata().unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
