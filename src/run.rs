@@ -180,6 +180,40 @@ pub fn run_dir_base() -> PathBuf {
     std::env::temp_dir()
 }
 
+/// Removes run directories left by runs whose process no longer exists
+/// (killed with `SIGKILL`, which nothing can clean up after): directories
+/// named `booking-<pid>-*` in `base`, owned by this user, whose `<pid>` is
+/// not a live process. A live pid, even someone else's, keeps its directory.
+fn sweep_stale_run_dirs(base: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("booking-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let dead = matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH));
+        // symlink_metadata: a link named like a run directory is not followed.
+        let ours = entry
+            .path()
+            .symlink_metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if dead && ours && pid > 0 {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Runs the booking. `stop` is polled: when it turns true (the binary sets it
 /// on `SIGINT`/`SIGTERM`), every buyer is killed and reaped, everything is
 /// cleaned up and [`Error::Interrupted`] returned.
@@ -193,10 +227,12 @@ pub fn run(cfg: &RunConfig, stop: &AtomicBool) -> Result<RunOutput> {
     // The run directory (if any) must outlive everything below: declared first.
     let (_run_dir, stock_path, initial) = match &cfg.stock {
         StockSource::Fresh(tickets) => {
+            let base = run_dir_base();
+            sweep_stale_run_dirs(&base);
             let dir = tempfile::Builder::new()
-                .prefix("booking-")
+                .prefix(&format!("booking-{}-", std::process::id()))
                 .permissions(std::fs::Permissions::from_mode(0o700))
-                .tempdir_in(run_dir_base())
+                .tempdir_in(&base)
                 .map_err(|e| Error::failed("creating the run directory", e))?;
             let path = dir.path().join("stock.json");
             let s = Stock::new(*tickets);

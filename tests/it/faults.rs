@@ -317,3 +317,29 @@ fn more_buyers_than_the_process_limit_are_refused_before_starting() {
     );
     assert_eq!(std::fs::read_to_string(&stock).unwrap(), "{\"count\": 5}");
 }
+
+/// A run killed with SIGKILL cannot remove its run directory; the next run
+/// removes it — and only directories of processes that no longer exist.
+#[test]
+fn the_next_run_sweeps_up_after_a_killed_one() {
+    let work = Work::new();
+    let dead = {
+        let mut c = Command::new("true").spawn().unwrap();
+        let pid = c.id();
+        c.wait().unwrap();
+        pid
+    };
+    let stale = work.runtime_dir().join(format!("booking-{dead}-abcdef"));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("stock.json"), "{\"count\": 3}").unwrap();
+    let alive = work
+        .runtime_dir()
+        .join(format!("booking-{}-abcdef", std::process::id()));
+    std::fs::create_dir(&alive).unwrap();
+    work.booking(&["--buyers", "3", "--delay", "0"])
+        .expect_code(0);
+    assert!(!stale.exists(), "the dead run's directory is still there");
+    assert!(alive.exists(), "a live process's directory was removed");
+    std::fs::remove_dir(&alive).unwrap();
+    work.assert_clean();
+}
