@@ -180,38 +180,76 @@ pub fn run_dir_base() -> PathBuf {
     std::env::temp_dir()
 }
 
-/// Removes run directories left by runs whose process no longer exists
-/// (killed with `SIGKILL`, which nothing can clean up after): directories
-/// named `booking-<pid>-*` in `base`, owned by this user, whose `<pid>` is
-/// not a live process. A live pid, even someone else's, keeps its directory.
-fn sweep_stale_run_dirs(base: &Path) {
+/// Removes what runs killed with `SIGKILL` (which nothing can clean up
+/// after) left in `dir`: entries whose name `pid_of` maps to a pid that is
+/// no longer a live process, owned by this user, never following a link.
+/// A live pid, even someone else's, keeps its entry.
+fn sweep_dead(dir: &Path, pid_of: impl Fn(&str) -> Option<i32>) {
     use std::os::unix::fs::MetadataExt;
     let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
         return;
     };
-    let Ok(entries) = std::fs::read_dir(base) else {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
+        let Some(pid) = entry
+            .file_name()
             .to_str()
-            .and_then(|n| n.strip_prefix("booking-"))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+            .and_then(&pid_of)
+            .filter(|&p| p > 0)
         else {
             continue;
         };
-        let dead = matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH));
-        // symlink_metadata: a link named like a run directory is not followed.
-        let ours = entry
-            .path()
-            .symlink_metadata()
-            .is_ok_and(|m| m.is_dir() && m.uid() == me);
-        if dead && ours && pid > 0 {
-            let _ = std::fs::remove_dir_all(entry.path());
+        if !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH)) {
+            continue;
         }
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if meta.uid() != me || meta.file_type().is_symlink() {
+            continue;
+        }
+        let _ = if meta.is_dir() {
+            std::fs::remove_dir_all(entry.path())
+        } else {
+            std::fs::remove_file(entry.path())
+        };
     }
+}
+
+/// Run directories `booking-<pid>-*` of dead runs, in `base`.
+fn sweep_stale_run_dirs(base: &Path) {
+    sweep_dead(base, |name| {
+        let (pid, _) = name.strip_prefix("booking-")?.split_once('-')?;
+        pid.parse().ok()
+    });
+}
+
+/// Temporary files `.<stock>.<pid>.tmp` of dead buyers, beside `stock`.
+fn sweep_stale_temp_files(stock: &Path) {
+    let Some(dir) = stock.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }
+    }) else {
+        return;
+    };
+    let name = stock
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let prefix = format!(".{name}.");
+    sweep_dead(dir, |entry| {
+        entry
+            .strip_prefix(&prefix)?
+            .strip_suffix(".tmp")?
+            .parse()
+            .ok()
+    });
 }
 
 /// Runs the booking. `stop` is polled: when it turns true (the binary sets it
@@ -243,6 +281,7 @@ pub fn run(cfg: &RunConfig, stop: &AtomicBool) -> Result<RunOutput> {
         StockSource::File(path) => {
             let s = stock::load(path).map_err(|e| Error::file("stock file", path, e))?;
             check_writable(path)?;
+            sweep_stale_temp_files(path);
             (None, path.clone(), s)
         }
     };
