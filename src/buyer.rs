@@ -165,7 +165,9 @@ impl<'a> Buyer<'a> {
         KillPoint::at(plan.kill_at, KillPoint::Hold);
         let mut tmp = Some(tmp);
         let sale = sell_one(&plan, &mut tmp);
-        KillPoint::at(plan.kill_at, KillPoint::Commit);
+        if matches!(sale, Ok(Some(_))) {
+            KillPoint::at(plan.kill_at, KillPoint::Commit);
+        }
         let released = monotonic_ns();
         let release = guard.release();
         plan.stage(Stage::Done);
