@@ -8,7 +8,6 @@
 //! when each buyer got the lock, so under a working lock the sections form
 //! a staircase, end to end; buyers that never reported come last.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use svg::Document;
@@ -16,7 +15,7 @@ use svg::node::element::{Group, Line, Rectangle, Style, Text, Title};
 
 use crate::outcome::Outcome;
 use crate::report::{RunReport, fmt_us};
-use crate::verdict::overlapping;
+use crate::verdict::{overlapping, ticket_holders};
 
 /// The most lanes an SVG timeline draws; more buyers get a note.
 pub const MAX_SVG_LANES: usize = 300;
@@ -57,10 +56,7 @@ impl Lane<'_> {
 fn lanes(report: &RunReport) -> (Vec<Lane<'_>>, u64, u64) {
     let detail = &report.buyers_detail;
     let over = overlapping(detail);
-    let mut holders: HashMap<u64, u32> = HashMap::new();
-    for t in detail.iter().flatten().filter_map(|o| o.ticket) {
-        *holders.entry(t).or_default() += 1;
-    }
+    let holders = ticket_holders(detail);
     let mut lanes: Vec<Lane<'_>> = detail
         .iter()
         .enumerate()

@@ -2,7 +2,7 @@
 //! verdict. It trusts nothing but those three inputs, so its numbers can be
 //! checked against the stock file and the outcome records by anyone.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -39,23 +39,25 @@ pub struct Verdict {
     pub safe: bool,
 }
 
+/// How many buyers were sold each ticket number, by number. (A failed
+/// buyer's record never carries a ticket.)
+pub fn ticket_holders(outcomes: &[Option<Outcome>]) -> BTreeMap<u64, u64> {
+    let mut holders = BTreeMap::new();
+    for t in outcomes.iter().flatten().filter_map(|o| o.ticket) {
+        *holders.entry(t).or_default() += 1;
+    }
+    holders
+}
+
 /// Judges a run that started with `tickets`, ended with `remaining` in the
 /// stock file, and produced `outcomes` (one per buyer; `None` for a buyer
 /// that never reported, or a record with an `error`).
 pub fn judge(tickets: u64, remaining: u64, outcomes: &[Option<Outcome>]) -> Verdict {
     let mut sold = 0u64;
     let mut indeterminate = 0u64;
-    let mut holders: HashMap<u64, u64> = HashMap::new();
     for o in outcomes {
         match o {
-            Some(o) if o.error.is_none() => {
-                if o.got_ticket {
-                    sold += 1;
-                    if let Some(t) = o.ticket {
-                        *holders.entry(t).or_default() += 1;
-                    }
-                }
-            }
+            Some(o) if o.error.is_none() => sold += u64::from(o.got_ticket),
             _ => indeterminate += 1,
         }
     }
@@ -64,7 +66,10 @@ pub fn judge(tickets: u64, remaining: u64, outcomes: &[Option<Outcome>]) -> Verd
     let lost_updates = (sold_i - in_file).max(0) as u64;
     let unaccounted = (in_file - sold_i - i128::from(indeterminate)).max(0) as u64;
     let oversold = sold.saturating_sub(tickets);
-    let double_booked = holders.values().filter(|&&n| n > 1).count() as u64;
+    let double_booked = ticket_holders(outcomes)
+        .values()
+        .filter(|&&n| n > 1)
+        .count() as u64;
     Verdict {
         sold,
         remaining,

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use fs2::FileExt;
 use nix::libc;
 
-use super::{Guard, Lock, Setup, Shared, Strategy};
+use super::{Guard, Lock, Setup, Shared, Strategy, retry_eintr};
 use crate::error::{Error, Result};
 
 /// The registry entry.
@@ -87,16 +87,6 @@ impl Drop for LockFile {
     fn drop(&mut self) {
         if self.created {
             let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Retries `op` while it fails with `EINTR`.
-fn retry_eintr(mut op: impl FnMut() -> io::Result<()>) -> io::Result<()> {
-    loop {
-        match op() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
         }
     }
 }

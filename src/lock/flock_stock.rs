@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
 
-use super::{Guard, Lock, Setup, Shared, Strategy};
+use super::{Guard, Lock, Setup, Shared, Strategy, retry_eintr};
 use crate::error::Result;
 
 /// The registry entry.
@@ -54,13 +54,7 @@ struct StockLock<'a> {
 impl Lock for StockLock<'_> {
     fn acquire(&self) -> io::Result<Guard<'_>> {
         let file = File::open(self.path)?;
-        loop {
-            match FileExt::lock_exclusive(&file) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-                Ok(()) => break,
-            }
-        }
+        retry_eintr(|| FileExt::lock_exclusive(&file))?;
         *self.file.borrow_mut() = Some(file);
         Ok(Guard::new(self))
     }

@@ -76,6 +76,20 @@ impl Drop for Guard<'_> {
     }
 }
 
+/// Retries `op` while it fails with `EINTR` (a signal arrived while a
+/// blocking call such as `flock` waited).
+///
+/// # Errors
+/// The first error of `op` that is not `EINTR`.
+pub fn retry_eintr(mut op: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Where a run's files are, for a strategy to put its state beside them.
 #[derive(Clone, Debug)]
 pub struct Setup {

@@ -26,11 +26,7 @@ pub struct TicketCount {
 
 /// The ticket sold to the most buyers (the highest number among equals).
 pub fn most_sold_ticket(outcomes: &[Option<Outcome>]) -> Option<TicketCount> {
-    let mut counts = std::collections::BTreeMap::<u64, u64>::new();
-    for t in outcomes.iter().flatten().filter_map(|o| o.ticket) {
-        *counts.entry(t).or_default() += 1;
-    }
-    counts
+    crate::verdict::ticket_holders(outcomes)
         .into_iter()
         .map(|(ticket, buyers)| TicketCount { ticket, buyers })
         .max_by_key(|c| (c.buyers, c.ticket))
