@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::{PossibleValue, PossibleValuesParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
-use crate::buyer::KillPoint;
-use crate::delay::{self, Delay};
-use crate::lock::STRATEGIES;
-use crate::stock::MAX_COUNT;
+use crate::engine::KillPoint;
+use crate::engine::delay::{self, Delay};
+use crate::engine::seed::MAX_SEED;
+use crate::engine::stock::MAX_COUNT;
+use crate::lock;
 
 /// The default `--delay`: wide enough that 150 buyers without a lock
 /// practically always oversell on a 2-core machine, short enough that a safe
@@ -21,8 +22,10 @@ pub const DEFAULT_DELAY: &str = "1ms..5ms";
 pub const MAX_BUYERS: u32 = 100_000;
 
 const EXIT_CODES: &str = "\
-Exit codes: 0 the run completed (whatever the verdict) · 1 the run failed · \
-2 bad usage or input (nothing changed) · 3 unsafe verdict with --strict · 130 interrupted";
+Exit codes: 0 the run completed and every buyer reported (whatever the verdict) · \
+1 a buyer failed or hung, or the run failed · 2 bad usage or input (nothing changed) · \
+3 unsafe verdict with --strict, or a strategy broke its claim in check · \
+128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)";
 
 /// `booking`: N buyer processes race for the tickets in one stock file.
 #[derive(Debug, Parser)]
@@ -42,13 +45,26 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+impl Cli {
+    /// Whether the command asked for JSON output.
+    pub fn wants_json(&self) -> bool {
+        match &self.command {
+            None => self.run.json,
+            Some(Command::Run(a)) => a.json,
+            Some(Command::Check(a)) => a.json,
+            Some(Command::Compare(a)) => a.format.as_deref() == Some("json"),
+            Some(Command::Bench(_)) => false,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one booking (the default: `booking --buyers 150 --lock none`).
     Run(RunArgs),
     /// Run generated scenarios against strategies and report, per strategy,
-    /// whether any scenario oversold (is my strategy safe?).
+    /// every scenario that was unsafe, failed or hung (is my strategy safe?).
     Check(CheckArgs),
     /// Run one workload against every strategy, repeatedly, and tabulate
     /// safety against speed.
@@ -65,30 +81,23 @@ pub struct CheckArgs {
     #[arg(short, long, value_delimiter = ',', value_parser = lock_parser())]
     pub lock: Vec<String>,
 
-    /// Scenarios per strategy (up to 60 tickets, 40 buyers, 3 ms of delay).
+    /// Scenarios per strategy (up to 60 tickets, 40 buyers, 3 ms of delay,
+    /// arrivals spread over up to 3 ms).
     #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub cases: u32,
 
     /// Seed the scenarios are drawn with (default: random, and printed).
-    #[arg(long)]
+    #[arg(long, value_parser = seed_parser())]
     pub seed: Option<u64>,
+
+    /// Watchdog per scenario: a scenario in which no buyer finishes for this
+    /// long is stopped and counted as hung; the check goes on.
+    #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+    pub timeout: Duration,
 
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Output formats of `compare`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// An aligned table.
-    Text,
-    /// One JSON object.
-    Json,
-    /// One CSV row per strategy, raw numbers.
-    Csv,
-    /// A Markdown table.
-    Markdown,
 }
 
 /// Options of `compare`.
@@ -109,8 +118,13 @@ pub struct CompareArgs {
     pub delay: Delay,
 
     /// Seed of the delays, the same for every strategy (default: random, and printed).
-    #[arg(long)]
+    #[arg(long, value_parser = seed_parser())]
     pub seed: Option<u64>,
+
+    /// Watchdog per run: a run in which no buyer finishes for this long is
+    /// stopped and counted as hung; the comparison goes on.
+    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+    pub timeout: Duration,
 
     /// Strategies to compare, comma-separated (default: all).
     #[arg(short, long, value_delimiter = ',', value_parser = lock_parser())]
@@ -122,8 +136,8 @@ pub struct CompareArgs {
 
     /// Output format (default: text; with --out, guessed from the file's
     /// extension: .json, .csv, .md).
-    #[arg(short, long, value_enum)]
-    pub format: Option<Format>,
+    #[arg(short, long, value_parser = format_parser())]
+    pub format: Option<String>,
 
     /// Also write the results to FILE, rewritten after each strategy so that
     /// a failure later loses nothing; the table is still shown.
@@ -135,12 +149,37 @@ pub struct CompareArgs {
     pub quiet: bool,
 }
 
+/// `--lock` values: every strategy of the registry (hidden ones accepted
+/// but not listed).
 fn lock_parser() -> PossibleValuesParser {
     PossibleValuesParser::new(
-        STRATEGIES
+        lock::all()
             .iter()
-            .map(|s| PossibleValue::new(s.name).help(s.about)),
+            .map(|s| PossibleValue::new(s.name).help(s.about).hide(s.hidden)),
     )
+}
+
+fn format_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        crate::report::EXPORTERS
+            .iter()
+            .map(|e| PossibleValue::new(e.name).help(e.about)),
+    )
+}
+
+fn kill_point_parser() -> impl TypedValueParser<Value = KillPoint> {
+    PossibleValuesParser::new(
+        KillPoint::ALL
+            .iter()
+            .map(|p| PossibleValue::new(p.name()).help(p.about())),
+    )
+    .try_map(|s| s.parse::<KillPoint>())
+}
+
+/// Seeds up to 2^53 - 1, the largest integer JSON readers (jq,
+/// JavaScript) keep exact.
+fn seed_parser() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(0..=MAX_SEED)
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -177,20 +216,30 @@ pub struct RunArgs {
     #[arg(short, long, default_value = DEFAULT_DELAY)]
     pub delay: Delay,
 
-    /// Seed of the delays (default: random, and always printed).
-    #[arg(long)]
+    /// Each buyer's think time after the start, before it asks for the lock:
+    /// a duration or a range drawn per buyer from the seed (default 0: all
+    /// arrive at once, as in the classic demo).
+    #[arg(short, long, default_value = "0")]
+    pub arrival: Delay,
+
+    /// Seed of the delays, arrivals and --kill victims (default: random,
+    /// and always printed; at most 2^53 - 1).
+    #[arg(long, value_parser = seed_parser())]
     pub seed: Option<u64>,
 
-    /// Print one JSON object instead of the summary.
+    /// Print one JSON object instead of the summary (on an error too: an
+    /// object with `error`).
     #[arg(long)]
     pub json: bool,
 
-    /// Exit with code 3 when the verdict is unsafe.
+    /// Exit with code 3 when the verdict is unsafe (a run in which a buyer
+    /// failed or hung exits 1 anyway).
     #[arg(long)]
     pub strict: bool,
 
-    /// Watchdog: stop the run when no buyer has finished for this long (at
-    /// least 3× the longest delay).
+    /// Watchdog: stop the buyers when none has finished for this long (at
+    /// least 3× the longest delay plus the longest arrival); they count as
+    /// hung and the run still reports.
     #[arg(long, default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
@@ -199,11 +248,11 @@ pub struct RunArgs {
     pub kill: u32,
 
     /// Where the --kill victims die.
-    #[arg(long, value_enum, default_value_t = KillPoint::Hold, value_name = "POINT")]
+    #[arg(long, value_parser = kill_point_parser(), default_value = "hold", value_name = "POINT")]
     pub kill_at: KillPoint,
 
-    /// Do not repair a semaphore whose holder died: the others wait until
-    /// the watchdog (--timeout) ends the run.
+    /// Do not repair a lock whose holder died (sem, excl): the others wait
+    /// until the watchdog (--timeout) stops them.
     #[arg(long)]
     pub no_repair: bool,
 

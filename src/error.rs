@@ -13,10 +13,11 @@ pub enum Error {
     /// progress, an I/O error mid-run). Exit code 1.
     #[error("{0}")]
     Failed(String),
-    /// `SIGINT` or `SIGTERM` arrived; every buyer was stopped and reaped.
-    /// Exit code 130.
-    #[error("interrupted: {0}")]
-    Interrupted(String),
+    /// `SIGINT`, `SIGTERM` or `SIGHUP` arrived; every buyer was stopped and
+    /// reaped, and what the run made removed. Exit code 128 + the signal's
+    /// number (130 for Ctrl-C).
+    #[error("interrupted by {}: {}", .0.as_str(), .1)]
+    Interrupted(nix::sys::signal::Signal, String),
 }
 
 impl Error {
@@ -30,12 +31,17 @@ impl Error {
         Error::Failed(format!("{doing}: {err}"))
     }
 
+    /// A stop signal ended the command while it was `doing` something.
+    pub fn interrupted(sig: nix::sys::signal::Signal, doing: String) -> Self {
+        Error::Interrupted(sig, doing)
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Input(_) => 2,
             Error::Failed(_) => 1,
-            Error::Interrupted(_) => 130,
+            Error::Interrupted(sig, _) => 128 + *sig as i32,
         }
     }
 }

@@ -1,27 +1,24 @@
 //! `booking`: N buyer processes race for the tickets in one JSON stock file,
-//! under a pluggable locking strategy; a checker tells exactly what went
+//! under a pluggable locking strategy; a judge tells exactly what went
 //! wrong without a lock, and a benchmark what a lock costs.
+//!
+//! Three layers, one folder each:
+//! * [`engine`] — runs a booking: the fork boundary, the buyer's life, the
+//!   parent's supervision, the workspace, the stock file;
+//! * [`judge`] — what a run proves: the verdict, statistics;
+//! * [`commands`] — run, check, compare, bench, the quiz; [`report`] shows
+//!   their results; [`cli`] parses the command line.
+//!
+//! The strategies live in [`lock`], one file each.
 //!
 //! Linux only: buyers are forked processes, the `sem` strategy needs
 //! `sem_init(pshared = 1)` (unsupported on macOS), and buyers ask for
 //! `PR_SET_PDEATHSIG`.
 
-pub mod app;
-pub mod bench;
-pub mod buyer;
-pub mod check;
 pub mod cli;
-pub mod compare;
-pub mod delay;
+pub mod commands;
+pub mod engine;
 pub mod error;
+pub mod judge;
 pub mod lock;
-pub mod outcome;
-pub mod quiz;
 pub mod report;
-pub mod run;
-pub mod scenario;
-pub mod stats;
-pub mod stock;
-mod sys;
-pub mod timeline;
-pub mod verdict;

@@ -23,16 +23,16 @@ use std::path::PathBuf;
 use fs2::FileExt;
 use nix::libc;
 
-use super::{Guard, Lock, Setup, Shared, Strategy, retry_eintr};
+use super::{Lock, Setup, Shared, Strategy};
 use crate::error::{Error, Result};
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy {
-    name: "file",
-    about: "flock(2) on <stock>.lock; the kernel releases it when a holder dies",
-    safe: true,
+pub const STRATEGY: Strategy = Strategy::new(
+    "file",
+    "flock(2) on <stock>.lock; the kernel releases it when a holder dies",
+    true,
     prepare,
-};
+);
 
 /// The parent's side: the lock file's path, and whether this run created it
 /// (then it removes it at the end).
@@ -92,12 +92,11 @@ impl Drop for LockFile {
 }
 
 impl Lock for FileLock {
-    fn acquire(&self) -> io::Result<Guard<'_>> {
-        retry_eintr(|| FileExt::lock_exclusive(&self.file))?;
-        Ok(Guard::new(self))
+    fn lock(&mut self) -> io::Result<()> {
+        FileExt::lock_exclusive(&self.file)
     }
 
-    fn release(&self) -> io::Result<()> {
-        retry_eintr(|| FileExt::unlock(&self.file))
+    fn unlock(&mut self) -> io::Result<()> {
+        FileExt::unlock(&self.file)
     }
 }

@@ -8,26 +8,28 @@
 //! holds the lock on the old one: both are inside the critical section at
 //! once. `booking check --lock flock-stock` finds the lost updates.
 //!
-//! It claims nothing (`safe: false`), so `cargo test` only checks that its
-//! verdict tells the truth; mark it safe and watch the property tests fail.
+//! Part of the zoo of deliberately wrong strategies: it claims nothing
+//! (`safe: false`), `cargo test` checks that its verdict tells the truth,
+//! and `make zoo` measures how often `booking check` catches it. Mark it
+//! safe and watch the property tests fail.
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
+
 use fs2::FileExt;
 
-use super::{Guard, Lock, Setup, Shared, Strategy, retry_eintr};
+use super::{Lock, Setup, Shared, Strategy};
 use crate::error::Result;
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy {
-    name: "flock-stock",
-    about: "flock on the stock file itself: wrong, each save replaces the file (for the lab)",
-    safe: false,
+pub const STRATEGY: Strategy = Strategy::new(
+    "flock-stock",
+    "zoo: flock on the stock file itself; wrong, each save replaces the file",
+    false,
     prepare,
-};
+);
 
 struct StockPath(PathBuf);
 
@@ -39,7 +41,7 @@ impl Shared for StockPath {
     fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
         Ok(Box::new(StockLock {
             path: &self.0,
-            file: RefCell::new(None),
+            file: None,
         }))
     }
 }
@@ -48,19 +50,23 @@ impl Shared for StockPath {
 /// would: by then the path may name a newer file than another buyer's.
 struct StockLock<'a> {
     path: &'a Path,
-    file: RefCell<Option<File>>,
+    file: Option<File>,
 }
 
 impl Lock for StockLock<'_> {
-    fn acquire(&self) -> io::Result<Guard<'_>> {
-        let file = File::open(self.path)?;
-        retry_eintr(|| FileExt::lock_exclusive(&file))?;
-        *self.file.borrow_mut() = Some(file);
-        Ok(Guard::new(self))
+    fn lock(&mut self) -> io::Result<()> {
+        let file = match self.file.take() {
+            // Retried after EINTR: keep the file opened the first time.
+            Some(f) => f,
+            None => File::open(self.path)?,
+        };
+        let locked = FileExt::lock_exclusive(&file);
+        self.file = Some(file);
+        locked
     }
 
-    fn release(&self) -> io::Result<()> {
-        match self.file.borrow_mut().take() {
+    fn unlock(&mut self) -> io::Result<()> {
+        match self.file.take() {
             Some(file) => FileExt::unlock(&file),
             None => Ok(()),
         }

@@ -1,93 +1,119 @@
-//! Locking strategies: the [`Lock`] trait, its RAII [`Guard`], and the
-//! [`STRATEGIES`] registry.
+//! Locking strategies: the [`Lock`] trait a strategy implements, the
+//! [`Guard`] the library wraps around it, and the registry.
 //!
-//! A strategy is one file in this folder plus one line in [`STRATEGIES`].
-//! The CLI's `--lock` values and help, the reports and the property tests
-//! all iterate over the registry, so a new strategy is offered, tested and
-//! reported with no other edit.
+//! **A strategy is one file in this folder**, defining
+//! `pub const STRATEGY: Strategy`. The build script (`build.rs`) lists every
+//! `src/lock/*.rs`, so the file is the whole registration: the CLI's
+//! `--lock` values and help, `check`, `compare`, the reports and the
+//! property tests all iterate over [`all`]. Two strategies with one name
+//! fail the build (see [`names_unique`]).
 //!
 //! A strategy has two sides:
 //! * the parent side ([`Strategy::prepare`]), run once before any buyer
 //!   exists, creates the shared state ([`Shared`]): a lock file, a semaphore
-//!   in shared memory. Buyers are forked from the parent, so they inherit it.
+//!   in shared memory. Buyers are forked from the parent, so they inherit it
+//!   (memory *and* open descriptors: an inherited descriptor is shared).
 //! * the buyer side ([`Shared::open`]), run in each buyer process after the
-//!   fork, gives that buyer its own [`Lock`] handle.
+//!   fork, gives that buyer its own [`Lock`]: the raw `lock` and `unlock`
+//!   (fd-lock's shape). The library owns the guard, retries `EINTR`, and
+//!   releases on every path, panics included.
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use nix::unistd::Pid;
 
 use crate::error::Result;
 
-pub mod file;
-pub mod flock_stock;
-pub mod none;
-pub mod sem;
-pub mod template;
+include!(concat!(env!("OUT_DIR"), "/strategies.rs"));
 
-/// Mutual exclusion between buyer processes.
+/// One buyer's handle on the lock: the raw operations. `&mut self`, so a
+/// strategy keeps whatever it opened in `lock` (a file, a pid) in plain
+/// fields until `unlock`.
 pub trait Lock {
-    /// Blocks until this buyer holds the lock.
+    /// Blocks until this buyer may enter the critical section.
     ///
     /// # Errors
-    /// When the underlying system call fails (other than `EINTR`, which is
-    /// retried).
-    fn acquire(&self) -> io::Result<Guard<'_>>;
+    /// When the underlying call fails. `EINTR` (`ErrorKind::Interrupted`)
+    /// may be returned as is: the library calls `lock` again.
+    fn lock(&mut self) -> io::Result<()>;
 
-    /// Gives the lock up. Called by [`Guard`]; do not call it directly.
+    /// Lets the next buyer in. Called exactly once after each successful
+    /// `lock`, by the library's [`Guard`].
     ///
     /// # Errors
-    /// When the underlying system call fails.
-    fn release(&self) -> io::Result<()>;
+    /// When the underlying call fails (`EINTR` is retried by the library).
+    fn unlock(&mut self) -> io::Result<()>;
 }
 
-/// Proof that a buyer holds a [`Lock`]; releases it when dropped.
+/// Proof that a buyer holds a [`Lock`]; releases it when dropped (also
+/// when a panic unwinds through it).
 ///
 /// Prefer [`Guard::release`], which reports an error; `Drop` cannot, so it
-/// releases and ignores the result (it never panics).
+/// releases and ignores the result.
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct Guard<'a> {
-    lock: &'a dyn Lock,
+    lock: &'a mut dyn Lock,
     held: bool,
 }
 
-impl<'a> Guard<'a> {
-    /// Wraps a lock that the caller has just acquired.
-    pub fn new(lock: &'a dyn Lock) -> Self {
-        Guard { lock, held: true }
-    }
-
-    /// Releases the lock.
-    ///
-    /// # Errors
-    /// When the lock's release fails.
-    pub fn release(mut self) -> io::Result<()> {
-        self.held = false;
-        self.lock.release()
-    }
-}
-
-impl Drop for Guard<'_> {
-    fn drop(&mut self) {
-        if self.held {
-            let _ = self.lock.release();
-        }
-    }
-}
-
-/// Retries `op` while it fails with `EINTR` (a signal arrived while a
-/// blocking call such as `flock` waited).
+/// Calls `op` again while it fails with `EINTR` (a signal arrived while a
+/// blocking call such as `flock` or `sem_wait` waited).
 ///
 /// # Errors
 /// The first error of `op` that is not `EINTR`.
-pub fn retry_eintr(mut op: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+pub fn retry_eintr<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match op() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
         }
     }
+}
+
+/// Locks `lock` and returns the guard that unlocks it.
+///
+/// # Errors
+/// The strategy's `lock` error (other than `EINTR`, which is retried).
+pub fn acquire<'a>(lock: &'a mut (dyn Lock + 'a)) -> io::Result<Guard<'a>> {
+    retry_eintr(|| lock.lock())?;
+    Ok(Guard { lock, held: true })
+}
+
+impl Guard<'_> {
+    /// Releases the lock.
+    ///
+    /// # Errors
+    /// When the strategy's `unlock` fails.
+    pub fn release(mut self) -> io::Result<()> {
+        // Marked released first: an `unlock` that panics is not called
+        // a second time by `Drop` during the unwind.
+        self.held = false;
+        retry_eintr(|| self.lock.unlock())
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.held = false;
+            let _ = retry_eintr(|| self.lock.unlock());
+        }
+    }
+}
+
+/// What a strategy's lock is held around, in a buyer's purchase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protects {
+    /// Read the stock, decide, wait the delay, write: the whole purchase.
+    /// The only correct choice.
+    #[default]
+    Purchase,
+    /// Only the write: the buyer reads and decides *before* taking the
+    /// lock. The classic mistake: two buyers can read the same count, and
+    /// the lock only orders their two writes of the same value.
+    Write,
 }
 
 /// Where a run's files are, for a strategy to put its state beside them.
@@ -102,7 +128,12 @@ pub struct Setup {
 impl Setup {
     /// The side file `<stock>.lock`, for strategies that lock a file.
     pub fn lock_path(&self) -> PathBuf {
-        side_file(&self.stock, "lock")
+        self.side_file("lock")
+    }
+
+    /// `<stock>.<ext>`, beside the stock file.
+    pub fn side_file(&self, ext: &str) -> PathBuf {
+        side_file(&self.stock, ext)
     }
 }
 
@@ -115,7 +146,8 @@ fn side_file(stock: &Path, ext: &str) -> PathBuf {
 
 /// A strategy's state, created by the parent before the buyers exist.
 /// Dropped by the parent after every buyer has been reaped: that is where
-/// it removes what it created.
+/// it removes what it created. (Buyers never drop it: they end with
+/// `_exit`, see [`crate::engine::fork`].)
 pub trait Shared {
     /// Called in a buyer process after the fork: that buyer's lock handle.
     ///
@@ -140,35 +172,150 @@ pub trait Shared {
     }
 }
 
-/// One registered strategy.
+/// One strategy: its registry entry.
 pub struct Strategy {
     /// The `--lock` value.
     pub name: &'static str,
     /// One line for `--help` and the reports.
     pub about: &'static str,
-    /// Whether it claims mutual exclusion; the tests hold it to that.
+    /// Whether it claims mutual exclusion; the tests and `check` hold it to
+    /// that claim.
     pub safe: bool,
+    /// What the lock is held around.
+    pub protects: Protects,
+    /// Hidden strategies are not listed in `--help` nor run by default by
+    /// `check` and `compare`; `--lock NAME` still selects them. For the
+    /// faulty strategies that test the harness itself.
+    pub hidden: bool,
     /// Parent side: creates the shared state.
     pub prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
 }
 
-/// Every strategy, in the order the reports list them. To add yours: copy
-/// `template.rs`, then add one line here.
-pub const STRATEGIES: &[Strategy] = &[
-    none::STRATEGY,
-    file::STRATEGY,
-    sem::STRATEGY,
-    template::STRATEGY,
-    flock_stock::STRATEGY,
-];
+impl Strategy {
+    /// An entry with the defaults: protects the whole purchase, listed.
+    pub const fn new(
+        name: &'static str,
+        about: &'static str,
+        safe: bool,
+        prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
+    ) -> Self {
+        Strategy {
+            name,
+            about,
+            safe,
+            protects: Protects::Purchase,
+            hidden: false,
+            prepare,
+        }
+    }
+}
+
+/// Whether no two strategies in `all` share a name. `const`, so the build
+/// fails on a duplicate (a copied template whose name was not changed).
+pub const fn names_unique(all: &[&Strategy]) -> bool {
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i + 1;
+        while j < all.len() {
+            if str_eq(all[i].name, all[j].name) {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const _: () = assert!(
+    names_unique(ALL),
+    "two strategies in src/lock/ share a --lock name: give each STRATEGY its own name"
+);
+
+/// Every strategy, in the order the reports list them: `none` first, then
+/// those that claim to be safe, then the deliberately wrong ones, each
+/// group by name; hidden ones last.
+pub fn all() -> &'static [&'static Strategy] {
+    static SORTED: LazyLock<Vec<&'static Strategy>> = LazyLock::new(|| {
+        let mut v = ALL.to_vec();
+        v.sort_by_key(|s| (s.hidden, s.name != "none", !s.safe, s.name));
+        v
+    });
+    &SORTED
+}
+
+/// The strategies listed by default (not hidden).
+pub fn listed() -> impl Iterator<Item = &'static Strategy> {
+    all().iter().copied().filter(|s| !s.hidden)
+}
 
 /// Looks a strategy up by its `--lock` name.
 pub fn find(name: &str) -> Option<&'static Strategy> {
-    STRATEGIES.iter().find(|s| s.name == name)
+    all().iter().copied().find(|s| s.name == name)
 }
 
 impl std::fmt::Debug for Strategy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duplicate_name_is_detected() {
+        assert!(names_unique(ALL));
+        let file = find("file").unwrap();
+        assert!(!names_unique(&[file, find("sem").unwrap(), file]));
+    }
+
+    #[test]
+    fn the_order_is_none_then_safe_then_wrong_then_hidden() {
+        let all = all();
+        assert_eq!(all[0].name, "none");
+        let rank = |s: &Strategy| (s.hidden, s.name != "none", !s.safe);
+        assert!(all.windows(2).all(|w| rank(w[0]) <= rank(w[1])));
+        assert_eq!(all.len(), ALL.len());
+    }
+
+    #[test]
+    fn the_guard_unlocks_once_also_when_dropped() {
+        #[derive(Default)]
+        struct Count(u32, u32);
+        impl Lock for Count {
+            fn lock(&mut self) -> io::Result<()> {
+                self.0 += 1;
+                if self.0 == 1 {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                Ok(())
+            }
+            fn unlock(&mut self) -> io::Result<()> {
+                self.1 += 1;
+                Ok(())
+            }
+        }
+        let mut c = Count::default();
+        acquire(&mut c).unwrap().release().unwrap();
+        assert_eq!((c.0, c.1), (2, 1), "EINTR retried, one unlock");
+        drop(acquire(&mut c).unwrap());
+        assert_eq!((c.0, c.1), (3, 2));
     }
 }

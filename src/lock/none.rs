@@ -4,25 +4,25 @@
 
 use std::io;
 
-use super::{Guard, Lock, Setup, Shared, Strategy};
+use super::{Lock, Setup, Shared, Strategy};
 use crate::error::Result;
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy {
-    name: "none",
-    about: "no lock: read, decide, write back (oversells)",
-    safe: false,
+pub const STRATEGY: Strategy = Strategy::new(
+    "none",
+    "no lock: read, decide, write back (oversells)",
+    false,
     prepare,
-};
+);
 
 struct NoLock;
 
 impl Lock for NoLock {
-    fn acquire(&self) -> io::Result<Guard<'_>> {
-        Ok(Guard::new(self))
+    fn lock(&mut self) -> io::Result<()> {
+        Ok(())
     }
 
-    fn release(&self) -> io::Result<()> {
+    fn unlock(&mut self) -> io::Result<()> {
         Ok(())
     }
 }

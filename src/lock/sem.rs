@@ -1,5 +1,5 @@
 //! `sem`: a process-shared POSIX semaphore, initialised to 1, in shared
-//! memory (see [`crate::sys::ShmSemaphore`] for the `shm_open` + `mmap` +
+//! memory (see [`ShmSemaphore`] for the `shm_open` + `mmap` +
 //! `sem_init(pshared = 1)` details).
 //!
 //! OS semantics that shape this code:
@@ -17,31 +17,43 @@ use std::io;
 
 use nix::unistd::{Pid, getpid};
 
-use super::{Guard, Lock, Setup, Shared, Strategy};
+use super::{Lock, Setup, Shared, Strategy};
 use crate::error::{Error, Result};
-use crate::sys::ShmSemaphore;
+use crate::engine::sys::ShmSemaphore;
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy {
-    name: "sem",
-    about: "POSIX semaphore in shared memory; a dead holder is detected and repaired",
-    safe: true,
+pub const STRATEGY: Strategy = Strategy::new(
+    "sem",
+    "POSIX semaphore in shared memory; a dead holder is detected and repaired",
+    true,
     prepare,
-};
+);
 
-struct Sem {
+/// The parent's side: the semaphore, and whether to repair it.
+pub(crate) struct Sem {
     sem: ShmSemaphore,
     repair: bool,
 }
 
 fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
-    let name = format!("/booking-{}-{:016x}", getpid(), rand::random::<u64>());
-    let sem = ShmSemaphore::create(&name, 1)
-        .map_err(|e| Error::failed(format_args!("shared-memory semaphore {name}"), e))?;
-    Ok(Box::new(Sem {
-        sem,
-        repair: setup.repair,
-    }))
+    Ok(Box::new(Sem::new(setup, 1)?))
+}
+
+impl Sem {
+    /// A semaphore with `permits` permits in a fresh shared-memory region
+    /// (one permit: a mutex). Also the zoo's counting semaphore.
+    ///
+    /// # Errors
+    /// When the region or the semaphore cannot be made.
+    pub(crate) fn new(setup: &Setup, permits: u32) -> Result<Self> {
+        let name = format!("/booking-{}-{:016x}", getpid(), rand::random::<u64>());
+        let sem = ShmSemaphore::create(&name, permits)
+            .map_err(|e| Error::failed(format_args!("shared-memory semaphore {name}"), e))?;
+        Ok(Sem {
+            sem,
+            repair: setup.repair,
+        })
+    }
 }
 
 impl Shared for Sem {
@@ -72,12 +84,11 @@ impl Shared for Sem {
 struct SemLock<'a>(&'a ShmSemaphore);
 
 impl Lock for SemLock<'_> {
-    fn acquire(&self) -> io::Result<Guard<'_>> {
-        self.0.wait()?;
-        Ok(Guard::new(self))
+    fn lock(&mut self) -> io::Result<()> {
+        self.0.wait()
     }
 
-    fn release(&self) -> io::Result<()> {
+    fn unlock(&mut self) -> io::Result<()> {
         self.0.post()
     }
 }

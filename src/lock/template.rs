@@ -1,7 +1,9 @@
 //! `excl` — and the template for your own strategy. Copy this file to
-//! `src/lock/<yours>.rs`, rename the strategy, add one line to
-//! [`super::STRATEGIES`], and the CLI (`--lock <yours>`), `booking check`,
-//! `booking compare` and `cargo test` all pick it up.
+//! `src/lock/<yours>.rs` (a Rust identifier: letters, digits, `_`) and give
+//! its `STRATEGY` a new name: nothing else to edit. The build lists every
+//! file of `src/lock/`, so the CLI (`--lock <yours>`), `booking check`,
+//! `booking compare` and `cargo test` all pick it up. (Forget to rename it
+//! and the build fails: two strategies called `excl`.)
 //!
 //! # What a strategy is made of
 //!
@@ -13,8 +15,11 @@
 //!    afterwards, so they inherit whatever `prepare` built (memory, open
 //!    files — careful: an inherited descriptor is *shared*, see `file.rs`).
 //! 3. [`Shared::open`] runs in each buyer after the fork and gives that
-//!    buyer its [`Lock`]. [`Lock::acquire`] must not return until the buyer
-//!    may enter the critical section; [`Lock::release`] lets the next in.
+//!    buyer its [`Lock`]. [`Lock::lock`] must not return until the buyer
+//!    may enter the critical section; [`Lock::unlock`] lets the next in.
+//!    Both take `&mut self`: keep what `lock` opened in a field. The
+//!    library wraps them in a guard, retries `EINTR`, and unlocks on every
+//!    path (an error or a panic in the critical section included).
 //! 4. Optional: [`Shared::buyer_died`] runs in the parent when a buyer was
 //!    killed, to repair a lock the dead buyer held; [`Shared::describe`]
 //!    tells the watchdog what state the lock is in.
@@ -38,16 +43,16 @@ use std::time::Duration;
 
 use nix::unistd::Pid;
 
-use super::{Guard, Lock, Setup, Shared, Strategy};
+use super::{Lock, Setup, Shared, Strategy};
 use crate::error::Result;
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy {
-    name: "excl",
-    about: "a lock file created with O_EXCL, polled (the template for your own strategy)",
-    safe: true,
+pub const STRATEGY: Strategy = Strategy::new(
+    "excl",
+    "a lock file created with O_EXCL, polled (the template for your own strategy)",
+    true,
     prepare,
-};
+);
 
 /// Shared state: where the lock file goes (`<stock>.excl`).
 struct Excl {
@@ -56,14 +61,7 @@ struct Excl {
 }
 
 fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
-    let path = setup.stock.with_file_name(format!(
-        "{}.excl",
-        setup
-            .stock
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-    ));
+    let path = setup.side_file("excl");
     // A file left by a run that was killed would block every buyer.
     let _ = fs::remove_file(&path);
     Ok(Box::new(Excl {
@@ -104,7 +102,7 @@ struct ExclLock<'a> {
 }
 
 impl Lock for ExclLock<'_> {
-    fn acquire(&self) -> io::Result<Guard<'_>> {
+    fn lock(&mut self) -> io::Result<()> {
         let mut pause = Duration::from_micros(20);
         loop {
             let created = OpenOptions::new()
@@ -116,19 +114,18 @@ impl Lock for ExclLock<'_> {
             match created {
                 Ok(mut f) => {
                     f.write_all(std::process::id().to_string().as_bytes())?;
-                    return Ok(Guard::new(self));
+                    return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_micros(500));
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
     }
 
-    fn release(&self) -> io::Result<()> {
+    fn unlock(&mut self) -> io::Result<()> {
         fs::remove_file(&self.shared.path)
     }
 }

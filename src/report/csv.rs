@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::compare::{Comparison, Row};
+use crate::commands::compare::{Comparison, Row};
 
 #[derive(Serialize)]
 struct Flat<'a> {
@@ -15,6 +15,8 @@ struct Flat<'a> {
     seed: u64,
     runs: usize,
     safe_runs: usize,
+    failed_runs: usize,
+    hung_runs: usize,
     oversold_mean: f64,
     oversold_max: u64,
     double_booked_mean: f64,
@@ -41,6 +43,8 @@ fn flat<'a>(c: &'a Comparison, r: &'a Row) -> Flat<'a> {
         seed: c.seed,
         runs: r.runs,
         safe_runs: r.safe_runs,
+        failed_runs: r.failed_runs,
+        hung_runs: r.hung_runs,
         oversold_mean: r.oversold.mean,
         oversold_max: r.oversold.max,
         double_booked_mean: r.double_booked.mean,
@@ -68,3 +72,11 @@ pub fn render(c: &Comparison) -> String {
     String::from_utf8(w.into_inner().expect("flushing to memory cannot fail"))
         .expect("CSV of UTF-8 is UTF-8")
 }
+
+/// The registry entry.
+pub const EXPORTER: super::Exporter = super::Exporter {
+    name: "csv",
+    extensions: &["csv"],
+    about: "one CSV row per strategy, raw numbers",
+    render,
+};

@@ -1,8 +1,16 @@
 //! The comparison as one pretty-printed JSON object.
 
-use crate::compare::Comparison;
+use crate::commands::compare::Comparison;
 
 /// Renders `c` as JSON, field names as in [`Comparison`].
 pub fn render(c: &Comparison) -> String {
     serde_json::to_string_pretty(c).expect("a comparison always serialises") + "\n"
 }
+
+/// The registry entry.
+pub const EXPORTER: super::Exporter = super::Exporter {
+    name: "json",
+    extensions: &["json"],
+    about: "one JSON object",
+    render,
+};

@@ -1,7 +1,7 @@
 //! The comparison as a Markdown table, for READMEs and lab reports.
 
 use super::table;
-use crate::compare::Comparison;
+use crate::commands::compare::Comparison;
 
 /// Renders `c` as a title line and a GitHub-flavoured Markdown table.
 pub fn render(c: &Comparison) -> String {
@@ -15,3 +15,11 @@ pub fn render(c: &Comparison) -> String {
     out += &format!("\n{}\n", table::LEGEND);
     out
 }
+
+/// The registry entry.
+pub const EXPORTER: super::Exporter = super::Exporter {
+    name: "markdown",
+    extensions: &["md", "markdown"],
+    about: "a Markdown table",
+    render,
+};

@@ -2,7 +2,7 @@
 //! Markdown exporters.
 
 use super::fmt_us;
-use crate::compare::{Comparison, Row, Spread};
+use crate::commands::compare::{Comparison, Row, Spread};
 
 /// Column headers.
 pub const HEADERS: [&str; COLUMNS] = [
@@ -42,12 +42,24 @@ fn ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |r| format!("{r:.2}×"))
 }
 
+/// `safe/runs`, and the runs that failed or hung, if any.
+fn safe_runs(r: &Row) -> String {
+    let mut s = format!("{}/{}", r.safe_runs, r.runs);
+    if r.failed_runs > 0 {
+        s += &format!(" ({} failed)", r.failed_runs);
+    }
+    if r.hung_runs > 0 {
+        s += &format!(" ({} hung)", r.hung_runs);
+    }
+    s
+}
+
 /// The cells of one row.
 pub fn cells(r: &Row) -> [String; COLUMNS] {
     let us = |x: Option<u64>| x.map_or("-".to_string(), fmt_us);
     [
         r.strategy.clone(),
-        format!("{}/{}", r.safe_runs, r.runs),
+        safe_runs(r),
         spread(r.oversold),
         spread(r.double_booked),
         spread(r.lost_updates),

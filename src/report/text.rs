@@ -1,7 +1,7 @@
 //! The comparison as an aligned plain-text table, for the terminal.
 
 use super::table;
-use crate::compare::Comparison;
+use crate::commands::compare::Comparison;
 
 /// Renders `c` with columns padded to their widest cell.
 pub fn render(c: &Comparison) -> String {
@@ -30,3 +30,11 @@ pub fn render(c: &Comparison) -> String {
     out += &format!("{}\n", table::LEGEND);
     out
 }
+
+/// The registry entry.
+pub const EXPORTER: super::Exporter = super::Exporter {
+    name: "text",
+    extensions: &["txt", ""],
+    about: "an aligned table, for the terminal",
+    render,
+};

@@ -201,7 +201,11 @@ fn an_interrupted_run_stops_everything_and_exits_130() {
         let out = child.wait_with_output().unwrap();
         let took = sent.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(130), "{sig} under {lock}: {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(128 + sig as i32),
+            "{sig} under {lock}: {stderr}"
+        );
         assert!(took < Duration::from_secs(3), "{sig} took {took:?}");
         assert!(
             stderr.contains("interrupted") && stderr.trim_end().lines().count() == 1,
@@ -218,7 +222,8 @@ fn an_interrupted_run_stops_everything_and_exits_130() {
 }
 
 /// A dead semaphore holder left unrepaired blocks every other buyer: the
-/// watchdog ends the run, says who was stuck on what, and exits 1. Two
+/// watchdog stops them, the report says who was stuck on what and counts
+/// them as hung, and the run exits 1. Two
 /// victims make it certain: the first of them to get the lock dies holding
 /// it while the other still waits (one victim could be the last buyer).
 #[test]
@@ -238,6 +243,7 @@ fn the_watchdog_ends_a_stuck_run() {
         "0",
         "--seed",
         "3",
+        "--json",
     ];
     let (child, buyers) = start_with_buyers(&work, &args, 12);
     // While it runs: its run directory exists and is private.
@@ -260,13 +266,27 @@ fn the_watchdog_ends_a_stuck_run() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("did not complete"), "{stderr}");
+    // The report is still printed, with what is known.
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report after the watchdog: {e}"));
+    assert_eq!(r["status"], "failed", "{r}");
+    assert_eq!(r["safe"], false);
+    let hung = u(&r, "hung");
+    assert!(hung >= 1, "{r}");
+    assert_eq!(
+        u(&r, "sold") + u(&r, "turned_away") + hung + u(&r, "indeterminate"),
+        12
+    );
+    let events = r["events"].to_string();
     for needle in [
         "watchdog",
         "waiting for the lock",
         "semaphore value 0",
         "died holding the semaphore; not repaired",
     ] {
-        assert!(stderr.contains(needle), "no {needle:?} in: {stderr}");
+        assert!(events.contains(needle), "no {needle:?} in: {events}");
     }
     let alive: Vec<u32> = buyers.into_iter().filter(|&p| alive(p)).collect();
     assert!(alive.is_empty(), "stuck buyers outlived the run: {alive:?}");
@@ -319,27 +339,49 @@ fn more_buyers_than_the_process_limit_are_refused_before_starting() {
 }
 
 /// A run killed with SIGKILL cannot remove its run directory; the next run
-/// removes it — and only directories of processes that no longer exist.
+/// removes it — and only what a run provably made and provably abandoned:
+/// the exact name shape, the marker file, and the marker's lock free. A
+/// directory of the user's that looks alike, and a live run's, stay.
 #[test]
-fn the_next_run_sweeps_up_after_a_killed_one() {
+fn the_next_run_sweeps_up_after_a_killed_one_and_nothing_else() {
+    use fs2::FileExt;
     let work = Work::new();
-    let dead = {
-        let mut c = Command::new("true").spawn().unwrap();
-        let pid = c.id();
-        c.wait().unwrap();
-        pid
-    };
-    let stale = work.runtime_dir().join(format!("booking-{dead}-abcdef"));
-    std::fs::create_dir(&stale).unwrap();
-    std::fs::write(stale.join("stock.json"), "{\"count\": 3}").unwrap();
-    let alive = work
-        .runtime_dir()
-        .join(format!("booking-{}-abcdef", std::process::id()));
-    std::fs::create_dir(&alive).unwrap();
+    let args = ["--buyers", "3", "--lock", "file", "--delay", "20s"];
+    let (mut child, buyers) = start_with_buyers(&work, &args, 3);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let dead: Vec<_> = work.leftovers();
+    assert_eq!(dead.len(), 1, "the killed run's directory stays: {dead:?}");
+    // A look-alike of the user's, exactly the shape, with no marker.
+    let photos = work.runtime_dir().join("booking-2025-photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::write(photos.join("beach.jpg"), "precious").unwrap();
+    let trip = work.runtime_dir().join("booking-2025-trip-photos");
+    std::fs::create_dir(&trip).unwrap();
+    // A live run's: marker present and locked (by this test process).
+    let live = work.runtime_dir().join("booking-1-abcdef");
+    std::fs::create_dir(&live).unwrap();
+    let marker = std::fs::File::create(live.join(".booking-run")).unwrap();
+    marker.lock_exclusive().unwrap();
+    // Buyers die with their parent (PR_SET_PDEATHSIG).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while buyers.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
     work.booking(&["--buyers", "3", "--delay", "0"])
         .expect_code(0);
-    assert!(!stale.exists(), "the dead run's directory is still there");
-    assert!(alive.exists(), "a live process's directory was removed");
-    std::fs::remove_dir(&alive).unwrap();
+    assert!(
+        !work.runtime_dir().join(&dead[0]).exists(),
+        "the dead run's directory is still there"
+    );
+    assert_eq!(
+        std::fs::read_to_string(photos.join("beach.jpg")).unwrap(),
+        "precious"
+    );
+    assert!(trip.exists() && live.exists());
+    drop(marker);
+    for d in [photos, trip, live] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
     work.assert_clean();
 }

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use crate::util::{Work, assert_consistent, count_of, u};
-use booking::lock::STRATEGIES;
-use booking::scenario::Scenario;
+use booking::commands::scenario::Scenario;
+use booking::engine::DEFAULT_TIMEOUT;
 
 fn cases() -> u32 {
     std::env::var("BOOKING_CASES")
@@ -25,13 +25,15 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         1u32..=40,
         0u64..=1_500,
         0u64..=1_500,
-        any::<u64>(),
+        0u64..=1_500,
+        0u64..=booking::engine::seed::MAX_SEED,
     )
-        .prop_map(|(tickets, buyers, a, b, seed)| Scenario {
+        .prop_map(|(tickets, buyers, a, b, arrival, seed)| Scenario {
             tickets,
             buyers,
             delay_min_us: a.min(b),
             delay_max_us: a.max(b),
+            arrival_max_us: arrival,
             seed,
         })
 }
@@ -48,18 +50,15 @@ fn run_case(
         &format!("{}.json", strategy.name),
         &format!("{{\"count\": {}, {EXTRA}}}", s.tickets),
     );
-    let cmd = s.command(strategy).replace(
+    let command = s.config(strategy, DEFAULT_TIMEOUT).rerun();
+    let cmd = command.replace(
         &format!("--tickets {}", s.tickets),
         &format!("--stock {}", stock.display()),
     );
     let mut args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
     args.push("--json");
     let run = work.booking(&args);
-    let rerun = format!(
-        "re-run: {} (stock {{\"count\": {}}})",
-        s.command(strategy),
-        s.tickets
-    );
+    let rerun = format!("re-run: {command} (stock {{\"count\": {}}})", s.tickets);
     prop_assert_eq!(run.code(), Some(0), "{}{}", rerun, run.context());
     let r = run.json();
     // Every strategy: the verdict's numbers are the records' and the file's.
@@ -116,7 +115,7 @@ proptest! {
     #[test]
     fn every_strategy_keeps_its_promise(s in scenario()) {
         let work = Work::new();
-        for strategy in STRATEGIES {
+        for strategy in booking::lock::listed() {
             run_case(&work, strategy, &s)?;
         }
         work.assert_clean();

@@ -27,7 +27,8 @@ fn check_catches_none_and_clears_the_safe_strategies() {
         assert_eq!(u(row, "scenarios"), 12);
         if safe {
             assert_eq!(u(row, "unsafe_scenarios"), 0, "{name}{}", run.context());
-            assert!(row["smallest_unsafe"].is_null());
+            assert_eq!(row["kept_claim"], true, "{name}{}", run.context());
+            assert!(row["smallest_problem"].is_null());
         } else if name == "none" {
             assert!(
                 u(row, "unsafe_scenarios") > 0,
@@ -39,7 +40,7 @@ fn check_catches_none_and_clears_the_safe_strategies() {
                 "no oversell found{}",
                 run.context()
             );
-            let rerun = row["smallest_unsafe"]["rerun"].as_str().unwrap();
+            let rerun = row["smallest_problem"]["rerun"].as_str().unwrap();
             assert!(
                 rerun.contains("--seed") && rerun.contains("--lock none"),
                 "{rerun}"

@@ -269,11 +269,10 @@ pub fn count_of(path: &Path) -> u64 {
     u(&v, "count")
 }
 
-/// Names of the strategies the binary offers, with whether each claims to
+/// Names of the strategies the binary lists, with whether each claims to
 /// be safe, as `booking --help` lists them (read from the registry).
 pub fn strategies() -> Vec<(String, bool)> {
-    booking::lock::STRATEGIES
-        .iter()
+    booking::lock::listed()
         .map(|s| (s.name.to_string(), s.safe))
         .collect()
 }

@@ -32,10 +32,17 @@ pub struct Outcome {
     pub acquired_ns: u64,
     /// `CLOCK_MONOTONIC` when the lock was released, in nanoseconds.
     pub released_ns: u64,
-    /// What went wrong, if the buyer failed (it then has no ticket, and its
-    /// purchase counts as indeterminate).
+    /// What went wrong, if the buyer failed: the error it reported, its
+    /// panic, or (filled in by the parent) how it died without reporting.
+    /// A failed buyer has no ticket, and its purchase may or may not be in
+    /// the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Set by the parent, never taken from a buyer: the watchdog stopped
+    /// this buyer (it made no progress for `--timeout`). `error` says where
+    /// it was stuck.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hung: bool,
 }
 
 /// The longest error text a record carries, keeping each line well below
@@ -57,7 +64,21 @@ impl Outcome {
             acquired_ns: 0,
             released_ns: 0,
             error: None,
+            hung: false,
         }
+    }
+
+    /// The record of buyer `id` that failed with `error`.
+    pub fn failed(id: u32, pid: i32, error: String) -> Self {
+        Outcome {
+            error: Some(error),
+            ..Outcome::empty(id, pid)
+        }
+    }
+
+    /// Whether the buyer reported without error.
+    pub fn is_clean(&self) -> bool {
+        self.error.is_none() && !self.hung
     }
 
     /// A record of buyer `id` that was sold `ticket` (or nothing), for
@@ -120,6 +141,7 @@ mod tests {
             acquired_ns: u64::MAX,
             released_ns: u64::MAX,
             error: Some("é".repeat(5000)),
+            hung: false,
         };
         let line = o.to_line();
         assert!(line.len() < 4096);

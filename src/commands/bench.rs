@@ -14,29 +14,27 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use nix::sys::wait::waitpid;
-
 use crate::cli::BenchArgs;
-use crate::delay::Delay;
+use crate::engine::delay::Delay;
+use crate::engine::fork::{Children, SingleThreaded};
+use crate::engine::stock::{self, Stock};
+use crate::engine::workspace::run_dir_base;
+use crate::engine::{RunConfig, StockSource, run};
 use crate::error::{Error, Result};
+use crate::judge::stats::median;
 use crate::lock;
-use crate::run::{RunConfig, StockSource, ensure_single_threaded, run, run_dir_base};
-use crate::stats::median;
-use crate::stock::{self, Stock};
-use crate::sys::{self, Forked};
 
 const TICKETS: u64 = 100;
-const PYTHON_DEMO: &str = include_str!("../bench/classic_demo.py");
+const PYTHON_DEMO: &str = include_str!("../../bench/classic_demo.py");
 
 /// Runs the benchmark and prints its figures.
 ///
 /// # Errors
 /// When a measurement fails or is interrupted.
-pub fn bench(args: &BenchArgs, stop: &AtomicBool) -> Result<i32> {
-    ensure_single_threaded()?;
+pub fn bench(args: &BenchArgs) -> Result<i32> {
+    SingleThreaded::check().map_err(Error::Failed)?;
     let dir = tempfile::Builder::new()
         .prefix("booking-bench-")
         .permissions(std::fs::Permissions::from_mode(0o700))
@@ -48,7 +46,7 @@ pub fn bench(args: &BenchArgs, stop: &AtomicBool) -> Result<i32> {
 (so a machine that speeds up or slows down affects all alike); medians; --delay 0, {TICKETS} tickets; files in {}",
         run_dir_base().display()
     );
-    let safe: Vec<_> = lock::STRATEGIES.iter().filter(|s| s.safe).collect();
+    let safe: Vec<_> = lock::listed().filter(|s| s.safe).collect();
     for buyers in [150u32, 1000] {
         let mut probes: Vec<Probe<'_>> = vec![
             Box::new(move || spawn_and_reap(buyers)),
@@ -63,7 +61,7 @@ pub fn bench(args: &BenchArgs, stop: &AtomicBool) -> Result<i32> {
                 1,
             );
             probes.push(Box::new(move || {
-                let out = run(&cfg, stop)?;
+                let out = run(&cfg)?;
                 if !out.verdict.safe {
                     return Err(Error::Failed(format!(
                         "{} was unsafe in the bench: {}",
@@ -140,16 +138,14 @@ fn ms(secs: f64) -> String {
 
 /// Forks `n` children that exit at once, and reaps them all.
 fn spawn_and_reap(n: u32) -> Result<Duration> {
+    let proof = SingleThreaded::check().map_err(Error::Failed)?;
+    let mut children = Children::new(proof).map_err(|e| Error::failed("SIGCHLD", e))?;
     let start = Instant::now();
-    let mut pids = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        match sys::fork_single_threaded().map_err(|e| Error::failed("fork", e))? {
-            Forked::Child => sys::exit_child(0),
-            Forked::Parent(pid) => pids.push(pid),
-        }
+        children.spawn(|| 0).map_err(|e| Error::failed("fork", e))?;
     }
-    for pid in pids {
-        waitpid(pid, None).map_err(|e| Error::failed("waitpid", e))?;
+    for i in 0..children.len() {
+        children.reap(i).map_err(|e| Error::failed("waitpid", e))?;
     }
     Ok(start.elapsed())
 }

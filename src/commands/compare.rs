@@ -1,14 +1,16 @@
 //! `booking compare`: the same workload against every strategy, repeated,
 //! summarised as what each strategy trades: safety against speed.
 
-use std::sync::atomic::AtomicBool;
-
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::cli::CompareArgs;
+use crate::engine::seed::random_seed;
+use crate::engine::{RunConfig, RunOutput, StockSource, run};
+use crate::error::{Error, Result};
+use crate::judge::stats::{median, percentile};
+use crate::judge::verdict::Status;
 use crate::lock::Strategy;
-use crate::run::{RunConfig, RunOutput, run};
-use crate::stats::{median, percentile};
+use crate::report::Exporter;
 
 /// The mean and the largest of a count over the runs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -51,6 +53,13 @@ pub struct Row {
     pub runs: usize,
     /// Runs whose verdict was safe.
     pub safe_runs: usize,
+    /// Runs in which a buyer failed, or that could not be made.
+    pub failed_runs: usize,
+    /// Runs the watchdog ended (a buyer hung).
+    pub hung_runs: usize,
+    /// The first failure or hang, one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_problem: Option<String>,
     /// Tickets oversold.
     pub oversold: Spread,
     /// Ticket numbers sold more than once.
@@ -73,8 +82,9 @@ pub struct Row {
 }
 
 impl Row {
-    /// Summarises the measured runs of one strategy (ratios left empty).
-    pub fn of(strategy: &Strategy, runs: &[RunOutput]) -> Self {
+    /// Summarises the measured runs of one strategy (ratios left empty);
+    /// `errors` are the runs that could not be made at all.
+    pub fn of(strategy: &Strategy, runs: &[RunOutput], errors: &[String]) -> Self {
         let field = |f: fn(&RunOutput) -> u64| runs.iter().map(f).collect::<Vec<_>>();
         let walls: Vec<f64> = runs.iter().map(|r| r.wall.as_secs_f64() * 1e3).collect();
         let rates: Vec<f64> = runs
@@ -85,11 +95,20 @@ impl Row {
             .iter()
             .flat_map(|r| r.outcomes.iter().flatten().map(|o| o.wait_us))
             .collect();
+        let status = |want: fn(&RunOutput) -> bool| runs.iter().filter(|r| want(r)).count();
+        let first_problem = errors.first().cloned().or_else(|| {
+            runs.iter()
+                .find(|r| r.verdict.status == Status::Failed)
+                .map(|r| r.verdict.summary())
+        });
         Row {
             strategy: strategy.name.to_string(),
             claims_safe: strategy.safe,
-            runs: runs.len(),
-            safe_runs: runs.iter().filter(|r| r.verdict.safe).count(),
+            runs: runs.len() + errors.len(),
+            safe_runs: status(|r| r.verdict.safe),
+            failed_runs: errors.len() + status(|r| r.verdict.failed > 0 && r.verdict.hung == 0),
+            hung_runs: status(|r| r.verdict.hung > 0),
+            first_problem,
             oversold: Spread::of(&field(|r| r.verdict.oversold)),
             double_booked: Spread::of(&field(|r| r.verdict.double_booked)),
             lost_updates: Spread::of(&field(|r| r.verdict.lost_updates)),
@@ -150,23 +169,23 @@ impl Comparison {
 
 /// Runs `base` (its strategy replaced) for each of `strategies`: one warm-up
 /// run, then `repeat` measured runs. `progress` is called after every run,
-/// `done` after every strategy with the comparison so far.
+/// `done` after every strategy with the comparison so far. A run that fails
+/// or hangs is counted in its row and the comparison goes on.
 ///
 /// # Errors
-/// When a run fails or is interrupted; what `done` saw is kept.
+/// When interrupted, or when `done` fails; what `done` saw is kept.
 pub fn compare(
     base: &RunConfig,
     strategies: &[&'static Strategy],
     repeat: usize,
-    stop: &AtomicBool,
     mut progress: impl FnMut(&str),
     mut done: impl FnMut(&Comparison) -> Result<()>,
 ) -> Result<Comparison> {
     let mut cmp = Comparison {
         buyers: base.buyers,
         tickets: match &base.stock {
-            crate::run::StockSource::Fresh(t) => *t,
-            crate::run::StockSource::File(_) => 0,
+            StockSource::Fresh(t) => *t,
+            StockSource::File(_) => 0,
         },
         delay: base.delay.to_string(),
         seed: base.seed,
@@ -178,18 +197,97 @@ pub fn compare(
             strategy,
             ..base.clone()
         };
-        run(&cfg, stop)?;
-        progress(strategy.name);
         let mut runs = Vec::with_capacity(repeat);
-        for _ in 0..repeat {
-            runs.push(run(&cfg, stop)?);
+        let mut errors = Vec::new();
+        for i in 0..=repeat {
+            match run(&cfg) {
+                // The first run warms up and is not counted.
+                Ok(_) if i == 0 => {}
+                Ok(out) => runs.push(out),
+                Err(e @ Error::Interrupted(..)) => return Err(e),
+                Err(e) if i > 0 => errors.push(e.to_string()),
+                Err(_) => {}
+            }
             progress(strategy.name);
         }
-        cmp.rows.push(Row::of(strategy, &runs));
+        cmp.rows.push(Row::of(strategy, &runs, &errors));
         cmp.set_ratios();
         done(&cmp)?;
     }
     Ok(cmp)
+}
+
+/// `booking compare`: the table (or `--format`), and `--out FILE`
+/// rewritten after each strategy.
+///
+/// # Errors
+/// Bad input (an unwritable `--out`: nothing run), or an interrupt.
+pub fn command(args: &CompareArgs) -> Result<i32> {
+    let strategies = super::chosen(&args.lock);
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let base = RunConfig::new(
+        strategies[0],
+        args.buyers,
+        StockSource::Fresh(args.tickets),
+        args.delay,
+        seed,
+    )
+    .with_timeout(args.timeout);
+    let format = exporter_for(args)?;
+    // Refuse an unwritable --out before any run, without touching it.
+    let out = args
+        .out
+        .as_deref()
+        .map(|p| super::output::OutFile::check("--out", p))
+        .transpose()?;
+    let repeat = args.repeat as usize;
+    let bar = crate::report::progress_bar((strategies.len() * (repeat + 1)) as u64, args.quiet);
+    let write_out = |c: &Comparison| -> Result<()> {
+        match &out {
+            Some(f) => f.write(&(format.render)(c)),
+            None => Ok(()),
+        }
+    };
+    let result = compare(
+        &base,
+        &strategies,
+        repeat,
+        |name| {
+            bar.set_message(name.to_string());
+            bar.inc(1);
+        },
+        write_out,
+    );
+    bar.finish_and_clear();
+    let cmp = result?;
+    let shown = if out.is_some() {
+        crate::report::exporter("text").expect("text is registered")
+    } else {
+        format
+    };
+    super::output::print(&(shown.render)(&cmp))?;
+    if let Some(f) = &out {
+        eprintln!("booking: wrote {}", f.shown.display());
+    }
+    Ok(0)
+}
+
+/// The exporter `--format` names, else the one `--out`'s extension names,
+/// else text.
+fn exporter_for(args: &CompareArgs) -> Result<&'static Exporter> {
+    if let Some(name) = &args.format {
+        return Ok(crate::report::exporter(name).expect("clap only accepts registered formats"));
+    }
+    let ext = args
+        .out
+        .as_deref()
+        .and_then(std::path::Path::extension)
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    Ok(crate::report::EXPORTERS
+        .iter()
+        .find(|x| x.extensions.contains(&ext))
+        .unwrap_or(&crate::report::EXPORTERS[0]))
 }
 
 #[cfg(test)]
@@ -197,9 +295,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::outcome::Outcome;
-    use crate::stock::Stock;
-    use crate::verdict::judge;
+    use crate::engine::outcome::Outcome;
+    use crate::engine::stock::Stock;
+    use crate::judge::verdict::judge;
 
     /// A hand-made run: `sold` of `tickets` sold, remaining as given,
     /// waits as given, taking `ms`.
@@ -238,7 +336,7 @@ mod tests {
             fake_run(2, 0, &[2, 1], &[40, 50, 60], 10),
             fake_run(2, 0, &[2, 1], &[70, 80, 90], 20),
         ];
-        let row = Row::of(none, &runs);
+        let row = Row::of(none, &runs, &[]);
         assert_eq!((row.runs, row.safe_runs), (3, 2));
         assert_eq!(
             row.oversold,
@@ -282,6 +380,9 @@ mod tests {
             claims_safe: name != "none",
             runs: 5,
             safe_runs,
+            failed_runs: 0,
+            hung_runs: 0,
+            first_problem: None,
             oversold: Spread { mean: 0.0, max: 0 },
             double_booked: Spread { mean: 0.0, max: 0 },
             lost_updates: Spread { mean: 0.0, max: 0 },

@@ -1,5 +1,7 @@
-//! Every `unsafe` block of the crate lives here: `fork`, `_exit`, and the
-//! process-shared POSIX semaphore in a `shm_open` + `mmap` region.
+//! The `unsafe` blocks of the crate, but those of the fork boundary
+//! ([`super::fork`]): the process-shared POSIX semaphore in a `shm_open` +
+//! `mmap` region, the shared cells buyers report their stage in, and the
+//! signal handlers.
 //!
 //! The rest of the crate sees only safe wrappers. Each `unsafe` block states
 //! why it is sound; every return code is checked and `EINTR` is retried.
@@ -9,55 +11,14 @@ use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::libc;
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap, shm_open, shm_unlink};
 use nix::sys::stat::Mode;
-use nix::unistd::{ForkResult, Pid, ftruncate, getpid};
-
-/// How many threads the calling process has, read from `/proc/self/task`.
-///
-/// # Errors
-/// When `/proc` cannot be read.
-pub fn thread_count() -> io::Result<usize> {
-    Ok(std::fs::read_dir("/proc/self/task")?.count())
-}
-
-/// What [`fork`] returned on this side.
-pub enum Forked {
-    /// We are the new process.
-    Child,
-    /// We are the caller; the new process has this pid.
-    Parent(Pid),
-}
-
-/// Forks the calling process.
-///
-/// Only a single-threaded process may fork and then run ordinary code
-/// (allocate, take locks) in the child: a thread that held the allocator's
-/// lock at the moment of the fork does not exist in the child, so that lock
-/// would stay taken for ever. [`crate::run`] checks [`thread_count`] before
-/// its first fork and refuses to fork from a multi-threaded process.
-///
-/// # Errors
-/// `EAGAIN` when the process limit (`RLIMIT_NPROC`) or memory is exhausted.
-pub fn fork_single_threaded() -> io::Result<Forked> {
-    // SAFETY: the caller (crate::run) verified the process is single-threaded,
-    // so the child may call any function, not only async-signal-safe ones.
-    match unsafe { nix::unistd::fork() }? {
-        ForkResult::Child => Ok(Forked::Child),
-        ForkResult::Parent { child } => Ok(Forked::Parent(child)),
-    }
-}
-
-/// Ends a forked child at once with `status`, without running `atexit`
-/// handlers or flushing stdio buffers copied from the parent (which would
-/// print the parent's pending output twice).
-pub fn exit_child(status: i32) -> ! {
-    // SAFETY: `_exit` is async-signal-safe, takes no pointers and never returns.
-    unsafe { libc::_exit(status) }
-}
+use nix::unistd::{Pid, ftruncate, getpid};
 
 /// The layout of the shared region: the semaphore and the pid of the buyer
 /// that holds it (0 when nobody does).
@@ -112,6 +73,35 @@ impl ShmSemaphore {
         // SAFETY: `region` points to REGION_LEN bytes of MAP_SHARED memory,
         // zero-filled by ftruncate, suitably aligned (page-aligned); nobody
         // else uses it yet, so initialising the semaphore in place is sound.
+        let rc = unsafe { libc::sem_init(&raw mut (*this.region.as_ptr()).sem, 1, value) };
+        Errno::result(rc)?;
+        Ok(this)
+    }
+
+    /// **Deliberately wrong**, for the zoo (pitfall 6 of the design notes):
+    /// the same semaphore, `sem_init(pshared = 1)` and all, but in
+    /// `MAP_PRIVATE` memory. After `fork` every buyer has its own copy of
+    /// the page, so every buyer "holds" its own semaphore and nobody waits.
+    ///
+    /// # Errors
+    /// Any error of `mmap` or `sem_init`.
+    pub fn create_private(value: u32) -> io::Result<Self> {
+        let len = NonZeroUsize::new(REGION_LEN).expect("region is not empty");
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks;
+        // it aliases no Rust memory.
+        let ptr = unsafe {
+            nix::sys::mman::mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_PRIVATE,
+            )
+        }?;
+        let this = ShmSemaphore {
+            region: ptr.cast(),
+            creator: getpid(),
+        };
+        // SAFETY: as in `create`: zero-filled, page-aligned, unused memory.
         let rc = unsafe { libc::sem_init(&raw mut (*this.region.as_ptr()).sem, 1, value) };
         Errno::result(rc)?;
         Ok(this)
@@ -238,19 +228,58 @@ impl Drop for ShmSemaphore {
     }
 }
 
-/// In a freshly forked buyer: restores the default action of `SIGINT` and
-/// `SIGTERM` (the parent catches them to clean up; a buyer should simply
-/// die), and asks the kernel to `SIGKILL` this process if the parent dies,
+/// The signals that stop `booking`: Ctrl-C, `kill`, the terminal closing.
+pub const STOP_SIGNALS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// The first stop signal that arrived (0: none yet).
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_stop(sig: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    let _ = STOP.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+/// Catches [`STOP_SIGNALS`] with a handler that records the signal, and
+/// **without `SA_RESTART`**: a blocking call (`read` at a prompt, `poll`,
+/// `waitpid`) returns `EINTR`, so the code around it sees the stop at once
+/// instead of blocking on.
+///
+/// # Errors
+/// Any error of `sigaction`.
+pub fn catch_stop_signals() -> io::Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in STOP_SIGNALS {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe; no thread is started.
+        unsafe { sigaction(sig, &action) }?;
+    }
+    Ok(())
+}
+
+/// The stop signal that arrived, if any.
+pub fn stop_signal() -> Option<Signal> {
+    match STOP.load(Ordering::SeqCst) {
+        0 => None,
+        n => Signal::try_from(n).ok(),
+    }
+}
+
+/// In a freshly forked buyer: restores the default action of the
+/// [`STOP_SIGNALS`] (the parent catches them to clean up; a buyer should
+/// simply die), and asks the kernel to `SIGKILL` this process if the parent dies,
 /// so that no buyer outlives a parent killed with `SIGKILL`.
 ///
 /// # Errors
 /// Any error of `sigaction` or `prctl`.
 pub fn become_buyer() -> io::Result<()> {
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+    for sig in STOP_SIGNALS {
         // SAFETY: installing SIG_DFL runs no handler code of ours, so no
         // async-signal-safety question arises.
-        unsafe { signal(sig, SigHandler::SigDfl) }?;
+        unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }?;
     }
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
     Ok(())

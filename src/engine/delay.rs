@@ -9,8 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
+use super::seed;
 
 /// A delay window `[min, max]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,24 +29,36 @@ impl Delay {
         Delay { min: d, max: d }
     }
 
-    /// Buyer `id`'s delay in a run seeded with `seed`.
-    pub fn for_buyer(&self, seed: u64, id: u32) -> Duration {
+    /// No delay at all.
+    pub const ZERO: Delay = Delay {
+        min: Duration::ZERO,
+        max: Duration::ZERO,
+    };
+
+    /// Buyer `id`'s draw from this window in a run seeded with `seed`, in
+    /// the stream `stream` (see [`seed::stream`]).
+    pub fn draw(&self, seed: u64, stream: u64, id: u32) -> Duration {
         if self.min == self.max {
             return self.min;
         }
-        let mut rng = StdRng::seed_from_u64(buyer_seed(seed, id));
-        let ns = rng.random_range(self.min.as_nanos() as u64..=self.max.as_nanos() as u64);
+        let mut rng = seed::rng(seed, stream.wrapping_add(u64::from(id)));
+        let ns = seed::between(
+            &mut rng,
+            self.min.as_nanos() as u64,
+            self.max.as_nanos() as u64,
+        );
         Duration::from_nanos(ns)
     }
-}
 
-/// Mixes the run's seed with a buyer id (SplitMix64 finaliser), so that
-/// neighbouring seeds do not give shifted copies of the same delays.
-fn buyer_seed(seed: u64, id: u32) -> u64 {
-    let mut z = seed ^ (u64::from(id).wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    /// Buyer `id`'s delay in a run seeded with `seed`.
+    pub fn for_buyer(&self, seed: u64, id: u32) -> Duration {
+        self.draw(seed, seed::stream::DELAY, id)
+    }
+
+    /// Whether the window is `0`.
+    pub fn is_zero(&self) -> bool {
+        self.max.is_zero()
+    }
 }
 
 fn split_unit(s: &str) -> (&str, &str) {
@@ -110,7 +121,8 @@ impl FromStr for Delay {
     }
 }
 
-fn fmt_duration(d: Duration) -> String {
+/// A duration as `--delay` and `--timeout` write it (`2ms`, `1s`, `500us`).
+pub fn fmt_duration(d: Duration) -> String {
     let ns = d.as_nanos();
     if ns == 0 {
         "0".into()

@@ -13,9 +13,9 @@ use std::fmt::Write as _;
 use svg::Document;
 use svg::node::element::{Group, Line, Rectangle, Style, Text, Title};
 
-use crate::outcome::Outcome;
-use crate::report::{RunReport, fmt_us};
-use crate::verdict::{overlapping, ticket_holders};
+use super::{RunReport, fmt_us};
+use crate::engine::outcome::Outcome;
+use crate::judge::verdict::{overlapping, ticket_holders};
 
 /// The most lanes an SVG timeline draws; more buyers get a note.
 pub const MAX_SVG_LANES: usize = 300;

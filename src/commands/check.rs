@@ -1,0 +1,269 @@
+//! `booking check`: the property harness from the command line. Runs
+//! generated scenarios against strategies and says, per strategy, whether
+//! any scenario broke the rules — and goes on whatever a strategy does.
+//!
+//! A scenario's run is one of:
+//! * **unsafe** — its verdict proved an anomaly (oversold, double-booked,
+//!   lost updates, unaccounted sales, overlapping critical sections);
+//! * **failed** — a buyer reported an error, panicked or crashed, or the
+//!   run could not be made;
+//! * **hung** — the watchdog stopped buyers that made no progress for
+//!   `--timeout` (a liveness failure); the next scenario runs anyway;
+//! * for a strategy that claims to be safe, also **short** — it sold fewer
+//!   than `min(tickets, buyers)` (a buyer turned away while tickets
+//!   remained).
+//!
+//! A strategy that claims to be safe keeps its claim only if none of its
+//! scenarios is any of these.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::scenario::{SPACE, Scenario};
+use crate::cli::CheckArgs;
+use crate::engine::seed::random_seed;
+use crate::engine::{RunOutput, run};
+use crate::error::{Error, Result};
+use crate::judge::verdict::{Status, count};
+use crate::lock::Strategy;
+
+/// What one strategy did over all scenarios.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyCheck {
+    /// The strategy.
+    pub strategy: String,
+    /// Whether it claims to be safe.
+    pub claims_safe: bool,
+    /// Scenarios run.
+    pub scenarios: usize,
+    /// Scenarios whose verdict proved an anomaly.
+    pub unsafe_scenarios: usize,
+    /// Scenarios in which a buyer failed (or the run could not be made).
+    pub failed_scenarios: usize,
+    /// Scenarios the watchdog ended.
+    pub hung_scenarios: usize,
+    /// Scenarios in which a strategy that claims safety sold too few.
+    pub short_scenarios: usize,
+    /// The largest oversell seen.
+    pub worst_oversold: u64,
+    /// Whether the strategy kept its claim (always true for one that
+    /// claims nothing).
+    pub kept_claim: bool,
+    /// The smallest scenario with a problem (fewest buyers, then fewest
+    /// tickets), unsafe ones first, if any.
+    pub smallest_problem: Option<Failure>,
+}
+
+/// A scenario that broke the rules, and how.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// `unsafe`, `failed`, `hung` or `short`.
+    pub kind: &'static str,
+    /// What went wrong, one line.
+    pub problem: String,
+    /// The command that re-runs it (same seed, delays and arrivals).
+    pub rerun: String,
+}
+
+/// The whole check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Whether every strategy that claims to be safe kept its claim.
+    pub pass: bool,
+    /// The seed the scenarios were drawn with (below 2^53).
+    pub seed: u64,
+    /// The watchdog's timeout per scenario, in seconds.
+    pub timeout_s: f64,
+    /// Whether a re-run line repeats a scenario's outcome exactly: never,
+    /// for now — the seed fixes delays and arrivals, the scheduler the
+    /// interleaving.
+    pub rerun_exact: bool,
+    /// One entry per strategy checked.
+    pub strategies: Vec<StrategyCheck>,
+}
+
+impl CheckReport {
+    /// The human table.
+    pub fn human(&self) -> String {
+        let mut out = format!(
+            "booking check: scenario seed {}, watchdog {}s per scenario\n",
+            self.seed, self.timeout_s
+        );
+        let w = self
+            .strategies
+            .iter()
+            .map(|s| s.strategy.len())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        out += &format!(
+            "{:<w$} {:<7} {:>9} {:>6} {:>6} {:>4} {:>9}  verdict and smallest scenario with a problem\n",
+            "strategy", "claims", "scenarios", "unsafe", "failed", "hung", "oversell"
+        );
+        let indent = w + 47;
+        for s in &self.strategies {
+            let verdict = if !s.kept_claim {
+                "BROKE ITS CLAIM"
+            } else if s.claims_safe {
+                "kept its claim"
+            } else if s.unsafe_scenarios > 0 {
+                "caught"
+            } else {
+                "NOT CAUGHT"
+            };
+            let smallest = s.smallest_problem.as_ref().map_or(String::new(), |f| {
+                format!(
+                    ": {} ({})\n{:indent$}re-run: {}",
+                    f.problem, f.kind, "", f.rerun
+                )
+            });
+            out += &format!(
+                "{:<w$} {:<7} {:>9} {:>6} {:>6} {:>4} {:>9}  {verdict}{smallest}\n",
+                s.strategy,
+                if s.claims_safe { "safe" } else { "unsafe" },
+                s.scenarios,
+                s.unsafe_scenarios,
+                s.failed_scenarios,
+                s.hung_scenarios,
+                s.worst_oversold,
+            );
+        }
+        out += if self.pass {
+            "every strategy that claims to be safe was safe in every scenario\n"
+        } else {
+            "A STRATEGY THAT CLAIMS TO BE SAFE BROKE ITS CLAIM (see above)\n"
+        };
+        out += "(a re-run repeats the scenario's seed, delays and arrivals; the interleaving is the scheduler's, so an unsafe outcome may not repeat every time)\n";
+        out
+    }
+}
+
+/// What is wrong with one run of `scenario` under `strategy`, if anything:
+/// its kind and one line.
+pub fn problem(
+    strategy: &Strategy,
+    scenario: &Scenario,
+    out: &RunOutput,
+) -> Option<(&'static str, String)> {
+    let v = &out.verdict;
+    match v.status {
+        Status::Unsafe => return Some(("unsafe", v.summary())),
+        Status::Failed if v.hung > 0 => return Some(("hung", v.summary())),
+        Status::Failed => return Some(("failed", v.summary())),
+        Status::Safe => {}
+    }
+    let want = scenario.tickets.min(u64::from(scenario.buyers));
+    if strategy.safe && v.sold != want {
+        return Some((
+            "short",
+            format!(
+                "sold {} of the {want} it should have",
+                count(v.sold, "ticket", "tickets")
+            ),
+        ));
+    }
+    None
+}
+
+/// Runs `cases` scenarios drawn with `seed` against each of `strategies`,
+/// each under a watchdog of `timeout`; `progress` is called after each
+/// run. A scenario that fails or hangs is recorded and the check goes on.
+///
+/// # Errors
+/// Only when interrupted.
+pub fn check(
+    strategies: &[&'static Strategy],
+    cases: usize,
+    seed: u64,
+    timeout: Duration,
+    mut progress: impl FnMut(),
+) -> Result<CheckReport> {
+    let scenarios = Scenario::generate(seed, cases, SPACE);
+    let mut report = CheckReport {
+        pass: true,
+        seed,
+        timeout_s: timeout.as_secs_f64(),
+        rerun_exact: false,
+        strategies: Vec::new(),
+    };
+    for &strategy in strategies {
+        let mut entry = StrategyCheck {
+            strategy: strategy.name.to_string(),
+            claims_safe: strategy.safe,
+            scenarios: 0,
+            unsafe_scenarios: 0,
+            failed_scenarios: 0,
+            hung_scenarios: 0,
+            short_scenarios: 0,
+            worst_oversold: 0,
+            kept_claim: true,
+            smallest_problem: None,
+        };
+        for scenario in &scenarios {
+            let cfg = scenario.config(strategy, timeout);
+            let found = match run(&cfg) {
+                Ok(out) => {
+                    entry.worst_oversold = entry.worst_oversold.max(out.verdict.oversold);
+                    problem(strategy, scenario, &out)
+                }
+                Err(e @ Error::Interrupted(..)) => return Err(e),
+                Err(e) => Some(("failed", format!("the run could not be made: {e}"))),
+            };
+            entry.scenarios += 1;
+            if let Some((kind, problem)) = found {
+                *match kind {
+                    "unsafe" => &mut entry.unsafe_scenarios,
+                    "hung" => &mut entry.hung_scenarios,
+                    "short" => &mut entry.short_scenarios,
+                    _ => &mut entry.failed_scenarios,
+                } += 1;
+                // Unsafe findings first, then the smallest scenario.
+                let rank = |k: &str, s: &Scenario| (k != "unsafe", s.size());
+                let better = entry
+                    .smallest_problem
+                    .as_ref()
+                    .is_none_or(|f| rank(kind, scenario) < rank(f.kind, &f.scenario));
+                if better {
+                    entry.smallest_problem = Some(Failure {
+                        scenario: *scenario,
+                        kind,
+                        problem,
+                        rerun: cfg.rerun(),
+                    });
+                }
+            }
+            progress();
+        }
+        entry.kept_claim = !strategy.safe || entry.smallest_problem.is_none();
+        report.pass &= entry.kept_claim;
+        report.strategies.push(entry);
+    }
+    Ok(report)
+}
+
+/// `booking check`: exit 0 when every strategy that claims safety kept its
+/// claim, 3 when one broke it.
+///
+/// # Errors
+/// Only when interrupted.
+pub fn command(args: &CheckArgs) -> Result<i32> {
+    let strategies = super::chosen(&args.lock);
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let cases = args.cases as usize;
+    let bar = crate::report::progress_bar((cases * strategies.len()) as u64, args.json);
+    let report = check(&strategies, cases, seed, args.timeout, || bar.inc(1));
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        super::output::print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).expect("a check report always serialises")
+        ))?;
+    } else {
+        super::output::print(&report.human())?;
+    }
+    Ok(if report.pass { 0 } else { 3 })
+}

@@ -1,0 +1,99 @@
+//! The commands: from parsed arguments to an exit code. `main` calls
+//! [`main`]; each command lives in its own module.
+//!
+//! Exit codes (also in `--help`): 0 the command completed and, for a run,
+//! every buyer reported · 1 a buyer failed or hung, or the command failed ·
+//! 2 bad usage or input (nothing changed) · 3 an unsafe verdict with
+//! `--strict`, or a strategy that claims safety broke its claim in `check`
+//! · 128 + N a stop signal N (130 for Ctrl-C, 143 for `SIGTERM`, 129 for
+//! `SIGHUP`).
+
+pub mod bench;
+pub mod check;
+pub mod compare;
+pub mod output;
+pub mod quiz;
+pub mod run;
+pub mod scenario;
+
+use crate::cli::{Cli, Command};
+use crate::engine::sys;
+use crate::error::{Error, Result};
+use crate::lock;
+
+/// Runs the command `cli` names and returns the process exit code. Errors
+/// are printed as one line on stderr; under `--json`, also as one JSON
+/// object `{"error": ..., "exit_code": ...}` on stdout.
+pub fn main(cli: Cli) -> i32 {
+    let json = cli.wants_json();
+    let result = sys::catch_stop_signals()
+        .map_err(|e| Error::failed("installing the signal handlers", e))
+        .and_then(|()| match cli.command {
+            None => run::command(&cli.run),
+            Some(Command::Run(args)) => run::command(&args),
+            Some(Command::Check(args)) => check::command(&args),
+            Some(Command::Compare(args)) => compare::command(&args),
+            Some(Command::Bench(args)) => bench::bench(&args),
+        });
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(&e.to_string(), e.exit_code(), json),
+    }
+}
+
+/// Prints the one-line error (and its JSON under `--json`); returns `code`.
+fn fail(message: &str, code: i32, json: bool) -> i32 {
+    eprintln!("booking: {message}");
+    if json {
+        let obj = serde_json::json!({ "error": message, "exit_code": code });
+        let _ = output::print(&format!("{obj}\n"));
+    }
+    code
+}
+
+/// Reports a command-line error as one line on stderr (exit code 2), or
+/// prints help and version as clap does (exit code 0).
+pub fn usage_error(e: &clap::Error) -> i32 {
+    use clap::error::ErrorKind::{
+        DisplayHelp, DisplayHelpOnMissingArgumentOrSubcommand, DisplayVersion,
+    };
+    if matches!(
+        e.kind(),
+        DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = output::print(&e.render().to_string());
+        return e.exit_code();
+    }
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .collect();
+    let line = parts.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    let json = std::env::args().any(|a| a == "--json");
+    fail(&format!("{line} (try --help)"), 2, json)
+}
+
+/// The strategies named by `--lock a,b`, or every listed one.
+fn chosen(names: &[String]) -> Vec<&'static lock::Strategy> {
+    if names.is_empty() {
+        lock::listed().collect()
+    } else {
+        names
+            .iter()
+            .map(|n| lock::find(n).expect("clap only accepts registered names"))
+            .collect()
+    }
+}
+
+/// A stop signal that arrived, as the error that ends the command.
+fn stopped(doing: &str) -> Result<()> {
+    match sys::stop_signal() {
+        Some(sig) => Err(Error::interrupted(sig, doing.into())),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,131 @@
+//! Where the commands' output goes, written so that nothing is half-done:
+//!
+//! * **Standard output** through [`print`]: a reader that went away
+//!   (`booking --timeline - | head -3`) ends the output quietly — no panic,
+//!   no error; what the command computed is still its exit code.
+//! * **Files** (`--timeline FILE`, `compare --out FILE`) through
+//!   [`OutFile`]: checked before the run without touching an existing file,
+//!   written whole to a temporary file beside it and renamed over it, so a
+//!   failure or an interrupt never leaves it emptied or half-written.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
+
+/// Set once standard output was found closed: nothing more is written.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` to standard output. A closed pipe ends the output
+/// quietly; any other error is reported.
+///
+/// # Errors
+/// [`Error::Failed`] when standard output fails other than by being closed.
+pub fn print(text: &str) -> Result<()> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(Error::failed("writing to standard output", e)),
+    }
+}
+
+/// Flushes standard output and standard error (before a fork: a child
+/// would inherit a copy of anything buffered).
+pub fn flush() {
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+}
+
+/// A file the command will write at the end, checked at the start.
+#[derive(Clone, Debug)]
+pub struct OutFile {
+    /// The name the user gave (for messages).
+    pub shown: PathBuf,
+    /// Where it is written: a symbolic link resolved, so the link stays.
+    target: PathBuf,
+}
+
+impl OutFile {
+    /// Checks that `path` can be written — its directory writable, and the
+    /// file itself if it exists and is not a directory — without creating
+    /// or truncating anything. `flag` names the option in messages.
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the option, the file and the problem.
+    pub fn check(flag: &str, path: &Path) -> Result<Self> {
+        use nix::unistd::{AccessFlags, access};
+        let target = match std::fs::canonicalize(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
+            Err(e) => return Err(Error::file(flag, path, e)),
+        };
+        if target.is_dir() {
+            return Err(Error::file(flag, path, "is a directory"));
+        }
+        if target.exists() {
+            access(&target, AccessFlags::W_OK)
+                .map_err(|e| Error::file(flag, path, format!("not writable ({})", e.desc())))?;
+        }
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::file(flag, path, "its directory does not exist"));
+        }
+        access(dir, AccessFlags::W_OK).map_err(|e| {
+            Error::file(
+                flag,
+                path,
+                format!("its directory is not writable ({})", e.desc()),
+            )
+        })?;
+        Ok(OutFile {
+            shown: path.to_path_buf(),
+            target,
+        })
+    }
+
+    /// Writes `text` whole: a temporary file beside the target, then
+    /// `rename` over it.
+    ///
+    /// # Errors
+    /// [`Error::Failed`] naming the file; the target is then unchanged.
+    pub fn write(&self, text: &str) -> Result<()> {
+        let fail = |e: &dyn std::fmt::Display| {
+            Error::Failed(format!("writing {}: {e}", self.shown.display()))
+        };
+        let dir = match self.target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".booking-out-")
+            .tempfile_in(dir)
+            .map_err(|e| fail(&e))?;
+        tmp.write_all(text.as_bytes()).map_err(|e| fail(&e))?;
+        if let Ok(meta) = std::fs::metadata(&self.target) {
+            let _ = tmp.as_file().set_permissions(meta.permissions());
+        } else {
+            // A new file gets what the umask allows, as `>` in a shell would.
+            use nix::sys::stat::{Mode, umask};
+            use std::os::unix::fs::PermissionsExt;
+            let mask = umask(Mode::empty());
+            umask(mask);
+            let mode = 0o666 & !mask.bits();
+            let _ = tmp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode));
+        }
+        tmp.persist(&self.target).map_err(|e| fail(&e.error))?;
+        Ok(())
+    }
+}

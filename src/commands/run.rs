@@ -1,0 +1,159 @@
+//! `booking` / `booking run`: one booking run, its summary or JSON, its
+//! timeline, its quiz.
+
+use std::os::fd::AsFd;
+
+use crate::cli::RunArgs;
+use crate::engine::seed::random_seed;
+use crate::engine::{Faults, RunConfig, StockSource, run};
+use crate::error::{Error, Result};
+use crate::judge::verdict::Status;
+use crate::lock;
+use crate::report::RunReport;
+
+use super::output::{self, OutFile};
+
+/// The run's configuration from its arguments (a random seed if none).
+pub fn config(args: &RunArgs) -> RunConfig {
+    let stock = match &args.stock {
+        Some(p) => StockSource::File(p.clone()),
+        None => StockSource::Fresh(args.tickets),
+    };
+    let strategy = lock::find(&args.lock).expect("clap only accepts registered names");
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let mut cfg = RunConfig::new(strategy, args.buyers, stock, args.delay, seed);
+    cfg.arrival = args.arrival;
+    cfg.faults = Faults {
+        kill: args.kill.min(args.buyers),
+        kill_at: args.kill_at,
+        no_repair: args.no_repair,
+    };
+    cfg.with_timeout(args.timeout)
+}
+
+/// Where `--timeline` goes, checked before the run.
+enum TimelineOut {
+    Terminal,
+    Text(OutFile),
+    Svg(OutFile),
+}
+
+fn timeline_out(args: &RunArgs) -> Result<Option<TimelineOut>> {
+    let Some(path) = &args.timeline else {
+        return Ok(None);
+    };
+    if path.as_os_str() == "-" {
+        if args.json {
+            return Err(Error::Input(
+                "--timeline - and --json both write to standard output; give --timeline a file (.svg or .txt)".into(),
+            ));
+        }
+        return Ok(Some(TimelineOut::Terminal));
+    }
+    let svg = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => true,
+        Some("txt") => false,
+        _ => {
+            return Err(Error::file(
+                "--timeline",
+                path,
+                "needs a .svg or .txt name, or - for the terminal",
+            ));
+        }
+    };
+    // Refuse an unwritable file before the run, without touching it.
+    let out = OutFile::check("--timeline", path)?;
+    Ok(Some(if svg {
+        TimelineOut::Svg(out)
+    } else {
+        TimelineOut::Text(out)
+    }))
+}
+
+/// Runs one booking and prints it. Exit code: 3 for an unsafe verdict
+/// with `--strict`; else 1 when a buyer failed or hung; else 0.
+///
+/// # Errors
+/// Bad input, a failed run, or an interrupt.
+pub fn command(args: &RunArgs) -> Result<i32> {
+    let timeline = timeline_out(args)?;
+    let cfg = config(args);
+    let quiz = args.quiz || args.predict.is_some();
+    if quiz {
+        output::print(&format!(
+            "Quiz: {} buyer processes, lock {}, delay {}. Running...\n",
+            cfg.buyers, cfg.strategy.name, cfg.delay
+        ))?;
+    }
+    let out = run(&cfg)?;
+    let report = RunReport::new(&cfg, out);
+    if quiz {
+        let guess = match args.predict {
+            Some(g) => g,
+            None => ask_prediction(&report)?,
+        };
+        output::print(&format!(
+            "\n{}{}\n",
+            report.human(),
+            super::quiz::reveal(&report, guess)
+        ))?;
+    } else if args.json {
+        output::print(&format!(
+            "{}\n",
+            serde_json::to_string(&report).expect("a report always serialises")
+        ))?;
+    } else {
+        output::print(&report.human())?;
+    }
+    match timeline {
+        None => {}
+        Some(TimelineOut::Terminal) => {
+            output::print(&format!("\n{}", crate::report::timeline::text(&report, 72)))?;
+        }
+        Some(TimelineOut::Text(f)) => f.write(&crate::report::timeline::text(&report, 100))?,
+        Some(TimelineOut::Svg(f)) => f.write(&crate::report::timeline::svg(&report))?,
+    }
+    super::stopped("after the run; its report is above")?;
+    let v = &report.verdict;
+    if v.status == Status::Unsafe && args.strict {
+        return Ok(3);
+    }
+    if v.failed + v.hung > 0 {
+        eprintln!("booking: the run did not complete: {}", report.summary);
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// Asks on the terminal (or reads from standard input) how many buyers
+/// were told they got a ticket. A stop signal ends the wait at once: the
+/// read is a raw `read(2)`, which the handler (installed without
+/// `SA_RESTART`) interrupts, where std's `read_line` would restart it.
+fn ask_prediction(report: &RunReport) -> Result<u64> {
+    let stdin = std::io::stdin();
+    let mut line = Vec::new();
+    loop {
+        output::print(&format!("{} ", super::quiz::question(report)))?;
+        line.clear();
+        loop {
+            let mut byte = [0u8; 1];
+            match nix::unistd::read(stdin.as_fd(), &mut byte) {
+                Ok(0) if line.is_empty() => {
+                    return Err(Error::Input(
+                        "--quiz: no prediction given (standard input ended); try --predict N"
+                            .into(),
+                    ));
+                }
+                Ok(0) => break,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) => line.push(byte[0]),
+                Err(nix::errno::Errno::EINTR) => super::stopped("at the quiz prompt")?,
+                Err(e) => return Err(Error::failed("reading your prediction", e)),
+            }
+        }
+        match String::from_utf8_lossy(&line).trim().parse() {
+            Ok(g) => return Ok(g),
+            Err(_) => output::print("  a whole number, please\n")?,
+        }
+    }
+}

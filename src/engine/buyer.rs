@@ -1,0 +1,311 @@
+//! A buyer's whole life, in its own process, from the fork to `_exit`.
+//!
+//! 1. [`life`] runs in the child [`super::fork::Children::spawn`] made: it
+//!    restores the default action of the stop signals, asks to die with
+//!    the parent, and prepares (opens its lock, creates the temporary file
+//!    of its save, runs the parse and format code once so its pages are
+//!    faulted in while the parent forks the others).
+//! 2. It blocks at the start barrier: a read of one byte from a pipe only
+//!    the parent writes. A byte means go; end-of-file means the parent died
+//!    (then it leaves without buying).
+//! 3. It waits its arrival time (think time, from the seed), then buys:
+//!    acquire; read the stock; if `count > 0`, take ticket number `count`,
+//!    wait the delay, write `count - 1`; release. A strategy that protects
+//!    only the write takes the lock after the read and the delay.
+//! 4. It writes one outcome line to the shared outcome pipe and returns its
+//!    exit status; the fork boundary `_exit`s with it.
+//!
+//! Every failure becomes the outcome's `error`: an error of the strategy
+//! or of the stock file, and a panic (caught here, with its message). The
+//! parent fills in the fate of a buyer that could not report at all.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::time::Duration;
+
+use nix::unistd::{Pid, getppid};
+
+use super::config::KillPoint;
+use super::fork::last_panic;
+use super::outcome::{Outcome, monotonic_ns};
+use super::stock::{self, Stock, TempFile};
+use super::sys::{self, SharedCells};
+use crate::lock::{self, Lock, Protects, Shared};
+
+/// Where a buyer is, written to its cell of shared memory so that the
+/// parent can tell what a stuck buyer is stuck on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stage {
+    /// Forked, not yet at the start barrier.
+    Starting = 0,
+    /// Waiting at the start barrier.
+    Ready = 1,
+    /// Thinking before it asks for the lock (`--arrival`).
+    Arriving = 2,
+    /// Asking for the lock.
+    Waiting = 3,
+    /// Holding the lock: reading, deciding, writing.
+    Holding = 4,
+    /// Released the lock; reporting and exiting.
+    Done = 5,
+    /// Reading the stock and waiting the delay before taking the lock
+    /// (a strategy that protects only the write).
+    Reading = 6,
+}
+
+impl Stage {
+    /// The stage a cell holds.
+    pub fn from_cell(v: u8) -> Self {
+        match v {
+            1 => Stage::Ready,
+            2 => Stage::Arriving,
+            3 => Stage::Waiting,
+            4 => Stage::Holding,
+            5 => Stage::Done,
+            6 => Stage::Reading,
+            _ => Stage::Starting,
+        }
+    }
+
+    /// What a buyer at this stage is doing, for messages.
+    pub fn doing(self) -> &'static str {
+        match self {
+            Stage::Starting => "starting",
+            Stage::Ready => "waiting at the start barrier",
+            Stage::Arriving => "arriving",
+            Stage::Waiting => "waiting for the lock",
+            Stage::Holding => "holding the lock",
+            Stage::Done => "releasing the lock or reporting",
+            Stage::Reading => "reading the stock before locking",
+        }
+    }
+}
+
+/// One buyer's instructions, fixed by the parent before the fork.
+#[derive(Clone, Copy)]
+pub struct Plan<'a> {
+    /// The buyer's number.
+    pub id: u32,
+    /// The stock file.
+    pub stock: &'a Path,
+    /// Permissions for the rewritten stock file (those it had).
+    pub mode: u32,
+    /// The simulated network delay between reading and writing.
+    pub delay: Duration,
+    /// Think time between the start and asking for the lock.
+    pub arrival: Duration,
+    /// What the strategy's lock is held around.
+    pub protects: Protects,
+    /// Where this buyer kills itself, if it is a `--kill` victim.
+    pub kill_at: Option<KillPoint>,
+    /// Every buyer's stage, in shared memory.
+    pub stages: &'a SharedCells,
+}
+
+impl Plan<'_> {
+    fn stage(&self, stage: Stage) {
+        self.stages.set(self.id as usize, stage as u8);
+    }
+
+    /// Dies here if this is the victim's point.
+    fn maybe_die(&self, here: KillPoint) {
+        if self.kill_at == Some(here) {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// The pipes a buyer inherits: the read end of the start barrier and the
+/// write end of the shared outcome pipe.
+pub struct Pipes {
+    /// The start barrier.
+    pub barrier: OwnedFd,
+    /// The outcome pipe.
+    pub outcomes: OwnedFd,
+}
+
+/// The life of buyer `plan.id`, in the child process. Returns its exit
+/// status: 0 once its outcome is written, 1 if it could not be (or the
+/// parent is gone).
+pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i32 {
+    if sys::become_buyer().is_err() || getppid() != parent {
+        return 1;
+    }
+    let pid = std::process::id() as i32;
+    let ready = guarded(plan.id, pid, || Ready::prepare(shared, plan, pid));
+    plan.stage(Stage::Ready);
+    if !wait_at_barrier(pipes.barrier) {
+        return 1;
+    }
+    let outcome = match ready {
+        Ok(buyer) => guarded(plan.id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| o),
+        Err(failed) => failed,
+    };
+    // One write of less than PIPE_BUF bytes: atomic, never interleaved.
+    match File::from(pipes.outcomes).write_all(&outcome.to_line()) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    }
+}
+
+/// Runs `f`, turning a panic into a failed outcome with its message.
+fn guarded<T>(id: u32, pid: i32, f: impl FnOnce() -> Result<T, Outcome>) -> Result<T, Outcome> {
+    panic::catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(Outcome::failed(id, pid, last_panic())))
+}
+
+/// Blocks until the parent opens the barrier. False if the parent died.
+fn wait_at_barrier(barrier: OwnedFd) -> bool {
+    let mut barrier = File::from(barrier);
+    let mut byte = [0u8; 1];
+    loop {
+        match barrier.read(&mut byte) {
+            Ok(1) => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            _ => return false,
+        }
+    }
+}
+
+/// A buyer ready to buy.
+struct Ready<'a> {
+    plan: Plan<'a>,
+    pid: i32,
+    lock: Box<dyn Lock + 'a>,
+    tmp: TempFile,
+}
+
+impl<'a> Ready<'a> {
+    /// Everything that can be done before the race starts.
+    fn prepare(shared: &'a dyn Shared, plan: Plan<'a>, pid: i32) -> Result<Self, Outcome> {
+        let fail = |what: &str, e: io::Error| Outcome::failed(plan.id, pid, format!("{what}: {e}"));
+        let lock = shared.open().map_err(|e| fail("opening the lock", e))?;
+        let tmp = TempFile::create(plan.stock, plan.mode)
+            .map_err(|e| fail("creating the temporary file", e))?;
+        // Warm-up: fault in the code and heap pages the purchase will use.
+        let warm = Stock::new(u64::from(plan.id)).to_text();
+        let _ = Stock::parse(&warm).map(|s| s.count());
+        let _ = Outcome::failed(plan.id, pid, warm).to_line();
+        Ok(Ready {
+            plan,
+            pid,
+            lock,
+            tmp,
+        })
+    }
+
+    /// Buys one ticket (see the module doc).
+    ///
+    /// `released_ns` is read just before the release and `acquired_ns` just
+    /// after the acquire, so under a real lock the next holder's
+    /// `acquired_ns` is never earlier: overlapping sections are real
+    /// overlaps.
+    fn buy(self) -> Outcome {
+        let Ready {
+            plan,
+            pid,
+            mut lock,
+            tmp,
+        } = self;
+        let mut out = Outcome {
+            delay_us: plan.delay.as_micros() as u64,
+            ..Outcome::empty(plan.id, pid)
+        };
+        if !plan.arrival.is_zero() {
+            plan.stage(Stage::Arriving);
+            std::thread::sleep(plan.arrival);
+        }
+        let mut sale = Sale {
+            plan: &plan,
+            tmp: Some(tmp),
+            read: None,
+        };
+        if plan.protects == Protects::Write {
+            plan.stage(Stage::Reading);
+            if let Err(e) = sale.read_and_wait() {
+                out.error = Some(e);
+                return out;
+            }
+        }
+        plan.stage(Stage::Waiting);
+        let asked = monotonic_ns();
+        let guard = match lock::acquire(&mut *lock) {
+            Ok(g) => g,
+            Err(e) => {
+                out.error = Some(format!("acquiring the lock: {e}"));
+                return out;
+            }
+        };
+        out.acquired_ns = monotonic_ns();
+        plan.stage(Stage::Holding);
+        plan.maybe_die(KillPoint::Hold);
+        let result = sale.finish();
+        if matches!(result, Ok(Some(_))) {
+            plan.maybe_die(KillPoint::Commit);
+        }
+        out.released_ns = monotonic_ns();
+        let release = guard.release();
+        plan.stage(Stage::Done);
+        out.wait_us = (out.acquired_ns - asked) / 1000;
+        out.hold_us = (out.released_ns - out.acquired_ns) / 1000;
+        match (result, release) {
+            (Ok(ticket), Ok(())) => {
+                out.got_ticket = ticket.is_some();
+                out.ticket = ticket;
+            }
+            (Err(e), _) => out.error = Some(e),
+            (Ok(_), Err(e)) => out.error = Some(format!("releasing the lock: {e}")),
+        }
+        out
+    }
+}
+
+/// One purchase's steps, so that they can be split around the lock.
+struct Sale<'p, 'a> {
+    plan: &'p Plan<'a>,
+    tmp: Option<TempFile>,
+    /// The stock as read, if read already.
+    read: Option<Stock>,
+}
+
+impl Sale<'_, '_> {
+    /// Reads the stock; if there is a ticket, waits the delay.
+    fn read_and_wait(&mut self) -> Result<(), String> {
+        let s = stock::load(self.plan.stock)
+            .map_err(|e| format!("reading stock file {}: {e}", self.plan.stock.display()))?;
+        self.plan.maybe_die(KillPoint::Read);
+        if s.count() > 0 && !self.plan.delay.is_zero() {
+            // std's sleep resumes after EINTR for the remaining time.
+            std::thread::sleep(self.plan.delay);
+        }
+        self.read = Some(s);
+        Ok(())
+    }
+
+    /// The rest of the purchase: read (unless done), decide, write.
+    /// Returns the ticket sold, if any. A buyer that sells nothing drops
+    /// (removes) its temporary file.
+    fn finish(&mut self) -> Result<Option<u64>, String> {
+        if self.read.is_none() {
+            self.read_and_wait()?;
+        }
+        let mut s = self.read.take().expect("read above");
+        let count = s.count();
+        if count == 0 {
+            return Ok(None);
+        }
+        s.set_count(count - 1);
+        let mut tmp = self.tmp.take().expect("one temporary file per purchase");
+        if self.plan.kill_at == Some(KillPoint::Write) {
+            let _ = tmp.write_torn(&s);
+            self.plan.maybe_die(KillPoint::Write);
+        }
+        tmp.commit(&s)
+            .map_err(|e| format!("writing stock file {}: {e}", self.plan.stock.display()))?;
+        Ok(Some(count))
+    }
+}

@@ -1,0 +1,286 @@
+//! What a run is asked to do: [`RunConfig`], and the command line that
+//! asks for exactly that again ([`RunConfig::rerun`]).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::delay::{Delay, fmt_duration};
+use super::seed;
+use crate::lock::Strategy;
+
+/// Where the tickets come from.
+#[derive(Clone, Debug)]
+pub enum StockSource {
+    /// A fresh stock of this many tickets in a private run directory,
+    /// removed after the run.
+    Fresh(u64),
+    /// The user's stock file, booked against in place and kept.
+    File(PathBuf),
+}
+
+/// Everything a run needs.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Number of buyer processes.
+    pub buyers: u32,
+    /// The locking strategy.
+    pub strategy: &'static Strategy,
+    /// Simulated delay between reading and writing the stock.
+    pub delay: Delay,
+    /// Each buyer's think time after the start, before it asks for the
+    /// lock: spreads arrivals, so buyers also meet the lock at different
+    /// moments (not only all at once).
+    pub arrival: Delay,
+    /// Seed of every buyer's delay and arrival, and of the `--kill` victims.
+    pub seed: u64,
+    /// Where the tickets come from.
+    pub stock: StockSource,
+    /// The watchdog: a run in which no buyer finishes for this long is
+    /// stopped, and its stuck buyers reported as hung.
+    pub timeout: Duration,
+    /// Faults to inject (none by default).
+    pub faults: Faults,
+}
+
+/// The default `--timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl RunConfig {
+    /// A run of `buyers` under `strategy` on `stock`, with `delay` seeded by
+    /// `seed`, all arriving at once, the default watchdog and no faults.
+    pub fn new(
+        strategy: &'static Strategy,
+        buyers: u32,
+        stock: StockSource,
+        delay: Delay,
+        seed: u64,
+    ) -> Self {
+        RunConfig {
+            buyers,
+            strategy,
+            delay,
+            arrival: Delay::ZERO,
+            seed,
+            stock,
+            timeout: watchdog_timeout(DEFAULT_TIMEOUT, delay, Delay::ZERO),
+            faults: Faults::default(),
+        }
+    }
+
+    /// The same run with the watchdog at `asked` (see [`watchdog_timeout`]).
+    pub fn with_timeout(mut self, asked: Duration) -> Self {
+        self.timeout = watchdog_timeout(asked, self.delay, self.arrival);
+        self
+    }
+
+    /// The command line that asks for this run again: every flag that
+    /// shapes it. (The interleaving itself is the scheduler's: see
+    /// [`RunConfig::repeats_exactly`].)
+    pub fn rerun(&self) -> String {
+        let stock = match &self.stock {
+            StockSource::Fresh(t) => format!("--tickets {t}"),
+            StockSource::File(p) => format!("--stock {}", shell_word(&p.display().to_string())),
+        };
+        let mut s = format!(
+            "booking --buyers {} --lock {} {stock} --delay {}",
+            self.buyers, self.strategy.name, self.delay
+        );
+        if !self.arrival.is_zero() {
+            s += &format!(" --arrival {}", self.arrival);
+        }
+        s += &format!(" --seed {}", self.seed);
+        if self.timeout != watchdog_timeout(DEFAULT_TIMEOUT, self.delay, self.arrival) {
+            s += &format!(" --timeout {}", fmt_duration(self.timeout));
+        }
+        if self.faults.kill > 0 {
+            s += &format!(
+                " --kill {} --kill-at {}",
+                self.faults.kill, self.faults.kill_at
+            );
+        }
+        if self.faults.no_repair {
+            s += " --no-repair";
+        }
+        s
+    }
+
+    /// Whether a re-run repeats this run's outcome exactly. The seed fixes
+    /// every delay, arrival and victim, but which buyer gets the lock first,
+    /// and whether two unlocked buyers read the same count, is the
+    /// scheduler's choice: with more than one buyer, the outcome of an
+    /// unsafe strategy depends on timing.
+    pub fn repeats_exactly(&self) -> bool {
+        self.buyers <= 1
+    }
+}
+
+/// `s`, quoted for a POSIX shell if it needs it.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./,:=+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The watchdog's timeout: what was asked, but at least three times the
+/// longest delay plus the longest arrival (under a lock, buyers finish one
+/// delay apart at the most, after arriving).
+pub fn watchdog_timeout(asked: Duration, delay: Delay, arrival: Delay) -> Duration {
+    asked.max(delay.max * 3 + arrival.max)
+}
+
+/// Where `--kill` kills its victims (each kills itself with `SIGKILL`, so
+/// the point is exact).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KillPoint {
+    /// Right after acquiring the lock, before reading the stock.
+    #[default]
+    Hold,
+    /// After reading the stock, before the delay and the write.
+    Read,
+    /// Mid-write: half of the new stock is in the temporary file, not yet
+    /// renamed over the stock file. (Only buyers that found a ticket.)
+    Write,
+    /// After the rename, before releasing the lock and reporting: the
+    /// purchase is in the file, but nobody was told. (Only buyers that
+    /// found a ticket.)
+    Commit,
+}
+
+impl KillPoint {
+    /// Every point, in the order of a purchase.
+    pub const ALL: [KillPoint; 4] = [
+        KillPoint::Hold,
+        KillPoint::Read,
+        KillPoint::Write,
+        KillPoint::Commit,
+    ];
+
+    /// The `--kill-at` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            KillPoint::Hold => "hold",
+            KillPoint::Read => "read",
+            KillPoint::Write => "write",
+            KillPoint::Commit => "commit",
+        }
+    }
+
+    /// What happens there, for `--help`.
+    pub fn about(self) -> &'static str {
+        match self {
+            KillPoint::Hold => "just acquired the lock, before reading the stock",
+            KillPoint::Read => "read the stock, before the delay and the write",
+            KillPoint::Write => {
+                "half the new stock in the temporary file (buyers that found a ticket)"
+            }
+            KillPoint::Commit => {
+                "renamed over the stock file, not yet released or reported (buyers that found a ticket)"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for KillPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for KillPoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        KillPoint::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown kill point '{s}' (hold, read, write, commit)"))
+    }
+}
+
+/// Faults a run injects, to show what each strategy does when a buyer dies.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Faults {
+    /// How many buyers kill themselves with `SIGKILL` (chosen by the seed).
+    pub kill: u32,
+    /// Where they do it.
+    pub kill_at: KillPoint,
+    /// Do not repair a lock whose holder died: watch the other buyers
+    /// wait until the watchdog ends the run.
+    pub no_repair: bool,
+}
+
+impl Faults {
+    /// Which buyers are victims: the first `kill` of a shuffle of the ids
+    /// seeded by `seed`, so a run with the same seed kills the same buyers.
+    pub fn victims(&self, buyers: u32, seed: u64) -> Vec<bool> {
+        let mut ids: Vec<u32> = (0..buyers).collect();
+        let mut rng = seed::rng(seed, seed::stream::VICTIMS);
+        // Fisher–Yates, with our own portable draws.
+        for i in (1..ids.len()).rev() {
+            let j = seed::between(&mut rng, 0, i as u64) as usize;
+            ids.swap(i, j);
+        }
+        let mut victim = vec![false; buyers as usize];
+        for &id in ids.iter().take(self.kill as usize) {
+            victim[id as usize] = true;
+        }
+        victim
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rerun_line_carries_every_flag() {
+        let sem = crate::lock::find("sem").unwrap();
+        let mut cfg = RunConfig::new(
+            sem,
+            7,
+            StockSource::File("my stock.json".into()),
+            "1ms..2ms".parse().unwrap(),
+            5,
+        );
+        assert_eq!(
+            cfg.rerun(),
+            "booking --buyers 7 --lock sem --stock 'my stock.json' --delay 1ms..2ms --seed 5"
+        );
+        cfg.arrival = "0..3ms".parse().unwrap();
+        cfg = cfg.with_timeout(Duration::from_secs(2));
+        cfg.faults = Faults {
+            kill: 2,
+            kill_at: KillPoint::Commit,
+            no_repair: true,
+        };
+        assert_eq!(
+            cfg.rerun(),
+            "booking --buyers 7 --lock sem --stock 'my stock.json' --delay 1ms..2ms --arrival 0..3ms --seed 5 --timeout 2s --kill 2 --kill-at commit --no-repair"
+        );
+    }
+
+    #[test]
+    fn victims_are_seeded() {
+        let f = Faults {
+            kill: 3,
+            ..Faults::default()
+        };
+        let a = f.victims(20, 9);
+        assert_eq!(a, f.victims(20, 9));
+        assert_eq!(a.iter().filter(|&&v| v).count(), 3);
+        assert_eq!(f.victims(2, 9), [true, true]);
+    }
+
+    #[test]
+    fn kill_points_parse_their_names() {
+        for p in KillPoint::ALL {
+            assert_eq!(p.name().parse::<KillPoint>(), Ok(p));
+        }
+        assert!("later".parse::<KillPoint>().is_err());
+    }
+}

@@ -1,0 +1,339 @@
+//! The fork boundary: the one module that calls `fork`, and the only way
+//! to start a buyer process.
+//!
+//! Three promises, kept by construction rather than by care at call sites:
+//!
+//! 1. **Only a single-threaded process forks.** A child forked from a
+//!    process with other threads may only call async-signal-safe functions
+//!    (a lock another thread held at the fork, the allocator's say, stays
+//!    taken for ever in the child). [`Children::new`] takes a
+//!    [`SingleThreaded`] proof, which only [`SingleThreaded::check`] makes,
+//!    from `/proc/self/task`.
+//! 2. **A child never returns into the parent's frames.** [`Children::spawn`]
+//!    runs the child's body under `catch_unwind` and ends with `_exit`
+//!    whatever happens: a panic in a strategy cannot unwind into the
+//!    parent's `run()` and run *its* destructors in the child (which would
+//!    delete the run directory, other buyers' lock files, a semaphore).
+//!    `_exit` also skips `atexit` handlers and stdio buffers copied from
+//!    the parent.
+//! 3. **No child outlives its handle.** Dropping [`Children`] kills
+//!    (`SIGKILL`) and reaps every child not yet reaped, on every path out of
+//!    a run: an error, an interrupt, a panic in the parent.
+//!
+//! `SIGCHLD` is reset to its default action before the first fork: a
+//! parent that inherited `SIG_IGN` for it (some shells and CI runners do)
+//! would have its children reaped by the kernel, and `waitpid` would fail
+//! with `ECHILD`.
+
+use std::collections::HashMap;
+use std::io;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Mutex, OnceLock};
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::signal::{SigHandler, Signal, kill, signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid};
+
+/// Proof that the process had exactly one thread when it was checked.
+/// Neither `Send` nor `Sync`: it stays on the thread that checked.
+#[derive(Debug)]
+pub struct SingleThreaded {
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SingleThreaded {
+    /// Counts the entries of `/proc/self/task`.
+    ///
+    /// # Errors
+    /// A message naming the thread count, or why `/proc` could not be read.
+    pub fn check() -> Result<Self, String> {
+        match std::fs::read_dir("/proc/self/task").map(Iterator::count) {
+            Ok(1) => Ok(SingleThreaded {
+                _not_send: PhantomData,
+            }),
+            Ok(n) => Err(format!(
+                "refusing to fork buyers from a process with {n} threads (only a single-threaded process may fork safely)"
+            )),
+            Err(e) => Err(format!("reading /proc/self/task: {e}")),
+        }
+    }
+}
+
+/// How a child ended, as `waitpid` told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// It called `_exit` with this status.
+    Exited(i32),
+    /// A signal ended it.
+    Signaled(Signal),
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Exited(code) => write!(f, "exited with status {code}"),
+            Ending::Signaled(sig) => write!(f, "was killed by {sig}"),
+        }
+    }
+}
+
+/// The exit status of a child whose body panicked (Rust's own convention).
+pub const PANICKED: i32 = 101;
+
+/// The children of this process, by index, and how each ended.
+pub struct Children {
+    pids: Vec<Pid>,
+    ended: Vec<Option<Ending>>,
+    index: HashMap<Pid, usize>,
+    live: usize,
+    _proof: SingleThreaded,
+}
+
+impl Children {
+    /// A handle for children still to be spawned. Resets `SIGCHLD` to its
+    /// default action (see the module doc).
+    ///
+    /// # Errors
+    /// When `sigaction` fails.
+    pub fn new(proof: SingleThreaded) -> io::Result<Self> {
+        // SAFETY: installing SIG_DFL runs no code of ours in a handler.
+        unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }?;
+        install_panic_hook();
+        Ok(Children {
+            pids: Vec::new(),
+            ended: Vec::new(),
+            index: HashMap::new(),
+            live: 0,
+            _proof: proof,
+        })
+    }
+
+    /// Forks a child that runs `body` and exits with the status it returns
+    /// ([`PANICKED`] if it panics). Returns the child's index (0, 1, ...)
+    /// and pid in the parent; never returns in the child.
+    ///
+    /// Flush any buffered output before: the child inherits a copy of it.
+    ///
+    /// # Errors
+    /// `EAGAIN` when the process limit (`RLIMIT_NPROC`) or memory is
+    /// exhausted.
+    pub fn spawn(&mut self, body: impl FnOnce() -> i32) -> io::Result<(usize, Pid)> {
+        // SAFETY: `_proof` shows the process is single-threaded, so the child
+        // may run any code. The child never returns from this block: it runs
+        // `body` under catch_unwind and `_exit`s.
+        match unsafe { nix::unistd::fork() }? {
+            ForkResult::Child => {
+                let status = panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(PANICKED);
+                exit_child(status)
+            }
+            ForkResult::Parent { child } => {
+                let i = self.pids.len();
+                self.pids.push(child);
+                self.ended.push(None);
+                self.index.insert(child, i);
+                self.live += 1;
+                Ok((i, child))
+            }
+        }
+    }
+
+    /// Number of children spawned.
+    pub fn len(&self) -> usize {
+        self.pids.len()
+    }
+
+    /// Whether none was spawned.
+    pub fn is_empty(&self) -> bool {
+        self.pids.is_empty()
+    }
+
+    /// Child `i`'s pid.
+    pub fn pid(&self, i: usize) -> Pid {
+        self.pids[i]
+    }
+
+    /// How child `i` ended, if it was reaped.
+    pub fn ending(&self, i: usize) -> Option<Ending> {
+        self.ended[i]
+    }
+
+    /// Indexes of the children not yet reaped.
+    pub fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.pids.len()).filter(|&i| self.ended[i].is_none())
+    }
+
+    /// Whether every child has been reaped.
+    pub fn all_reaped(&self) -> bool {
+        self.live == 0
+    }
+
+    fn record(&mut self, status: WaitStatus) -> Option<(usize, Ending)> {
+        let ending = match status {
+            WaitStatus::Exited(_, code) => Ending::Exited(code),
+            WaitStatus::Signaled(_, sig, _) => Ending::Signaled(sig),
+            _ => return None,
+        };
+        let i = *self.index.get(&status.pid()?)?;
+        if self.ended[i].is_none() {
+            self.ended[i] = Some(ending);
+            self.live -= 1;
+        }
+        Some((i, ending))
+    }
+
+    /// Reaps the children that have already ended, without blocking.
+    ///
+    /// # Errors
+    /// Any error of `waitpid` other than `EINTR` and `ECHILD`.
+    pub fn reap_ended(&mut self) -> io::Result<Vec<(usize, Ending)>> {
+        let mut out = Vec::new();
+        while self.live > 0 {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(status) => out.extend(self.record(status)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Waits for child `i` to end (by pid: O(1) in the kernel, where
+    /// `waitpid(-1)` scans every child).
+    ///
+    /// # Errors
+    /// Any error of `waitpid` other than `EINTR`.
+    pub fn reap(&mut self, i: usize) -> io::Result<Ending> {
+        if let Some(e) = self.ended[i] {
+            return Ok(e);
+        }
+        loop {
+            match waitpid(self.pids[i], None) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(status) => {
+                    if let Some((_, e)) = self.record(status) {
+                        return Ok(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reaps child `i` if it has ended, without blocking (by pid).
+    ///
+    /// # Errors
+    /// Any error of `waitpid` other than `EINTR`.
+    pub fn reap_if_ended(&mut self, i: usize) -> io::Result<Option<Ending>> {
+        if let Some(e) = self.ended[i] {
+            return Ok(Some(e));
+        }
+        loop {
+            match waitpid(self.pids[i], Some(WaitPidFlag::WNOHANG)) {
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(WaitStatus::StillAlive) => return Ok(None),
+                Ok(status) => return Ok(self.record(status).map(|(_, e)| e)),
+            }
+        }
+    }
+
+    /// Sends `SIGKILL` to child `i` if it has not been reaped (a reaped
+    /// pid may belong to another process by now).
+    pub fn kill(&self, i: usize) {
+        if self.ended[i].is_none() {
+            let _ = kill(self.pids[i], Signal::SIGKILL);
+        }
+    }
+
+    /// Kills every child not yet reaped, reaps them all, and returns how
+    /// each of those ended.
+    pub fn kill_and_reap_all(&mut self) -> Vec<(usize, Ending)> {
+        let live: Vec<usize> = self.live().collect();
+        for &i in &live {
+            self.kill(i);
+        }
+        let mut out = Vec::new();
+        for i in live {
+            match self.reap(i) {
+                Ok(e) => out.push((i, e)),
+                // Not our child any more (cannot happen with SIGCHLD at its
+                // default): forget it rather than wait for ever.
+                Err(_) => {
+                    self.ended[i] = Some(Ending::Signaled(Signal::SIGKILL));
+                    self.live -= 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.kill_and_reap_all();
+    }
+}
+
+/// The message of the last panic in a child process, recorded by the hook
+/// [`install_panic_hook`] installs.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// The process that installed the hook: the parent of every child.
+static PARENT: OnceLock<u32> = OnceLock::new();
+
+/// Installs, once, a panic hook that children inherit through `fork`: in
+/// a child it records the message for the child's outcome record and
+/// prints nothing (no N copies on the terminal); in the parent it does
+/// what the hook before it did. Installed before the forks, so no child
+/// pays for it.
+fn install_panic_hook() {
+    if PARENT.set(std::process::id()).is_err() {
+        return;
+    }
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        if PARENT.get() == Some(&std::process::id()) {
+            previous(info);
+        } else {
+            record_panic(info);
+        }
+    }));
+}
+
+fn record_panic(info: &panic::PanicHookInfo<'_>) {
+    let payload = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    let text = match info.location() {
+        Some(l) => format!("panicked at {}:{}: {payload}", l.file(), l.line()),
+        None => format!("panicked: {payload}"),
+    };
+    if let Ok(mut last) = LAST_PANIC.lock() {
+        *last = Some(text);
+    }
+}
+
+/// In a child: the last panic's message (`panicked at FILE:LINE: MSG`),
+/// for its outcome record.
+pub fn last_panic() -> String {
+    LAST_PANIC
+        .lock()
+        .ok()
+        .and_then(|mut l| l.take())
+        .unwrap_or_else(|| "panicked".into())
+}
+
+/// Ends a forked child at once with `status`, without running `atexit`
+/// handlers, destructors or flushing stdio buffers copied from the parent
+/// (which would print the parent's pending output twice).
+pub fn exit_child(status: i32) -> ! {
+    // SAFETY: `_exit` is async-signal-safe, takes no pointers and never returns.
+    unsafe { libc::_exit(status) }
+}

@@ -1,0 +1,26 @@
+//! The engine: everything that makes a run happen, and nothing about how
+//! it is asked for (no clap here) or shown.
+//!
+//! * [`config`] — what a run is asked to do, and its re-run line;
+//! * [`run`] — one run, start to verdict;
+//! * [`supervise`] — the parent: fork, barrier, collect, reap, watchdog;
+//! * [`buyer`] — a buyer's whole life, in its own process;
+//! * [`fork`] — the fork boundary (the only place that forks);
+//! * [`workspace`] — the run directory, the user's stock file, the sweep;
+//! * [`stock`], [`outcome`], [`delay`], [`seed`] — the data;
+//! * [`sys`] — the other `unsafe` code: shared memory, semaphores, signals.
+
+pub mod buyer;
+pub mod config;
+pub mod delay;
+pub mod fork;
+pub mod outcome;
+pub mod run;
+pub mod seed;
+pub mod stock;
+pub mod supervise;
+pub mod sys;
+pub mod workspace;
+
+pub use config::{DEFAULT_TIMEOUT, Faults, KillPoint, RunConfig, StockSource, watchdog_timeout};
+pub use run::{RunOutput, run};

@@ -1,0 +1,8 @@
+//! The judge: what a run's records and stock file prove. Pure functions
+//! over data, no processes.
+//!
+//! * [`verdict`] — SAFE, UNSAFE or FAILED, and every count behind it;
+//! * [`stats`] — medians and percentiles for the reports.
+
+pub mod stats;
+pub mod verdict;
