@@ -13,6 +13,8 @@ mod cli;
 mod faults;
 #[path = "it/handout.rs"]
 mod handout;
+#[path = "it/hostile.rs"]
+mod hostile;
 #[path = "it/props.rs"]
 mod props;
 #[path = "it/report.rs"]

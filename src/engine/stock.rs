@@ -5,20 +5,35 @@
 //!   its order, with its value; only the formatting is rewritten (compact).
 //! * A parse error is never read as "0 tickets": a torn or invalid file is an
 //!   error with its own message.
+//! * Only a regular file of at most [`MAX_STOCK_BYTES`] is read, opened
+//!   without blocking (see [`load`]): `--stock /dev/zero` or a named pipe is
+//!   refused at once, not read without end or waited on forever.
+//! * A key that appears twice at the top level, or a UTF-8 byte-order mark,
+//!   is refused (see [`Stock::parse`]) rather than silently dropped when the
+//!   file is rewritten.
 //! * Saving writes a temporary file in the same directory and `rename`s it
 //!   over the stock file. `rename` is atomic, so a reader sees the old or the
 //!   new file, never an empty or half-written one, and a writer killed
 //!   mid-write leaves only its temporary file, which the run removes.
 
-use std::fs::{self, File, OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fmt;
+use std::fs::{self, File, Metadata, OpenOptions, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{self as serde_de, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 /// The largest ticket count accepted.
 pub const MAX_COUNT: u64 = 1_000_000_000;
+
+/// The largest stock file read, in bytes (1 MiB). A stock file is a few
+/// bytes; the limit only stops `--stock` from reading something huge or
+/// endless into memory.
+pub const MAX_STOCK_BYTES: u64 = 1 << 20;
 
 /// The parsed content of a stock file.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,17 +49,44 @@ impl Stock {
         Stock { fields }
     }
 
-    /// Parses the text of a stock file.
+    /// Parses the text of a stock file: the single way in, [`load`] included.
+    ///
+    /// Stricter than plain `serde_json`:
+    /// * A key that appears twice in the top-level object is refused.
+    ///   `serde_json` would keep the last value, and the file is rewritten
+    ///   from the parsed map, so the other would silently disappear.
+    ///   Objects nested inside keep `serde_json`'s behaviour (the last value
+    ///   wins): the file is opaque there, and they are kept as parsed.
+    /// * A leading UTF-8 byte-order mark is refused with a message naming it
+    ///   (JSON text must not start with one, RFC 8259 §8.1), rather than
+    ///   "expected value at line 1 column 1".
     ///
     /// # Errors
-    /// A one-line description of what is wrong (not JSON, wrong shape, a
-    /// `count` that is missing, negative, fractional, a string, too large).
+    /// A one-line description of what is wrong (a byte-order mark, not JSON,
+    /// a duplicate key, wrong shape, a `count` that is missing, negative,
+    /// fractional, a string, too large). It names neither the file nor its
+    /// path: the caller adds them.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.starts_with('\u{feff}') {
+            return Err(
+                "starts with a UTF-8 byte-order mark (EF BB BF); save the file without it".into(),
+            );
+        }
         if text.trim().is_empty() {
             return Err("the file is empty (expected {\"count\": N})".into());
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| format!("not valid JSON ({e})"))?;
+        let mut duplicate = None;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = TopLevel {
+            duplicate: &mut duplicate,
+        }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+        let value = match (parsed, duplicate) {
+            (Ok(value), _) => value,
+            (Err(_), Some(key)) => return Err(format!("the key {key:?} appears twice")),
+            (Err(e), None) => return Err(format!("not valid JSON ({e})")),
+        };
         let Value::Object(fields) = value else {
             return Err(format!(
                 "expected a JSON object like {{\"count\": 100}}, found {}",
@@ -110,20 +152,159 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The top-level JSON value of a stock file, read in one pass with a check
+/// `serde_json` lacks: an object whose keys are all distinct. The first key
+/// seen twice is put in `duplicate` and ends the parse with an error.
+/// Any other value (array, number, ...) is returned as it is, for
+/// [`Stock::parse`] to refuse with its own message; values inside the object
+/// are plain `serde_json` values.
+struct TopLevel<'a> {
+    duplicate: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopLevel<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.contains_key(&key) {
+                let message = format!("duplicate key {key:?}");
+                *self.duplicate = Some(key);
+                return Err(serde_de::Error::custom(message));
+            }
+            let value = map.next_value()?;
+            fields.insert(key, value);
+        }
+        Ok(Value::Object(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(Value::Array)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::from(s))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
 /// Reads and parses the stock file at `path`.
+///
+/// Only a regular file (or a symbolic link to one) of at most
+/// [`MAX_STOCK_BYTES`] is read, so that `--stock` naming something else
+/// fails at once instead of hanging or eating memory:
+/// 1. `stat` first (it follows links): anything but a regular file is
+///    refused before it is even opened, as opening a device can have
+///    effects of its own.
+/// 2. `open` with `O_NONBLOCK`: opening a FIFO for reading blocks until a
+///    writer opens it, possibly forever; with `O_NONBLOCK` it returns at
+///    once. On a regular file the flag changes nothing. `O_NOCTTY` keeps a
+///    terminal from becoming our controlling terminal; `O_CLOEXEC` keeps the
+///    descriptor out of anything executed.
+/// 3. `fstat` the open file: the name may have been pointed elsewhere
+///    between the `stat` and the `open`, and what is open is what is read.
+/// 4. Read at most `MAX_STOCK_BYTES + 1` bytes, so a file larger than the
+///    limit (or one growing while read) is refused without reading it all.
+///
+/// For a buyer in its critical section that is one `stat`, one `open`, one
+/// `fstat` and one read (plus the read that finds the end of the file).
 ///
 /// # Errors
 /// A one-line description naming neither the path nor the file (the caller
-/// adds them): missing, a directory, unreadable, or invalid content.
+/// adds them): missing, not a regular file, too large, unreadable, not
+/// UTF-8, or invalid content (see [`Stock::parse`]).
 pub fn load(path: &Path) -> Result<Stock, String> {
-    let text = fs::read_to_string(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => "no such file".to_string(),
-        io::ErrorKind::IsADirectory => "is a directory, not a file".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied (cannot read it)".to_string(),
-        io::ErrorKind::InvalidData => "not UTF-8 text, so not JSON".to_string(),
-        _ => e.to_string(),
-    })?;
+    check_regular(&fs::metadata(path).map_err(read_problem)?)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(read_problem)?;
+    let meta = file.metadata().map_err(read_problem)?;
+    check_regular(&meta)?;
+    if meta.len() > MAX_STOCK_BYTES {
+        return Err(format!(
+            "is {} bytes, larger than the limit of {} MiB for a stock file",
+            meta.len(),
+            MAX_STOCK_BYTES >> 20
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_STOCK_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_problem)?;
+    if bytes.len() as u64 > MAX_STOCK_BYTES {
+        return Err(format!(
+            "grew past the limit of {} MiB for a stock file while being read",
+            MAX_STOCK_BYTES >> 20
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text, so not JSON".to_string())?;
     Stock::parse(&text)
+}
+
+/// Why an I/O error stopped [`load`], in one line.
+fn read_problem(e: io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file".to_string(),
+        io::ErrorKind::PermissionDenied => "permission denied (cannot read it)".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Refuses anything but a regular file, saying what it is.
+fn check_regular(meta: &Metadata) -> Result<(), String> {
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    if t.is_dir() {
+        return Err("is a directory, not a file".into());
+    }
+    let what = if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    };
+    Err(format!("is {what}, not a regular file"))
 }
 
 /// The temporary file that process `pid` writes before renaming it over
@@ -264,6 +445,124 @@ mod tests {
             assert!(err.contains(reason), "{text:?}: {err:?} lacks {reason:?}");
             assert!(!err.contains('\n'), "{text:?}: message is not one line");
         }
+    }
+
+    #[test]
+    fn other_top_level_values_are_refused_as_before() {
+        for (text, kind) in [
+            ("null", "found null"),
+            ("true", "found a boolean"),
+            ("-3", "found a number"),
+            ("3", "found a number"),
+            ("2.5", "found a number"),
+            ("\"count\"", "found a string"),
+            ("[{\"count\": 1}, [2]]", "found an array"),
+        ] {
+            let err = Stock::parse(text).unwrap_err();
+            assert!(err.contains(kind), "{text:?}: {err:?} lacks {kind:?}");
+        }
+        let err = Stock::parse("{\"count\": 1} {}").unwrap_err();
+        assert!(
+            err.contains("not valid JSON (trailing characters"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_key_twice_at_the_top_level_is_refused() {
+        for (text, err) in [
+            (
+                r#"{"count":5,"count":7}"#,
+                r#"the key "count" appears twice"#,
+            ),
+            (
+                r#"{"count":1,"x":[1],"y":2,"x":{}}"#,
+                r#"the key "x" appears twice"#,
+            ),
+            // The same key spelt with an escape is the same key.
+            (
+                r#"{"count":1,"\u0063ount":2}"#,
+                r#"the key "count" appears twice"#,
+            ),
+            (
+                "{\"count\":1,\"a\\nb\":1,\"a\\nb\":2}",
+                r#"the key "a\nb" appears twice"#,
+            ),
+        ] {
+            assert_eq!(Stock::parse(text).unwrap_err(), err, "{text}");
+        }
+        // The same key in different objects, or twice in a nested object
+        // (where serde_json keeps the last value), is not a duplicate here.
+        let s = Stock::parse(r#"{"count":2,"v":{"count":3,"a":1,"a":2}}"#).unwrap();
+        assert_eq!(s.count(), 2);
+        assert_eq!(s.fields()["v"], serde_json::json!({"count": 3, "a": 2}));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named() {
+        let err = Stock::parse("\u{feff}{\"count\": 3}").unwrap_err();
+        assert_eq!(
+            err,
+            "starts with a UTF-8 byte-order mark (EF BB BF); save the file without it"
+        );
+    }
+
+    /// `load(path)` on another thread, failing after 10 s instead of
+    /// hanging the test run when it blocks.
+    fn load_within_10s(path: &Path) -> Result<Stock, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = path.to_path_buf();
+        std::thread::spawn(move || tx.send(load(&path)));
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("load returns within 10 s")
+    }
+
+    #[test]
+    fn only_regular_files_are_opened_and_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        for (path, err) in [
+            (fifo.as_path(), "is a FIFO (named pipe), not a regular file"),
+            (&socket, "is a socket, not a regular file"),
+            (&link, "is a character device, not a regular file"),
+            (dir.path(), "is a directory, not a file"),
+        ] {
+            assert_eq!(load_within_10s(path).unwrap_err(), err, "{path:?}");
+        }
+        assert_eq!(
+            load(&dir.path().join("missing")).unwrap_err(),
+            "no such file"
+        );
+    }
+
+    #[test]
+    fn a_stock_file_is_read_up_to_the_limit_and_no_further() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stock.json");
+        let json = "{\"count\":1}";
+        let mut text = " ".repeat(MAX_STOCK_BYTES as usize - json.len());
+        text.push_str(json);
+        fs::write(&path, &text).unwrap();
+        assert_eq!(load(&path).unwrap().count(), 1, "exactly the limit is fine");
+        text.insert(0, ' ');
+        fs::write(&path, &text).unwrap();
+        assert_eq!(
+            load(&path).unwrap_err(),
+            "is 1048577 bytes, larger than the limit of 1 MiB for a stock file"
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_named_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stock.json");
+        fs::write(&path, b"{\"count\": 1, \"x\": \"\xff\"}").unwrap();
+        assert_eq!(load(&path).unwrap_err(), "not UTF-8 text, so not JSON");
     }
 
     #[test]
