@@ -1,6 +1,7 @@
 //! Lists the strategies: every `src/lock/*.rs` except `mod.rs` is a
-//! strategy module that defines `pub const STRATEGY`. The generated file is
-//! included by `src/lock/mod.rs`, so adding a strategy is adding one file.
+//! strategy module, and every `pub const NAME: Strategy` in it (a line that
+//! starts so) is a strategy. The generated file is included by
+//! `src/lock/mod.rs`, so adding a strategy is adding one file.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -31,9 +32,22 @@ fn main() {
         )
         .unwrap();
     }
-    out += "/// Every strategy file's `STRATEGY`, in file-name order.\npub const ALL: &[&Strategy] = &[\n";
+    out +=
+        "/// Every strategy of every file, in file-name order.\npub const ALL: &[&Strategy] = &[\n";
     for n in &names {
-        writeln!(out, "    &{n}::STRATEGY,").unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("{n}.rs"))).unwrap();
+        let consts: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub const ")?.split_once(": Strategy ="))
+            .map(|(name, _)| name.trim())
+            .collect();
+        assert!(
+            !consts.is_empty(),
+            "src/lock/{n}.rs defines no `pub const STRATEGY: Strategy = ...`"
+        );
+        for c in consts {
+            writeln!(out, "    &{n}::{c},").unwrap();
+        }
     }
     out += "];\n";
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("strategies.rs");

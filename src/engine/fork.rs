@@ -312,7 +312,12 @@ fn record_panic(info: &panic::PanicHookInfo<'_>) {
         .or_else(|| info.payload().downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into());
     let text = match info.location() {
-        Some(l) => format!("panicked at {}:{}: {payload}", l.file(), l.line()),
+        Some(l) => {
+            // Paths relative to the project, as a student reads them.
+            let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+            let file = l.file().strip_prefix(root).unwrap_or(l.file());
+            format!("panicked at {file}:{}: {payload}", l.line())
+        }
         None => format!("panicked: {payload}"),
     };
     if let Ok(mut last) = LAST_PANIC.lock() {
