@@ -10,7 +10,7 @@ BUYERS ?= 150
 LOCK ?= none
 ARGS ?=
 
-.PHONY: run test lint fmt check compare bench clean
+.PHONY: run test lint fmt check compare bench zoo clean
 
 run:
 	$(STATIC) run --release --quiet --target $(HOST) -- --buyers $(BUYERS) --lock $(LOCK) $(ARGS)
@@ -37,6 +37,14 @@ compare:
 # in the same run, and prints every figure and ratio.
 bench:
 	$(STATIC) run --release --quiet --target $(HOST) -- bench $(ARGS)
+
+# The zoo's catch rate: ROUNDS (20) default `booking check`s with seeds
+# 1..ROUNDS; how often each deliberately wrong strategy is caught, and that
+# no safe one is ever flagged. ARGS go to every `booking check`.
+ROUNDS ?= 20
+zoo:
+	$(STATIC) build --release --quiet --target $(HOST)
+	ROUNDS=$(ROUNDS) bench/zoo.sh target/$(HOST)/release/booking $(ARGS)
 
 clean:
 	$(CARGO) clean

@@ -115,10 +115,7 @@ impl CheckReport {
                 "NOT CAUGHT"
             };
             let smallest = s.smallest_problem.as_ref().map_or(String::new(), |f| {
-                format!(
-                    ": {} ({})\n{:indent$}re-run: {}",
-                    f.problem, f.kind, "", f.rerun
-                )
+                format!(": {}\n{:indent$}re-run: {}", f.problem, "", f.rerun)
             });
             out += &format!(
                 "{:<w$} {:<7} {:>9} {:>6} {:>6} {:>4} {:>9}  {verdict}{smallest}\n",

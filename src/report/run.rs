@@ -220,7 +220,7 @@ impl RunReport {
         );
         s += &format!("re-run: {}\n", self.rerun);
         if !self.rerun_exact {
-            s += "  (the seed fixes delays, arrivals and victims; the interleaving is the scheduler's, so an unsafe run's numbers may differ)\n";
+            s += "  (same seed: same delays, arrivals and victims; the interleaving is the scheduler's, so the outcome may differ)\n";
         }
         s
     }

@@ -65,9 +65,15 @@ fn killed_run(work: &Work, lock: &str, at: &str) -> (Value, Run, u64) {
         "shared memory left{}",
         run.context()
     );
+    let name = format!("{lock}-{at}.json");
+    let side: Vec<String> = std::fs::read_dir(work.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&name) && *n != name)
+        .collect();
     assert!(
-        !work.path(&format!("{lock}-{at}.json.lock")).exists(),
-        "lock file left{}",
+        side.is_empty(),
+        "lock files left: {side:?}{}",
         run.context()
     );
     let after: Value = serde_json::from_str(&std::fs::read_to_string(&stock).unwrap()).unwrap();
@@ -75,14 +81,20 @@ fn killed_run(work: &Work, lock: &str, at: &str) -> (Value, Run, u64) {
     (r, run, count)
 }
 
-/// `file` and `sem` stay safe whichever point their victims die at: the
-/// kernel drops a dead holder's flock; the run repairs a dead holder's
-/// semaphore. The verdict's range check covers purchases that reached the
-/// file unreported.
+/// Every strategy that claims to be safe (from the registry) stays safe
+/// whichever point its victims die at: the kernel drops a dead holder's
+/// flock; the run repairs a dead holder's semaphore or `excl` lock file.
+/// The verdict's range check covers purchases that reached the file
+/// unreported.
 #[test]
 fn safe_strategies_survive_killed_buyers_at_every_point() {
     let work = Work::new();
-    for lock in ["file", "sem"] {
+    let safe: Vec<&str> = booking::lock::listed()
+        .filter(|s| s.safe)
+        .map(|s| s.name)
+        .collect();
+    assert!(safe.len() >= 3, "file, sem, excl at least: {safe:?}");
+    for lock in safe {
         for at in ["hold", "read", "write", "commit"] {
             let (r, run, count) = killed_run(&work, lock, at);
             let (sold, ind) = (u(&r, "sold"), u(&r, "indeterminate"));
@@ -116,13 +128,16 @@ fn safe_strategies_survive_killed_buyers_at_every_point() {
                 (_, "commit") => assert!(in_file > sold, "commit victims' sales reach the file"),
                 _ => {}
             }
-            if lock == "sem" && at == "hold" {
+            let repair = match lock {
+                "sem" => Some("died holding the semaphore; repaired"),
+                "excl" => Some("died holding the lock file; removed it"),
+                _ => None,
+            };
+            if let (Some(repair), "hold") = (repair, at) {
                 let events = r["events"].as_array().unwrap();
-                let repaired = events.iter().filter(|e| {
-                    e.as_str()
-                        .unwrap()
-                        .ends_with("died holding the semaphore; repaired")
-                });
+                let repaired = events
+                    .iter()
+                    .filter(|e| e.as_str().unwrap().ends_with(repair));
                 assert_eq!(
                     repaired.count(),
                     4,
