@@ -261,9 +261,18 @@ impl Supervisor<'_> {
                 Ok(0) => {
                     if self.reap_ended()? {
                         last_progress = Instant::now();
-                    } else if last_progress.elapsed() > self.cfg.timeout {
+                    }
+                    if self.buyers.children.all_reaped() {
+                        // Every buyer is gone, yet the pipe is open: some
+                        // other process (a strategy's own child) holds it.
+                        // Nothing a buyer wrote can still come.
                         let p = pipe.take().expect("the pipe is open here");
-                        self.watchdog(Some(p));
+                        self.drain(p, &mut buf);
+                        return Ok(());
+                    }
+                    if last_progress.elapsed() > self.cfg.timeout {
+                        let p = pipe.take().expect("the pipe is open here");
+                        self.watchdog(Some((p, &mut buf)));
                         return Ok(());
                     }
                 }
@@ -384,7 +393,7 @@ impl Supervisor<'_> {
 
     /// No buyer finished for `--timeout`: say who was stuck on what, kill
     /// them, and mark them hung. Records already in the pipe still count.
-    fn watchdog(&mut self, pipe: Option<File>) {
+    fn watchdog(&mut self, pipe: Option<(File, &mut Vec<u8>)>) {
         let live: Vec<usize> = self.buyers.children.live().collect();
         let mut by_stage: Vec<(Stage, Vec<String>)> = Vec::new();
         for &i in &live {
@@ -418,13 +427,27 @@ impl Supervisor<'_> {
         self.events.push(msg);
         // They die of the watchdog's SIGKILL: not a death to repair after.
         self.buyers.children.kill_and_reap_all();
-        // Every writer is dead now: read what they wrote before dying.
-        if let Some(mut p) = pipe {
-            let mut rest = Vec::new();
-            if p.read_to_end(&mut rest).is_ok() {
-                self.take_lines(&mut rest);
+        if let Some((p, buf)) = pipe {
+            self.drain(p, buf);
+        }
+    }
+
+    /// Every buyer is dead: takes what is already in the pipe (records
+    /// written before dying), without waiting for an end-of-file that a
+    /// process other than a buyer could withhold.
+    fn drain(&mut self, pipe: File, buf: &mut Vec<u8>) {
+        let _ = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+        let mut pipe = pipe;
+        let mut chunk = [0u8; 4096];
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
             }
         }
+        self.take_lines(buf);
     }
 
     /// Every buyer's fate (see the module doc).
