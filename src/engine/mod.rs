@@ -3,7 +3,8 @@
 //!
 //! * [`config`] — what a run is asked to do, and its re-run line;
 //! * [`run`] — one run, start to verdict;
-//! * [`supervise`] — the parent: fork, barrier, collect, reap, watchdog;
+//! * [`supervise`] — the parent: fork, barrier; `collect` — records,
+//!   reaping, repairs, watchdog, each buyer's fate;
 //! * [`buyer`] — a buyer's whole life, in its own process;
 //! * [`fork`] — the fork boundary (the only place that forks);
 //! * [`workspace`] — the run directory, the user's stock file, the sweep;
@@ -11,6 +12,7 @@
 //! * [`sys`] — the other `unsafe` code: shared memory, semaphores, signals.
 
 pub mod buyer;
+mod collect;
 pub mod config;
 pub mod delay;
 pub mod fork;
