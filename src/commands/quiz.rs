@@ -1,15 +1,15 @@
 //! Predict, then see (`--quiz`, `--predict`): the question asked after a
 //! run and before its verdict, and the reveal.
 
+use crate::judge::verdict::{Status, count};
 use crate::report::RunReport;
 
 /// The question: how many buyers will be told they got a ticket?
 pub fn question(r: &RunReport) -> String {
     format!(
-        "{} buyers raced for {} ticket{} under lock {}. How many were told they got a ticket?",
-        r.buyers,
-        r.tickets,
-        if r.tickets == 1 { "" } else { "s" },
+        "{} raced for {} under lock {}. How many were told they got a ticket?",
+        count(u64::from(r.buyers), "buyer", "buyers"),
+        count(r.tickets, "ticket", "tickets"),
         r.strategy
     )
 }
@@ -20,12 +20,21 @@ pub fn reveal(r: &RunReport, guess: u64) -> String {
     let verdict = if guess == sold {
         format!("Your prediction: {guess}. Right!")
     } else {
-        format!("Your prediction: {guess}. Not quite: {sold} buyers were told they got a ticket.")
+        format!(
+            "Your prediction: {guess}. Not quite: {} told they got a ticket.",
+            count(sold, "buyer was", "buyers were")
+        )
     };
     let why = if r.verdict.oversold > 0 {
         format!(
-            " {} more than the {} tickets that exist: they read the count at the same time.",
-            r.verdict.oversold, r.tickets
+            " {} more than the {} that exist: they read the count at the same time.",
+            r.verdict.oversold,
+            count(r.tickets, "ticket", "tickets")
+        )
+    } else if r.verdict.status == Status::Failed {
+        format!(
+            " But the run did not complete, so it proves nothing: {}.",
+            r.summary
         )
     } else if r.verdict.safe {
         format!(

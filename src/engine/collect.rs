@@ -69,8 +69,8 @@ impl Collector<'_> {
                 return Err(Error::interrupted(
                     sig,
                     format!(
-                        "mid-run ({done} of {} buyers had finished); all buyers stopped",
-                        self.cfg.buyers
+                        "mid-run ({done} of {} had finished); all buyers stopped",
+                        count(u64::from(self.cfg.buyers), "buyer", "buyers")
                     ),
                 ));
             }

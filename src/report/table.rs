@@ -3,6 +3,7 @@
 
 use super::fmt_us;
 use crate::commands::compare::{Comparison, Row, Spread};
+use crate::judge::verdict::count;
 
 /// Column headers.
 pub const HEADERS: [&str; COLUMNS] = [
@@ -84,7 +85,11 @@ pub fn rows(c: &Comparison) -> Vec<[String; COLUMNS]> {
 /// The line above the table.
 pub fn title(c: &Comparison) -> String {
     format!(
-        "booking compare: {} buyers, {} tickets, delay {}, seed {}; {} runs per strategy after a warm-up",
-        c.buyers, c.tickets, c.delay, c.seed, c.repeat
+        "booking compare: {}, {}, delay {}, seed {}; {} per strategy after a warm-up",
+        count(u64::from(c.buyers), "buyer", "buyers"),
+        count(c.tickets, "ticket", "tickets"),
+        c.delay,
+        c.seed,
+        count(c.repeat as u64, "run", "runs")
     )
 }

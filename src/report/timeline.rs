@@ -15,7 +15,7 @@ use svg::node::element::{Group, Line, Rectangle, Style, Text, Title};
 
 use super::{RunReport, fmt_us};
 use crate::engine::outcome::Outcome;
-use crate::judge::verdict::{overlapping, ticket_holders};
+use crate::judge::verdict::{count, overlapping, ticket_holders};
 
 /// The most lanes an SVG timeline draws; more buyers get a note.
 pub const MAX_SVG_LANES: usize = 300;
@@ -122,8 +122,11 @@ pub fn svg(report: &RunReport) -> String {
                 .set("fill", "white"),
         );
     let head = format!(
-        "booking --lock {} · {} buyers · {} tickets · {}",
-        report.strategy, report.buyers, report.tickets, report.summary
+        "booking --lock {} · {} · {} · {}",
+        report.strategy,
+        count(u64::from(report.buyers), "buyer", "buyers"),
+        count(report.tickets, "ticket", "tickets"),
+        report.summary
     );
     doc = doc.add(
         Text::new(head)
@@ -132,8 +135,8 @@ pub fn svg(report: &RunReport) -> String {
             .set("y", 20),
     );
     let legend = format!(
-        "grey: waiting for the lock · blue: holding it · red: holding it while another buyer does ({} buyers) · red #n: a ticket sold more than once{}",
-        report.verdict.overlapping,
+        "grey: waiting for the lock · blue: holding it · red: holding it while another buyer does ({}) · red #n: a ticket sold more than once{}",
+        count(report.verdict.overlapping, "buyer", "buyers"),
         note(shown, lanes.len())
             .map(|n| format!(" · {n}"))
             .unwrap_or_default()
@@ -233,9 +236,9 @@ pub fn text(report: &RunReport, width: usize) -> String {
         ((t.saturating_sub(t0)) as f64 / (t1 - t0) as f64 * (width - 1) as f64).round() as usize
     };
     let mut out = format!(
-        "timeline: lock {}, {} buyers, 0 to {:.1} ms  (· waiting  █ holding  ▓ holding while another does  ! ticket sold twice)\n",
+        "timeline: lock {}, {}, 0 to {:.1} ms  (· waiting  █ holding  ▓ holding while another does  ! ticket sold twice)\n",
         report.strategy,
-        report.buyers,
+        count(u64::from(report.buyers), "buyer", "buyers"),
         (t1 - t0) as f64 / 1e6
     );
     for lane in lanes.iter().take(shown) {
