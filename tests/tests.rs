@@ -15,11 +15,15 @@ mod faults;
 mod handout;
 #[path = "it/hostile.rs"]
 mod hostile;
+#[path = "it/judge.rs"]
+mod judge;
 #[path = "it/props.rs"]
 mod props;
 #[path = "it/report.rs"]
 mod report;
 #[path = "it/run.rs"]
 mod run;
+#[path = "it/signals.rs"]
+mod signals;
 #[path = "it/timeline.rs"]
 mod timeline;
