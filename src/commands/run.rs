@@ -126,16 +126,25 @@ pub fn command(args: &RunArgs) -> Result<i32> {
 }
 
 /// Asks on the terminal (or reads from standard input) how many buyers
-/// were told they got a ticket. A stop signal ends the wait at once: the
-/// read is a raw `read(2)`, which the handler (installed without
-/// `SA_RESTART`) interrupts, where std's `read_line` would restart it.
+/// were told they got a ticket. A stop signal ends the wait at once, also
+/// one that arrived before the wait began: standard input is `poll`ed in
+/// short slices with the stop flag checked between them, and read with a
+/// raw `read(2)` (std's `read_line` would restart after `EINTR`).
 fn ask_prediction(report: &RunReport) -> Result<u64> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let stdin = std::io::stdin();
     let mut line = Vec::new();
     loop {
         output::print(&format!("{} ", super::quiz::question(report)))?;
         line.clear();
         loop {
+            super::stopped("at the quiz prompt")?;
+            let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(100u8)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(e) => return Err(Error::failed("waiting for your prediction", e)),
+            }
             let mut byte = [0u8; 1];
             match nix::unistd::read(stdin.as_fd(), &mut byte) {
                 Ok(0) if line.is_empty() => {
@@ -147,7 +156,7 @@ fn ask_prediction(report: &RunReport) -> Result<u64> {
                 Ok(0) => break,
                 Ok(_) if byte[0] == b'\n' => break,
                 Ok(_) => line.push(byte[0]),
-                Err(nix::errno::Errno::EINTR) => super::stopped("at the quiz prompt")?,
+                Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(Error::failed("reading your prediction", e)),
             }
         }

@@ -37,9 +37,9 @@ fn ctrl_c_at_the_quiz_prompt_exits_130() {
     cmd.stdin(Stdio::piped());
     let mut live = Live::spawn(cmd, &QUIZ);
     live.wait_for_stdout("got a ticket?", Duration::from_secs(20));
-    // The signal comes while it waits in read(2) on its stdin: the moment
+    // The signal comes while it waits on its stdin (in poll(2)): the moment
     // a person presses Ctrl-C (see the next test for a moment before).
-    live.wait_for_wchan("pipe_read", Duration::from_secs(10));
+    live.wait_for_wchan("poll", Duration::from_secs(10));
     live.signal(Signal::SIGINT);
     let (run, took) = live.finish_within(Duration::from_secs(10));
     assert_stopped_by(&run, took, Signal::SIGINT);
