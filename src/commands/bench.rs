@@ -41,11 +41,11 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
         .tempdir_in(run_dir_base())
         .map_err(|e| Error::failed("creating the bench directory", e))?;
     let repeat = args.repeat as usize;
-    println!(
+    say(&format!(
         "booking bench: {repeat} rounds after a warm-up round, each measuring everything once in turn \
 (so a machine that speeds up or slows down affects all alike); medians; --delay 0, {TICKETS} tickets; files in {}",
         run_dir_base().display()
-    );
+    ))?;
     let safe: Vec<_> = lock::listed().filter(|s| s.safe).collect();
     for buyers in [150u32, 1000] {
         let mut probes: Vec<Probe<'_>> = vec![
@@ -80,14 +80,14 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
         } else {
             python_demo(dir.path(), buyers, repeat)?
         };
-        println!("\n{buyers} buyers");
-        let row = |what: &str, v: &[f64]| println!("  {what:<34}{:>9}", ms(med(v)));
-        row(&format!("spawn + reap {buyers} processes"), spawn);
-        row(&format!("{buyers} critical sections"), crit);
-        row("floor (sum)", &floor);
+        say(&format!("\n{buyers} buyers"))?;
+        let row = |what: &str, v: &[f64]| say(&format!("  {what:<34}{:>9}", ms(med(v))));
+        row(&format!("spawn + reap {buyers} processes"), spawn)?;
+        row(&format!("{buyers} critical sections"), crit)?;
+        row("floor (sum)", &floor)?;
         match python {
-            Some(p) => println!("  {:<34}{:>9}", "python classic demo", ms(p)),
-            None => println!("  {:<34}{:>9}", "python classic demo", "skipped"),
+            Some(p) => say(&format!("  {:<34}{:>9}", "python classic demo", ms(p)))?,
+            None => say(&format!("  {:<34}{:>9}", "python classic demo", "skipped"))?,
         }
         for (s, wall) in safe.iter().zip(&t[2..]) {
             // The ratio of each round, then the median: robust to drift.
@@ -101,13 +101,18 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
             if let Some(p) = python {
                 line += &format!(", {:.1}× faster than python", p / med(wall));
             }
-            println!("{line}");
+            say(&line)?;
         }
     }
-    println!(
-        "\ntargets: file and sem at 150 buyers within 2× of the floor and 15× faster than python; 1000 buyers under 250 ms"
-    );
+    say(
+        "\ntargets: file and sem at 150 buyers within 2× of the floor and 15× faster than python; 1000 buyers under 250 ms",
+    )?;
     Ok(0)
+}
+
+/// One line of the bench's output.
+fn say(line: &str) -> Result<()> {
+    super::output::print(&format!("{line}\n"))
 }
 
 /// One measurement, repeatable.

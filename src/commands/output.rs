@@ -12,29 +12,45 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use nix::errno::Errno;
+
+use crate::engine::sys;
 use crate::error::{Error, Result};
 
 /// Set once standard output was found closed: nothing more is written.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
-/// Writes `text` to standard output. A closed pipe ends the output
-/// quietly; any other error is reported.
+/// Writes `text` to standard output, unbuffered. A closed pipe ends the
+/// output quietly. A stop signal ends a write that blocks (a reader that
+/// stopped reading): the write is a raw `write(2)`, which the handler
+/// interrupts, where std's `write_all` would retry for ever.
 ///
 /// # Errors
-/// [`Error::Failed`] when standard output fails other than by being closed.
+/// [`Error::Failed`] when standard output fails other than by being
+/// closed; [`Error::Interrupted`] on a stop signal.
 pub fn print(text: &str) -> Result<()> {
+    use std::os::fd::AsFd;
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-            STDOUT_CLOSED.store(true, Ordering::Relaxed);
-            Ok(())
+    let stdout = io::stdout();
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match nix::unistd::write(stdout.as_fd(), rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {
+                if let Some(sig) = sys::stop_signal() {
+                    return Err(Error::interrupted(sig, "writing to standard output".into()));
+                }
+            }
+            Err(Errno::EPIPE) => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(e) => return Err(Error::failed("writing to standard output", e)),
         }
-        Err(e) => Err(Error::failed("writing to standard output", e)),
     }
+    Ok(())
 }
 
 /// Flushes standard output and standard error (before a fork: a child
