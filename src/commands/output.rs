@@ -1,6 +1,6 @@
 //! Where the commands' output goes, written so that nothing is half-done:
 //!
-//! * **Standard output** through [`print`]: a reader that went away
+//! * **Standard output** through [`print()`]: a reader that went away
 //!   (`booking --timeline - | head -3`) ends the output quietly — no panic,
 //!   no error; what the command computed is still its exit code.
 //! * **Files** (`--timeline FILE`, `compare --out FILE`) through

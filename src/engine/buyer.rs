@@ -135,7 +135,7 @@ pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i
     if sys::become_buyer().is_err() || getppid() != parent {
         return 1;
     }
-    let pid = std::process::id() as i32;
+    let pid = nix::unistd::getpid();
     let ready = guarded(plan.id, pid, || Ready::prepare(shared, plan, pid));
     plan.stage(Stage::Ready);
     if !wait_at_barrier(pipes.barrier) {
@@ -153,7 +153,7 @@ pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i
 }
 
 /// Runs `f`, turning a panic into a failed outcome with its message.
-fn guarded<T>(id: u32, pid: i32, f: impl FnOnce() -> Result<T, Outcome>) -> Result<T, Outcome> {
+fn guarded<T>(id: u32, pid: Pid, f: impl FnOnce() -> Result<T, Outcome>) -> Result<T, Outcome> {
     panic::catch_unwind(AssertUnwindSafe(f))
         .unwrap_or_else(|_| Err(Outcome::failed(id, pid, last_panic())))
 }
@@ -174,14 +174,14 @@ fn wait_at_barrier(barrier: OwnedFd) -> bool {
 /// A buyer ready to buy.
 struct Ready<'a> {
     plan: Plan<'a>,
-    pid: i32,
+    pid: Pid,
     lock: Box<dyn Lock + 'a>,
     tmp: TempFile,
 }
 
 impl<'a> Ready<'a> {
     /// Everything that can be done before the race starts.
-    fn prepare(shared: &'a dyn Shared, plan: Plan<'a>, pid: i32) -> Result<Self, Outcome> {
+    fn prepare(shared: &'a dyn Shared, plan: Plan<'a>, pid: Pid) -> Result<Self, Outcome> {
         let fail = |what: &str, e: io::Error| Outcome::failed(plan.id, pid, format!("{what}: {e}"));
         let lock = shared.open().map_err(|e| fail("opening the lock", e))?;
         let tmp = TempFile::create(plan.stock, plan.mode)

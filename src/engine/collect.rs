@@ -151,7 +151,7 @@ impl Collector<'_> {
             };
             let id = o.id as usize;
             let genuine = id < self.outcomes.len()
-                && o.pid == self.buyers.children.pid(id).as_raw()
+                && o.pid == self.buyers.children.pid(id)
                 && self.outcomes[id].is_none();
             if !genuine {
                 self.events.push(format!(
@@ -297,7 +297,7 @@ impl Collector<'_> {
             if slot.is_some() {
                 continue;
             }
-            let pid = self.buyers.children.pid(i).as_raw();
+            let pid = self.buyers.children.pid(i);
             let fail = |error: String, hung: bool| {
                 Some(Outcome {
                     hung,

@@ -2,7 +2,7 @@
 //! it is asked for (no clap here) or shown.
 //!
 //! * [`config`] — what a run is asked to do, and its re-run line;
-//! * [`run`] — one run, start to verdict;
+//! * [`mod@run`] — one run, start to verdict;
 //! * [`supervise`] — the parent: fork, barrier; `collect` — records,
 //!   reaping, repairs, watchdog, each buyer's fate;
 //! * [`buyer`] — a buyer's whole life, in its own process;

@@ -7,6 +7,7 @@
 //! per buyer, keeps a run of thousands of buyers under the default limit of
 //! 1,024 open files.
 
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 /// What one buyer did. Times are raw `CLOCK_MONOTONIC` readings, a clock
@@ -16,7 +17,8 @@ pub struct Outcome {
     /// The buyer's number, 0 to buyers - 1.
     pub id: u32,
     /// The buyer's process id.
-    pub pid: i32,
+    #[serde(with = "pid_number")]
+    pub pid: Pid,
     /// Whether the buyer was told it got a ticket.
     pub got_ticket: bool,
     /// The ticket number it got: the count it read (so the first sold is N).
@@ -52,7 +54,7 @@ const MAX_ERROR_LEN: usize = 512;
 impl Outcome {
     /// A record of buyer `id` (process `pid`) that has nothing yet: no
     /// ticket, no times.
-    pub fn empty(id: u32, pid: i32) -> Self {
+    pub fn empty(id: u32, pid: Pid) -> Self {
         Outcome {
             id,
             pid,
@@ -69,7 +71,7 @@ impl Outcome {
     }
 
     /// The record of buyer `id` that failed with `error`.
-    pub fn failed(id: u32, pid: i32, error: String) -> Self {
+    pub fn failed(id: u32, pid: Pid, error: String) -> Self {
         Outcome {
             error: Some(error),
             ..Outcome::empty(id, pid)
@@ -87,7 +89,7 @@ impl Outcome {
         Outcome {
             got_ticket: ticket.is_some(),
             ticket,
-            ..Outcome::empty(id, 1000 + id as i32)
+            ..Outcome::empty(id, Pid::from_raw(1000 + id as i32))
         }
     }
 
@@ -117,6 +119,20 @@ impl Outcome {
     }
 }
 
+/// A pid in JSON: the plain number.
+mod pid_number {
+    use nix::unistd::Pid;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(pid: &Pid, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i32(pid.as_raw())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Pid, D::Error> {
+        i32::deserialize(d).map(Pid::from_raw)
+    }
+}
+
 /// Nanoseconds of `CLOCK_MONOTONIC`.
 pub fn monotonic_ns() -> u64 {
     let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
@@ -132,7 +148,7 @@ mod tests {
     fn a_line_round_trips_and_stays_below_pipe_buf() {
         let o = Outcome {
             id: 7,
-            pid: 4242,
+            pid: Pid::from_raw(4242),
             got_ticket: false,
             ticket: None,
             wait_us: 1,

@@ -16,6 +16,7 @@
 //!   new file, never an empty or half-written one, and a writer killed
 //!   mid-write leaves only its temporary file, which the run removes.
 
+use nix::unistd::{Pid, getpid};
 use std::fmt;
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
 use std::io::{self, Read, Write};
@@ -311,7 +312,7 @@ fn check_regular(meta: &Metadata) -> Result<(), String> {
 /// `stock`: `.<name>.<pid>.tmp` in the same directory (so `rename` stays on
 /// one file system and is atomic). The run removes these for every buyer pid
 /// it reaped, so a writer killed mid-write leaves nothing behind.
-pub fn temp_path(stock: &Path, pid: i32) -> PathBuf {
+pub fn temp_path(stock: &Path, pid: Pid) -> PathBuf {
     let name = stock
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -348,7 +349,7 @@ impl TempFile {
     /// # Errors
     /// Any I/O error creating it.
     pub fn create(target: &Path, mode: u32) -> io::Result<Self> {
-        let tmp = temp_path(target, std::process::id() as i32);
+        let tmp = temp_path(target, getpid());
         let open = || {
             OpenOptions::new()
                 .write(true)
@@ -590,11 +591,11 @@ mod tests {
         let victim = dir.path().join("victim");
         fs::write(&path, "{\"count\": 2}").unwrap();
         fs::write(&victim, "precious").unwrap();
-        std::os::unix::fs::symlink(&victim, temp_path(&path, std::process::id() as i32)).unwrap();
+        std::os::unix::fs::symlink(&victim, temp_path(&path, getpid())).unwrap();
         save(&path, &Stock::new(1), 0o600).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
         assert_eq!(load(&path).unwrap().count(), 1);
-        assert!(!temp_path(&path, std::process::id() as i32).exists());
+        assert!(!temp_path(&path, getpid()).exists());
     }
 
     #[test]

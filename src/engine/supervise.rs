@@ -1,6 +1,6 @@
 //! The parent's side of a run: fork the buyers, open the start barrier,
-//! and hand over to [`super::collect`], which collects, reaps and judges
-//! each buyer's fate. [`Buyers`] guarantees that no buyer outlives
+//! and hand over to the collector (`collect.rs`), which collects, reaps and judges
+//! each buyer's fate. `Buyers` guarantees that no buyer outlives
 //! [`supervise`] and that their temporary files go with them.
 
 use std::os::fd::OwnedFd;
@@ -21,7 +21,7 @@ use crate::lock::Shared;
 
 /// What the parent learnt of every buyer.
 pub struct Collected {
-    /// One entry per buyer, by id (see [`super::collect`]).
+    /// One entry per buyer, by id (see `collect.rs`).
     pub outcomes: Vec<Option<Outcome>>,
     /// Deaths, repairs, the watchdog, one line each.
     pub events: Vec<String>,
@@ -140,7 +140,7 @@ impl Drop for Buyers<'_> {
         self.children.kill_and_reap_all();
         for i in 0..self.children.len() {
             if self.children.ending(i) != Some(Ending::Exited(0)) {
-                let pid = self.children.pid(i).as_raw();
+                let pid = self.children.pid(i);
                 let _ = std::fs::remove_file(super::stock::temp_path(self.stock, pid));
             }
         }

@@ -286,7 +286,7 @@ pub fn become_buyer() -> io::Result<()> {
 }
 
 /// One byte per buyer in anonymous `MAP_SHARED` memory, made before the
-/// forks: each buyer writes where it is (see [`crate::run`]), the parent
+/// forks: each buyer writes where it is (see [`super::buyer::Stage`]), the parent
 /// reads it to say what stuck buyers were stuck on. Shared, not private,
 /// so a child's writes are not copied away from the parent by fork.
 pub struct SharedCells {

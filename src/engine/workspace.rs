@@ -77,7 +77,7 @@ impl Workspace {
         let base = run_dir_base();
         sweep_dead_run_dirs(&base);
         let dir = tempfile::Builder::new()
-            .prefix(&format!("booking-{}-", std::process::id()))
+            .prefix(&format!("booking-{}-", nix::unistd::getpid()))
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
             .map_err(|e| Error::failed("creating the run directory", e))?;

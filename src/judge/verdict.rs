@@ -224,6 +224,8 @@ impl Verdict {
 
 #[cfg(test)]
 mod tests {
+    use nix::unistd::Pid;
+
     use super::*;
 
     fn buyer(id: u32, ticket: Option<u64>) -> Option<Outcome> {
@@ -356,7 +358,13 @@ mod tests {
         );
         // Every buyer failed: nothing is proven, whatever the file says.
         let all: Vec<_> = (0..20)
-            .map(|i| Some(Outcome::failed(i, 1, "acquiring the lock: boom".into())))
+            .map(|i| {
+                Some(Outcome::failed(
+                    i,
+                    Pid::from_raw(1),
+                    "acquiring the lock: boom".into(),
+                ))
+            })
             .collect();
         let v = judge(100, 100, &all);
         assert_eq!((v.failed, v.status), (20, Status::Failed));
@@ -364,7 +372,7 @@ mod tests {
 
     #[test]
     fn a_hung_buyer_is_never_safe_and_an_anomaly_still_shows() {
-        let mut hung = Outcome::failed(1, 1, "hung waiting for the lock".into());
+        let mut hung = Outcome::failed(1, Pid::from_raw(1), "hung waiting for the lock".into());
         hung.hung = true;
         let v = judge(2, 1, &[buyer(0, Some(2)), Some(hung.clone())]);
         assert_eq!((v.hung, v.status), (1, Status::Failed));
