@@ -319,7 +319,7 @@ mod tests {
             .collect();
         RunOutput {
             tickets,
-            verdict: judge(tickets, remaining, &outcomes),
+            verdict: judge(tickets, remaining, &outcomes, 0),
             outcomes,
             final_stock: Stock::new(remaining),
             wall: Duration::from_millis(ms),

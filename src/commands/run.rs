@@ -71,7 +71,8 @@ fn timeline_out(args: &RunArgs) -> Result<Option<TimelineOut>> {
 }
 
 /// Runs one booking and prints it. Exit code: 3 for an unsafe verdict
-/// with `--strict`; else 1 when a buyer failed or hung; else 0.
+/// with `--strict`; else 1 when a buyer failed or hung or a record was
+/// rejected; else 0.
 ///
 /// # Errors
 /// Bad input, a failed run, or an interrupt.
@@ -118,7 +119,7 @@ pub fn command(args: &RunArgs) -> Result<i32> {
     if v.status == Status::Unsafe && args.strict {
         return Ok(3);
     }
-    if v.failed + v.hung > 0 {
+    if v.failed + v.hung + v.rejected > 0 {
         eprintln!("booking: the run did not complete: {}", report.summary);
         return Ok(1);
     }

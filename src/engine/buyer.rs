@@ -12,15 +12,15 @@
 //!    acquire; read the stock; if `count > 0`, take ticket number `count`,
 //!    wait the delay, write `count - 1`; release. A strategy that protects
 //!    only the write takes the lock after the read and the delay.
-//! 4. It writes one outcome line to the shared outcome pipe and returns its
-//!    exit status; the fork boundary `_exit`s with it.
+//! 4. It sends one outcome record on the shared outcome channel and returns
+//!    its exit status; the fork boundary `_exit`s with it.
 //!
 //! Every failure becomes the outcome's `error`: an error of the strategy
 //! or of the stock file, and a panic (caught here, with its message). The
 //! parent fills in the fate of a buyer that could not report at all.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use nix::unistd::{Pid, getppid};
 
+use super::channel::Sender;
 use super::config::KillPoint;
 use super::fork::last_panic;
 use super::outcome::{Outcome, monotonic_ns};
@@ -119,13 +120,13 @@ impl Plan<'_> {
     }
 }
 
-/// The pipes a buyer inherits: the read end of the start barrier and the
-/// write end of the shared outcome pipe.
+/// What a buyer inherits to talk to the parent: the read end of the start
+/// barrier and its end of the outcome channel.
 pub struct Pipes {
     /// The start barrier.
     pub barrier: OwnedFd,
-    /// The outcome pipe.
-    pub outcomes: OwnedFd,
+    /// The outcome channel.
+    pub outcomes: Sender,
 }
 
 /// The life of buyer `plan.id`, in the child process. Returns its exit
@@ -145,8 +146,8 @@ pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i
         Ok(buyer) => guarded(plan.id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| o),
         Err(failed) => failed,
     };
-    // One write of less than PIPE_BUF bytes: atomic, never interleaved.
-    match File::from(pipes.outcomes).write_all(&outcome.to_line()) {
+    // One message: never interleaved with another buyer's.
+    match pipes.outcomes.send(&outcome.to_line()) {
         Ok(()) => 0,
         Err(_) => 1,
     }

@@ -3,7 +3,10 @@
 //!
 //! Every buyer ends up in exactly one of these, decided here:
 //! * its own **record** (clean, or with the error it reported or the panic
-//!   it caught), checked to come from that buyer's pid;
+//!   it caught), checked to come from that buyer's process (the kernel
+//!   names the sender, see [`super::channel`]); a message that is not a
+//!   buyer's genuine first record is *rejected*, and a run with a rejected
+//!   record is never SAFE;
 //! * **indeterminate** (`None`): a `--kill` victim that died of `SIGKILL`
 //!   as planned;
 //! * **failed**: died without a record any other way (a crash, a signal
@@ -11,21 +14,20 @@
 //! * **hung**: still running when the watchdog fired (no buyer finished
 //!   for `--timeout`), then killed: a record with `hung` and where it was.
 
-use std::fs::File;
-use std::io::{self, Read};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
 use super::buyer::Stage;
+use super::channel::{Received, Receiver};
 use super::config::RunConfig;
 use super::delay::fmt_duration;
 use super::fork::Ending;
-use super::outcome::Outcome;
+use super::outcome::{Outcome, monotonic_ns};
 use super::supervise::{Buyers, Collected};
 use super::sys::{self, SharedCells};
 use crate::error::{Error, Result};
@@ -43,7 +45,16 @@ pub(super) struct Collector<'a> {
     /// What is known of a buyer's end beyond its record.
     pub(super) notes: Vec<Option<Note>>,
     pub(super) events: Vec<String>,
+    /// Messages that were not a buyer's genuine first record.
+    pub(super) rejected: u64,
+    /// `CLOCK_MONOTONIC` when the start barrier opened: no section of this
+    /// run can start earlier.
+    pub(super) opened_ns: u64,
 }
+
+/// The longest message taken as a record (a record is a few hundred bytes;
+/// its error text is capped).
+const MAX_RECORD: usize = 8192;
 
 #[derive(Clone, Debug)]
 pub(super) enum Note {
@@ -56,12 +67,12 @@ pub(super) enum Note {
 }
 
 impl Collector<'_> {
-    /// Reads outcome records until every buyer has closed the pipe, and
-    /// reaps every buyer; the watchdog stops a run that makes no progress.
-    pub(super) fn collect(&mut self, outcome_r: OwnedFd) -> Result<()> {
-        let mut pipe = Some(File::from(outcome_r));
-        let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let mut chunk = vec![0u8; 64 * 1024];
+    /// Receives outcome records until every buyer has closed its end of
+    /// the channel, and reaps every buyer; the watchdog stops a run that
+    /// makes no progress (no record accepted, no buyer reaped).
+    pub(super) fn collect(&mut self, channel: Receiver) -> Result<()> {
+        let mut open = Some(channel);
+        let mut buf = vec![0u8; MAX_RECORD];
         let mut last_progress = Instant::now();
         loop {
             if let Some(sig) = sys::stop_signal() {
@@ -74,10 +85,10 @@ impl Collector<'_> {
                     ),
                 ));
             }
-            let Some(p) = &mut pipe else {
-                // Every buyer closed the pipe: they are exiting. Reap them by
-                // pid (O(1) each), without blocking, so the watchdog and a
-                // stop signal still work if one never exits.
+            let Some(ch) = &open else {
+                // Every buyer closed the channel: they are exiting. Reap
+                // them by pid (O(1) each), without blocking, so the watchdog
+                // and a stop signal still work if one never exits.
                 if self.reap_by_pid()? {
                     last_progress = Instant::now();
                 }
@@ -91,7 +102,7 @@ impl Collector<'_> {
                 pause(Duration::from_millis(1));
                 continue;
             };
-            let mut fds = [PollFd::new(p.as_fd(), PollFlags::POLLIN)];
+            let mut fds = [PollFd::new(ch.as_fd(), PollFlags::POLLIN)];
             match poll(&mut fds, PollTimeout::from(20u16)) {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(Error::failed("poll", e)),
@@ -103,68 +114,91 @@ impl Collector<'_> {
                         last_progress = Instant::now();
                     }
                     if self.buyers.children.all_reaped() {
-                        // Every buyer is gone, yet the pipe is open: some
+                        // Every buyer is gone, yet the channel is open: some
                         // other process (a strategy's own child) holds it.
-                        // Nothing a buyer wrote can still come.
-                        let p = pipe.take().expect("the pipe is open here");
-                        self.drain(p, &mut buf);
+                        // Nothing a buyer sent can still come.
+                        self.drain(open.take().expect("open here"));
                         return Ok(());
                     }
                     if last_progress.elapsed() > self.cfg.timeout {
-                        let p = pipe.take().expect("the pipe is open here");
-                        self.watchdog(Some((p, &mut buf)));
+                        self.watchdog(open.take());
                         return Ok(());
                     }
                 }
-                Ok(_) => match p.read(&mut chunk) {
-                    Ok(0) => pipe = None,
-                    Ok(k) => {
-                        buf.extend_from_slice(&chunk[..k]);
-                        if self.take_lines(&mut buf) {
+                Ok(_) => match ch.recv(&mut buf) {
+                    Ok(Received::Closed) => open = None,
+                    Ok(Received::Nothing) => {}
+                    Ok(Received::Message {
+                        len,
+                        sender,
+                        truncated,
+                    }) => {
+                        if self.take(&buf[..len], sender, truncated) {
                             last_progress = Instant::now();
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::failed("reading outcomes", e)),
+                    Err(e) => return Err(Error::failed("receiving outcomes", e)),
                 },
             }
         }
     }
 
-    /// Moves every complete line of `buf` into the outcomes. Returns
-    /// whether any. A record is taken only from the buyer it names (its
-    /// pid must be that buyer's) and only once.
-    fn take_lines(&mut self, buf: &mut Vec<u8>) -> bool {
-        let mut start = 0;
-        let mut any = false;
-        while let Some(nl) = buf[start..].iter().position(|&b| b == b'\n') {
-            let line = &buf[start..start + nl];
-            start += nl + 1;
-            any = true;
-            let mut o = match Outcome::from_line(line) {
-                Ok(o) => o,
-                Err(e) => {
-                    self.events
-                        .push(format!("a garbled outcome record ({e}) was ignored"));
-                    continue;
-                }
-            };
-            let id = o.id as usize;
-            let genuine = id < self.outcomes.len()
-                && o.pid == self.buyers.children.pid(id)
-                && self.outcomes[id].is_none();
-            if !genuine {
-                self.events.push(format!(
-                    "an outcome record claiming to be buyer {} (pid {}) was ignored: not that buyer's, or a second one",
-                    o.id, o.pid
-                ));
-                continue;
-            }
-            o.hung = false;
-            self.outcomes[id] = Some(o);
+    /// Takes one message as buyer's record if it is one: it parses, names
+    /// a buyer, was sent by that buyer's process (the kernel's word), is the
+    /// first for that buyer, and its times lie within the run. Anything
+    /// else is *rejected*: counted (a run with a rejected record is never
+    /// SAFE) and told in the events. Returns whether it was taken.
+    fn take(&mut self, bytes: &[u8], sender: Option<Pid>, truncated: bool) -> bool {
+        let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let parsed = if truncated {
+            Err(format!("longer than {MAX_RECORD} bytes"))
+        } else {
+            Outcome::from_line(line).map_err(|e| e.to_string())
+        };
+        let from = sender.map_or("an unknown process".into(), |p| format!("pid {p}"));
+        let mut o = match parsed {
+            Ok(o) => o,
+            Err(e) => return self.reject(format!("a garbled outcome record from {from} ({e})")),
+        };
+        let id = o.id as usize;
+        if id >= self.outcomes.len() {
+            return self.reject(format!(
+                "an outcome record from {from} for buyer {}, who does not exist",
+                o.id
+            ));
         }
-        buf.drain(..start);
-        any
+        let pid = self.buyers.children.pid(id);
+        if sender != Some(pid) || o.pid != pid {
+            return self.reject(format!(
+                "an outcome record for buyer {id} (pid {pid}) came from {from}: not that buyer"
+            ));
+        }
+        if self.outcomes[id].is_some() {
+            return self.reject(format!("buyer {id} sent a second outcome record"));
+        }
+        let now = monotonic_ns();
+        let section = o.acquired_ns > 0 || o.released_ns > 0;
+        if section
+            && (o.acquired_ns < self.opened_ns
+                || o.released_ns > now
+                || o.released_ns < o.acquired_ns)
+        {
+            return self.reject(format!(
+                "buyer {id}'s record has times outside the run (acquired {}, released {}, run from {} to {now} ns)",
+                o.acquired_ns, o.released_ns, self.opened_ns
+            ));
+        }
+        o.hung = false;
+        self.outcomes[id] = Some(o);
+        true
+    }
+
+    fn reject(&mut self, why: String) -> bool {
+        self.rejected += 1;
+        if self.rejected <= 10 {
+            self.events.push(format!("rejected: {why}"));
+        }
+        false
     }
 
     /// Reaps the buyers that have ended (`waitpid(-1, WNOHANG)`). Returns
@@ -232,8 +266,8 @@ impl Collector<'_> {
     }
 
     /// No buyer finished for `--timeout`: say who was stuck on what, kill
-    /// them, and mark them hung. Records already in the pipe still count.
-    fn watchdog(&mut self, pipe: Option<(File, &mut Vec<u8>)>) {
+    /// them, and mark them hung. Records already sent still count.
+    fn watchdog(&mut self, channel: Option<Receiver>) {
         let live: Vec<usize> = self.buyers.children.live().collect();
         let mut by_stage: Vec<(Stage, Vec<String>)> = Vec::new();
         for &i in &live {
@@ -267,27 +301,27 @@ impl Collector<'_> {
         self.events.push(msg);
         // They die of the watchdog's SIGKILL: not a death to repair after.
         self.buyers.children.kill_and_reap_all();
-        if let Some((p, buf)) = pipe {
-            self.drain(p, buf);
+        if let Some(ch) = channel {
+            self.drain(ch);
         }
     }
 
-    /// Every buyer is dead: takes what is already in the pipe (records
-    /// written before dying), without waiting for an end-of-file that a
+    /// Every buyer is dead: takes what is already in the channel (records
+    /// sent before dying), without waiting for an end-of-file that a
     /// process other than a buyer could withhold.
-    fn drain(&mut self, pipe: File, buf: &mut Vec<u8>) {
-        let _ = nix::fcntl::fcntl(&pipe, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
-        let mut pipe = pipe;
-        let mut chunk = [0u8; 4096];
-        loop {
-            match pipe.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
+    fn drain(&mut self, channel: Receiver) {
+        if channel.set_nonblocking().is_err() {
+            return;
         }
-        self.take_lines(buf);
+        let mut buf = vec![0u8; MAX_RECORD];
+        while let Ok(Received::Message {
+            len,
+            sender,
+            truncated,
+        }) = channel.recv(&mut buf)
+        {
+            self.take(&buf[..len], sender, truncated);
+        }
     }
 
     /// Every buyer's fate (see the module doc).
@@ -311,9 +345,14 @@ impl Collector<'_> {
                 None => fail("exited without reporting".into(), false),
             };
         }
+        if self.rejected > 10 {
+            self.events
+                .push(format!("rejected: {} more records", self.rejected - 10));
+        }
         Collected {
             outcomes,
             events: std::mem::take(&mut self.events),
+            rejected: self.rejected,
         }
     }
 }

@@ -23,7 +23,10 @@
 //! `SIGCHLD` is reset to its default action before the first fork: a
 //! parent that inherited `SIG_IGN` for it (some shells and CI runners do)
 //! would have its children reaped by the kernel, and `waitpid` would fail
-//! with `ECHILD`.
+//! with `ECHILD`. And the parent becomes a *child subreaper*
+//! (`PR_SET_CHILD_SUBREAPER`): a process a buyer forks (a strategy's own
+//! child) that outlives its buyer is adopted by the parent instead of
+//! `init`, so [`Children::kill_strays`] can end it before the run ends.
 
 use std::collections::HashMap;
 use std::io;
@@ -101,6 +104,7 @@ impl Children {
     pub fn new(proof: SingleThreaded) -> io::Result<Self> {
         // SAFETY: installing SIG_DFL runs no code of ours in a handler.
         unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }?;
+        nix::sys::prctl::set_child_subreaper(true)?;
         install_panic_hook();
         Ok(Children {
             pids: Vec::new(),
@@ -246,6 +250,36 @@ impl Children {
     pub fn kill(&self, i: usize) {
         if self.ended[i].is_none() {
             let _ = kill(self.pids[i], Signal::SIGKILL);
+        }
+    }
+
+    /// Kills and reaps every child of this process left once the buyers are
+    /// all reaped: descendants of a buyer, adopted when their parent died
+    /// (this process is a subreaper). Read from `/proc/self/task/*/children`; a few
+    /// rounds, since a stray may fork more before it dies.
+    pub fn kill_strays(&mut self) {
+        for _ in 0..10 {
+            let strays: Vec<Pid> = std::fs::read_dir("/proc/self/task")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                .flat_map(|list| {
+                    list.split_whitespace()
+                        .filter_map(|p| p.parse().ok())
+                        .map(Pid::from_raw)
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            if strays.is_empty() {
+                return;
+            }
+            for &pid in &strays {
+                let _ = kill(pid, Signal::SIGKILL);
+            }
+            for pid in strays {
+                while let Err(Errno::EINTR) = waitpid(pid, None) {}
+            }
         }
     }
 

@@ -8,10 +8,12 @@
 //! * [`buyer`] — a buyer's whole life, in its own process;
 //! * [`fork`] — the fork boundary (the only place that forks);
 //! * [`workspace`] — the run directory, the user's stock file, the sweep;
+//! * [`channel`] — the outcome channel, whose kernel names each sender;
 //! * [`stock`], [`outcome`], [`delay`], [`seed`] — the data;
 //! * [`sys`] — the other `unsafe` code: shared memory, semaphores, signals.
 
 pub mod buyer;
+pub mod channel;
 mod collect;
 pub mod config;
 pub mod delay;

@@ -44,7 +44,7 @@ pub struct RunOutput {
 /// buyers for the system; [`Error::Failed`] when the process has threads
 /// or a system call fails; [`Error::Interrupted`] when stopped.
 pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
-    let proof = SingleThreaded::check().map_err(Error::Failed)?;
+    SingleThreaded::check().map_err(Error::Failed)?;
     // Declared first: the run directory outlives everything below.
     let ws = match &cfg.stock {
         StockSource::Fresh(tickets) => Workspace::fresh(*tickets)?,
@@ -56,19 +56,33 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
         stock: ws.stock.clone(),
         repair: !cfg.faults.no_repair,
     })?;
+    // Checked again after the strategy's `prepare`, which might have
+    // started a thread: the forks come next.
+    let proof = SingleThreaded::check()
+        .map_err(|e| Error::Failed(format!("after preparing {}: {e}", cfg.strategy.name)))?;
     let started = Instant::now();
-    // Every buyer is reaped when this returns, whatever it returns.
+    // Every buyer, and any process a buyer left behind, is gone when this
+    // returns, whatever it returns.
     let result = supervise(cfg, &ws, &*shared, proof);
     let wall = started.elapsed();
+    // The final stock is read before the strategy's state is dropped: what
+    // the strategy's clean-up does to the file is not part of the run.
+    let final_stock = result.as_ref().ok().map(|_| stock::load(&ws.stock));
     drop(shared);
-    let Collected { outcomes, events } = result?;
-    let final_stock = stock::load(&ws.stock).map_err(|e| {
-        Error::Failed(format!(
-            "stock file {} after the run: {e}",
-            ws.stock.display()
-        ))
-    })?;
-    let verdict = judge(tickets, final_stock.count(), &outcomes);
+    let Collected {
+        outcomes,
+        events,
+        rejected,
+    } = result?;
+    let final_stock = final_stock
+        .expect("read when the run succeeded")
+        .map_err(|e| {
+            Error::Failed(format!(
+                "stock file {} after the run: {e}",
+                ws.stock.display()
+            ))
+        })?;
+    let verdict = judge(tickets, final_stock.count(), &outcomes, rejected);
     Ok(RunOutput {
         tickets,
         outcomes,

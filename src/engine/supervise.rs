@@ -10,10 +10,11 @@ use nix::fcntl::OFlag;
 use nix::unistd::{getpid, pipe2};
 
 use super::buyer::{self, Pipes, Plan};
+use super::channel::{self, Receiver, Sender};
 use super::collect::Collector;
 use super::config::RunConfig;
 use super::fork::{Children, Ending, SingleThreaded};
-use super::outcome::Outcome;
+use super::outcome::{Outcome, monotonic_ns};
 use super::sys::{self, SharedCells};
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
@@ -23,8 +24,11 @@ use crate::lock::Shared;
 pub struct Collected {
     /// One entry per buyer, by id (see `collect.rs`).
     pub outcomes: Vec<Option<Outcome>>,
-    /// Deaths, repairs, the watchdog, one line each.
+    /// Deaths, repairs, the watchdog, rejected records, one line each.
     pub events: Vec<String>,
+    /// Messages rejected as records (garbled, not from the buyer they
+    /// name, a second one, times outside the run).
+    pub rejected: u64,
 }
 
 /// Forks the buyers, runs them, and collects what became of each. Every
@@ -42,7 +46,8 @@ pub fn supervise(
     proof: SingleThreaded,
 ) -> Result<Collected> {
     let (barrier_r, barrier_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::failed("pipe", e))?;
-    let (outcome_r, outcome_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::failed("pipe", e))?;
+    let (outcome_r, outcome_w) =
+        channel::channel().map_err(|e| Error::failed("the outcome channel", e))?;
     let mut ends = Ends {
         barrier_r: Some(barrier_r),
         barrier_w: Some(barrier_w),
@@ -79,9 +84,9 @@ pub fn supervise(
             stages: &stages,
         };
         let spawned = buyers.children.spawn(|| {
-            // In the child, on its own copy of `ends`: keep only its ends of
-            // the pipes (a buyer holding the barrier's write end would never
-            // see end-of-file if the parent died).
+            // In the child, on its own copy of `ends`: keep only its ends
+            // (a buyer holding the barrier's write end would never see
+            // end-of-file if the parent died).
             drop(ends.barrier_w.take());
             drop(ends.outcome_r.take());
             let pipes = Pipes {
@@ -108,6 +113,7 @@ pub fn supervise(
     drop(ends.outcome_w.take());
     drop(ends.barrier_r.take());
     let outcome_r = ends.outcome_r.take().expect("taken only here");
+    let opened_ns = monotonic_ns();
     open_barrier(
         ends.barrier_w.take().expect("taken only here"),
         cfg.buyers as usize,
@@ -121,6 +127,8 @@ pub fn supervise(
         outcomes: vec![None; cfg.buyers as usize],
         notes: vec![None; cfg.buyers as usize],
         events: Vec::new(),
+        rejected: 0,
+        opened_ns,
     };
     s.collect(outcome_r)?;
     Ok(s.finish())
@@ -138,6 +146,9 @@ pub(super) struct Buyers<'a> {
 impl Drop for Buyers<'_> {
     fn drop(&mut self) {
         self.children.kill_and_reap_all();
+        // A buyer's own children (a strategy that forks) were adopted by
+        // this process (a subreaper, see `fork.rs`): none outlives the run.
+        self.children.kill_strays();
         for i in 0..self.children.len() {
             if self.children.ending(i) != Some(Ending::Exited(0)) {
                 let pid = self.children.pid(i);
@@ -151,8 +162,8 @@ impl Drop for Buyers<'_> {
 struct Ends {
     barrier_r: Option<OwnedFd>,
     barrier_w: Option<OwnedFd>,
-    outcome_r: Option<OwnedFd>,
-    outcome_w: Option<OwnedFd>,
+    outcome_r: Option<Receiver>,
+    outcome_w: Option<Sender>,
 }
 
 /// The start barrier: one byte per buyer wakes them all at once.

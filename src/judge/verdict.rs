@@ -9,7 +9,8 @@
 //!   fate is unknown: they can only add sales to the file).
 //! * **FAILED** — no anomaly, but the run did not complete as designed: a
 //!   buyer failed (an error, a panic, a crash) or hung (the watchdog stopped
-//!   it). Nothing is proven; the run never passes.
+//!   it), or a message that was not a buyer's genuine record was rejected.
+//!   Nothing is proven; the run never passes.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +45,15 @@ pub struct Verdict {
     /// `--kill` victims that died as planned: their purchase may or may not
     /// have reached the file.
     pub indeterminate: u64,
+    /// Buyers turned away (they read a count of 0) although the file still
+    /// held tickets at the end. Under mutual exclusion the count only goes
+    /// down, so once a buyer reads 0 it stays 0: this proves the count went
+    /// back up — a stale value written over a newer one.
+    pub turned_away_early: u64,
+    /// Messages the parent rejected as outcome records: garbled, sent by a
+    /// process other than the buyer they name, a second record for one
+    /// buyer, or times outside the run. Never from an honest buyer.
+    pub rejected: u64,
     /// Buyers whose critical section (acquired to released) overlapped
     /// another buyer's. `released_ns` is read before the release and
     /// `acquired_ns` after the acquire, on a clock all processes share, so
@@ -89,10 +99,12 @@ pub fn ticket_holders(outcomes: &[Option<Outcome>]) -> BTreeMap<u64, u64> {
 /// Judges a run that started with `tickets`, ended with `remaining` in the
 /// stock file, and produced `outcomes` (one per buyer; `None` for a `--kill`
 /// victim that never reported; a record with `error` or `hung` for a
-/// buyer that failed or hung).
-pub fn judge(tickets: u64, remaining: u64, outcomes: &[Option<Outcome>]) -> Verdict {
+/// buyer that failed or hung), while the parent rejected `rejected`
+/// messages that were not genuine records.
+pub fn judge(tickets: u64, remaining: u64, outcomes: &[Option<Outcome>], rejected: u64) -> Verdict {
     let mut v = Verdict {
         remaining,
+        rejected,
         ..Verdict::default()
     };
     let mut first_failed = None;
@@ -124,11 +136,24 @@ pub fn judge(tickets: u64, remaining: u64, outcomes: &[Option<Outcome>]) -> Verd
         .filter(|&&n| n > 1)
         .count() as u64;
     v.overlapping = overlapping(outcomes).iter().filter(|&&o| o).count() as u64;
+    v.turned_away_early = if remaining > 0 { v.turned_away } else { 0 };
     v.first_error = first_failed.or(first_hung);
-    let anomaly = v.oversold + v.double_booked + v.lost_updates + v.unaccounted + v.overlapping > 0;
+    if v.first_error.is_none() && rejected > 0 {
+        v.first_error = Some(format!(
+            "{} rejected (see the events)",
+            count(rejected, "outcome record was", "outcome records were")
+        ));
+    }
+    let anomaly = v.oversold
+        + v.double_booked
+        + v.lost_updates
+        + v.unaccounted
+        + v.overlapping
+        + v.turned_away_early
+        > 0;
     v.status = if anomaly {
         Status::Unsafe
-    } else if v.failed + v.hung > 0 {
+    } else if v.failed + v.hung + v.rejected > 0 {
         Status::Failed
     } else {
         Status::Safe
@@ -192,6 +217,11 @@ impl Verdict {
                 "buyer in an overlapping critical section",
                 "buyers in overlapping critical sections",
             ),
+            (
+                self.turned_away_early,
+                "buyer turned away while tickets remained",
+                "buyers turned away while tickets remained",
+            ),
         ]
         .iter()
         .filter(|(n, _, _)| *n > 0)
@@ -205,6 +235,12 @@ impl Verdict {
             failures.push(format!(
                 "{} hung (stopped by the watchdog)",
                 count(self.hung, "buyer", "buyers")
+            ));
+        }
+        if self.rejected > 0 {
+            failures.push(format!(
+                "{} rejected",
+                count(self.rejected, "outcome record", "outcome records")
             ));
         }
         let failures = failures.join(", ");
@@ -242,7 +278,7 @@ mod tests {
             buyer(3, Some(1)),
             buyer(4, None),
         ];
-        let v = judge(3, 0, &h);
+        let v = judge(3, 0, &h, 0);
         assert_eq!(
             v,
             Verdict {
@@ -260,7 +296,7 @@ mod tests {
     fn everyone_read_the_same_count() {
         // 2 tickets; 4 buyers all read 2 and wrote 1: the classic race.
         let h: Vec<_> = (0..4).map(|i| buyer(i, Some(2))).collect();
-        let v = judge(2, 1, &h);
+        let v = judge(2, 1, &h, 0);
         assert_eq!(v.sold, 4);
         assert_eq!(v.oversold, 2);
         assert_eq!(v.double_booked, 1);
@@ -276,7 +312,7 @@ mod tests {
     fn lost_update_without_oversell() {
         // 10 tickets, 2 buyers read 10, both wrote 9: no oversell, but one
         // purchase vanished from the file and ticket 10 went twice.
-        let v = judge(10, 9, &[buyer(0, Some(10)), buyer(1, Some(10))]);
+        let v = judge(10, 9, &[buyer(0, Some(10)), buyer(1, Some(10))], 0);
         assert_eq!((v.oversold, v.double_booked, v.lost_updates), (0, 1, 1));
         assert!(!v.safe);
     }
@@ -284,7 +320,7 @@ mod tests {
     #[test]
     fn double_booking_alone_is_unsafe() {
         // Counts agree, yet ticket 5 went to two buyers.
-        let v = judge(5, 3, &[buyer(0, Some(5)), buyer(1, Some(5))]);
+        let v = judge(5, 3, &[buyer(0, Some(5)), buyer(1, Some(5))], 0);
         assert_eq!((v.lost_updates, v.double_booked), (0, 1));
         assert!(!v.safe);
     }
@@ -294,14 +330,14 @@ mod tests {
         // Buyer 2 was killed: it may have written (remaining 0) or not (1).
         let h = [buyer(0, Some(3)), buyer(1, Some(2)), None];
         for remaining in [0, 1] {
-            let v = judge(3, remaining, &h);
+            let v = judge(3, remaining, &h, 0);
             assert!(v.safe, "remaining {remaining}: {v:?}");
             assert_eq!(v.indeterminate, 1);
         }
         // But the file cannot show fewer sales than were reported...
-        assert_eq!(judge(3, 2, &h).lost_updates, 1);
+        assert_eq!(judge(3, 2, &h, 0).lost_updates, 1);
         // ...nor more than reported plus silent.
-        let v = judge(5, 0, &h);
+        let v = judge(5, 0, &h, 0);
         assert_eq!(v.unaccounted, 2);
         assert!(!v.safe);
     }
@@ -336,7 +372,7 @@ mod tests {
         let h = [section(0, 0, 10), section(1, 10, 20), section(2, 20, 30)];
         assert_eq!(overlapping(&h), [false, false, false]);
         assert_eq!(
-            judge(3, 3, &[section(0, 0, 5), section(1, 1, 2)]).overlapping,
+            judge(3, 3, &[section(0, 0, 5), section(1, 1, 2)], 0).overlapping,
             2
         );
     }
@@ -345,7 +381,7 @@ mod tests {
     fn a_failed_buyer_is_failed_not_indeterminate_and_never_safe() {
         let mut failed = buyer(1, None);
         failed.as_mut().unwrap().error = Some("acquiring the lock: boom".into());
-        let v = judge(1, 1, &[buyer(0, None), failed]);
+        let v = judge(1, 0, &[buyer(0, None), failed], 0);
         assert_eq!(
             (v.sold, v.turned_away, v.failed, v.indeterminate),
             (0, 1, 1, 0)
@@ -366,7 +402,7 @@ mod tests {
                 ))
             })
             .collect();
-        let v = judge(100, 100, &all);
+        let v = judge(100, 100, &all, 0);
         assert_eq!((v.failed, v.status), (20, Status::Failed));
     }
 
@@ -374,11 +410,11 @@ mod tests {
     fn a_hung_buyer_is_never_safe_and_an_anomaly_still_shows() {
         let mut hung = Outcome::failed(1, Pid::from_raw(1), "hung waiting for the lock".into());
         hung.hung = true;
-        let v = judge(2, 1, &[buyer(0, Some(2)), Some(hung.clone())]);
+        let v = judge(2, 1, &[buyer(0, Some(2)), Some(hung.clone())], 0);
         assert_eq!((v.hung, v.status), (1, Status::Failed));
         assert!(v.summary().starts_with("FAILED: 1 buyer hung"));
         // An anomaly proven despite the unknown buyer is UNSAFE.
-        let v = judge(2, 2, &[buyer(0, Some(2)), Some(hung)]);
+        let v = judge(2, 2, &[buyer(0, Some(2)), Some(hung)], 0);
         assert_eq!((v.lost_updates, v.status), (1, Status::Unsafe));
         assert!(
             v.summary().contains("; also 1 buyer hung"),
@@ -388,9 +424,33 @@ mod tests {
     }
 
     #[test]
+    fn a_buyer_turned_away_while_tickets_remain_proves_a_stale_count() {
+        // Buyer 1 read 0, yet the file ends with 1: the count went back up.
+        let v = judge(2, 1, &[buyer(0, Some(2)), buyer(1, None)], 0);
+        assert_eq!((v.turned_away_early, v.status), (1, Status::Unsafe));
+        assert!(
+            v.summary()
+                .contains("1 buyer turned away while tickets remained")
+        );
+        // Turned away with the file at 0: fine.
+        let v = judge(1, 0, &[buyer(0, Some(1)), buyer(1, None)], 0);
+        assert_eq!((v.turned_away_early, v.status), (0, Status::Safe));
+    }
+
+    #[test]
+    fn a_rejected_record_means_nothing_is_proven() {
+        let v = judge(1, 0, &[buyer(0, Some(1))], 3);
+        assert_eq!((v.rejected, v.status), (3, Status::Failed));
+        assert_eq!(
+            v.summary(),
+            "FAILED: 3 outcome records rejected — first: 3 outcome records were rejected (see the events)"
+        );
+    }
+
+    #[test]
     fn an_overlap_alone_is_unsafe() {
         // Counts agree, but the lock let two buyers in at once.
-        let v = judge(3, 3, &[section(0, 0, 5), section(1, 1, 2)]);
+        let v = judge(3, 3, &[section(0, 0, 5), section(1, 1, 2)], 0);
         assert_eq!((v.overlapping, v.status), (2, Status::Unsafe));
     }
 }

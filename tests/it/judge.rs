@@ -722,3 +722,86 @@ fn one_buyer_is_one_buyer() {
     );
     work.assert_clean();
 }
+
+/// Processes whose command line is `sleep 31.25`: what `leaves-child`
+/// starts in every buyer.
+fn strays() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == b"sleep\x0031.25\x00")
+        })
+        .filter(|&pid| alive(pid))
+        .collect()
+}
+
+/// Strategies written to cheat the judge (`src/lock/cheats.rs`), each
+/// claiming safety: none is judged SAFE, none leaves anything behind.
+/// Forged records in other buyers' names and second records are rejected
+/// (the kernel names each sender); garbage sent to look alive does not
+/// hold off the watchdog; a stock emptied in `prepare` and restored when
+/// the strategy is dropped is read before the drop; a thread started in the
+/// parent stops the forks.
+#[test]
+fn strategies_that_cheat_are_never_judged_safe() {
+    let work = Work::new();
+    let base = [
+        "--buyers",
+        "10",
+        "--tickets",
+        "5",
+        "--delay",
+        "0..1ms",
+        "--arrival",
+        "0..1ms",
+        "--seed",
+        "4",
+        "--timeout",
+        "1s",
+        "--json",
+    ];
+    for (lock, rejected) in [
+        ("forges-records", true),
+        ("reports-twice", true),
+        ("fakes-progress", true),
+        ("rewrites-stock", false),
+    ] {
+        let mut args = vec!["--lock", lock];
+        args.extend(base);
+        let run = booking_within(&work, &args, Duration::from_secs(20));
+        let r = report(&run);
+        assert_ne!(r["status"], "safe", "{lock}{}", run.context());
+        assert_eq!(r["safe"], false, "{lock}{}", run.context());
+        if rejected {
+            assert!(
+                u(&r, "rejected") > 0,
+                "{lock}: nothing rejected{}",
+                run.context()
+            );
+            run.expect_code(1);
+        }
+    }
+    // A correct lock whose buyers leave processes behind: safe, and the
+    // processes are gone when the run is.
+    let before = strays();
+    let mut args = vec!["--lock", "leaves-child"];
+    args.extend(base);
+    let run = booking_within(&work, &args, Duration::from_secs(20));
+    assert_eq!(report(&run)["status"], "safe", "{}", run.context());
+    let left: Vec<u32> = strays()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert!(left.is_empty(), "processes outlived the run: {left:?}");
+    // A thread in the parent: refused before any fork.
+    let run = booking_within(
+        &work,
+        &["--lock", "starts-thread", "--buyers", "3"],
+        Duration::from_secs(20),
+    );
+    run.expect_code(1);
+    assert!(run.stderr().contains("2 threads"), "{}", run.context());
+    work.assert_clean();
+}

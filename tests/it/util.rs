@@ -275,11 +275,20 @@ pub fn assert_consistent(report: &Value, final_count: u64, parent_pid: u32) {
         "most_sold_ticket\n{}",
         ctx()
     );
-    // Anomalies: oversold, double-booked, lost updates, unaccounted, overlaps.
-    let anomaly = expect[2..5].iter().any(|(_, n)| *n > 0) || expect[9].1 > 0 || overlapping > 0;
+    // Anomalies: oversold, double-booked, lost updates, unaccounted,
+    // overlaps, buyers turned away while tickets remained.
+    let early = if final_count > 0 { turned_away } else { 0 };
+    assert_eq!(
+        u(report, "turned_away_early"),
+        early,
+        "turned_away_early\n{}",
+        ctx()
+    );
+    let anomaly =
+        expect[2..5].iter().any(|(_, n)| *n > 0) || expect[9].1 > 0 || overlapping > 0 || early > 0;
     let status = if anomaly {
         "unsafe"
-    } else if failed + hung > 0 {
+    } else if failed + hung + u(report, "rejected") > 0 {
         "failed"
     } else {
         "safe"
