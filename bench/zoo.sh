@@ -15,7 +15,7 @@ shift || true
 rounds=${ROUNDS:-20}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-echo "zoo catch rate: $rounds invocations of \`booking check --seed K $*\` on $(nproc) cores"
+echo "zoo catch rate: $rounds invocations of \`booking check --seed K${*:+ $*}\` on $(nproc) cores"
 start=$(date +%s)
 for k in $(seq 1 "$rounds"); do
   # Exit code 3 (a safe strategy broke its claim) is counted below, not fatal.
