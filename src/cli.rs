@@ -222,6 +222,19 @@ pub struct RunArgs {
     #[arg(short, long, default_value = "0")]
     pub arrival: Delay,
 
+    /// Stepped mode: run exactly this interleaving, a comma-separated list
+    /// of buyer ids, one per step (a step moves that buyer to its next
+    /// point: lock, read, write, unlock). Virtual time: no delays. A fresh
+    /// stock only.
+    #[arg(long, value_delimiter = ',', value_name = "IDS", conflicts_with_all = ["stock", "step_seed"])]
+    pub schedule: Option<Vec<u32>>,
+
+    /// Stepped mode with a seeded schedule: at each step a runnable buyer
+    /// drawn from this seed moves; the schedule used is printed, and its
+    /// re-run line replays it exactly.
+    #[arg(long, value_name = "N", conflicts_with = "stock", value_parser = seed_parser())]
+    pub step_seed: Option<u64>,
+
     /// Seed of the delays, arrivals and --kill victims (default: random,
     /// and always printed; at most 2^53 - 1).
     #[arg(long, value_parser = seed_parser())]

@@ -324,6 +324,7 @@ mod tests {
             final_stock: Stock::new(remaining),
             wall: Duration::from_millis(ms),
             events: vec![],
+            schedule: None,
         }
     }
 

@@ -5,7 +5,7 @@ use std::os::fd::AsFd;
 
 use crate::cli::RunArgs;
 use crate::engine::seed::random_seed;
-use crate::engine::{Faults, RunConfig, StockSource, run};
+use crate::engine::{Faults, RunConfig, Stepping, StockSource, run};
 use crate::error::{Error, Result};
 use crate::judge::verdict::Status;
 use crate::lock;
@@ -28,7 +28,32 @@ pub fn config(args: &RunArgs) -> RunConfig {
         kill_at: args.kill_at,
         no_repair: args.no_repair,
     };
+    cfg.stepping = match (&args.schedule, args.step_seed) {
+        (Some(steps), _) => Some(Stepping::Schedule(steps.clone())),
+        (None, Some(seed)) => Some(Stepping::Seeded(seed)),
+        (None, None) => None,
+    };
     cfg.with_timeout(args.timeout)
+}
+
+/// Refuses a schedule that names a buyer the run does not have, before
+/// anything starts.
+fn check_schedule(args: &RunArgs) -> Result<()> {
+    let Some(steps) = &args.schedule else {
+        return Ok(());
+    };
+    if steps.is_empty() {
+        return Err(Error::Input("--schedule: empty".into()));
+    }
+    if let Some((k, b)) = steps.iter().enumerate().find(|(_, b)| **b >= args.buyers) {
+        return Err(Error::Input(format!(
+            "--schedule: step {} names buyer {b}, but the run has {} (0 to {})",
+            k + 1,
+            crate::judge::verdict::count(u64::from(args.buyers), "buyer", "buyers"),
+            args.buyers - 1
+        )));
+    }
+    Ok(())
 }
 
 /// Where `--timeline` goes, checked before the run.
@@ -77,6 +102,7 @@ fn timeline_out(args: &RunArgs) -> Result<Option<TimelineOut>> {
 /// # Errors
 /// Bad input, a failed run, or an interrupt.
 pub fn command(args: &RunArgs) -> Result<i32> {
+    check_schedule(args)?;
     let timeline = timeline_out(args)?;
     let cfg = config(args);
     let quiz = args.quiz || args.predict.is_some();

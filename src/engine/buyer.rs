@@ -24,6 +24,7 @@ use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use nix::unistd::{Pid, getppid};
@@ -33,7 +34,7 @@ use super::config::KillPoint;
 use super::fork::last_panic;
 use super::outcome::{Outcome, monotonic_ns};
 use super::stock::{self, Stock, TempFile};
-use super::sys::{self, SharedCells};
+use super::sys::{self, SharedCells, Turns, TurnsView};
 use crate::lock::{self, Lock, Protects, Shared};
 
 /// Where a buyer is, written to its cell of shared memory so that the
@@ -105,6 +106,85 @@ pub struct Plan<'a> {
     pub kill_at: Option<KillPoint>,
     /// Every buyer's stage, in shared memory.
     pub stages: &'a SharedCells,
+    /// Stepped mode: the turns this buyer waits for at each point.
+    pub turns: Option<&'a Turns>,
+}
+
+/// The points at which a buyer in stepped mode pauses for its turn: each
+/// names the action it takes when given the turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Point {
+    /// Ask for the lock.
+    Lock = 1,
+    /// Read the stock.
+    Read = 2,
+    /// Write the new stock (rename it over the old).
+    Write = 3,
+    /// Release the lock, then report and exit.
+    Unlock = 4,
+    /// Go on from a point a strategy declared inside its `lock` or
+    /// `unlock` ([`crate::lock::point`]).
+    Inside = 5,
+}
+
+impl Point {
+    /// The point a slot value names.
+    pub fn from_value(v: u32) -> Option<Self> {
+        match v & 0xff {
+            1 => Some(Point::Lock),
+            2 => Some(Point::Read),
+            3 => Some(Point::Write),
+            4 => Some(Point::Unlock),
+            5 => Some(Point::Inside),
+            _ => None,
+        }
+    }
+
+    /// Its name, for the trace.
+    pub fn name(self) -> &'static str {
+        match self {
+            Point::Lock => "lock",
+            Point::Read => "read",
+            Point::Write => "write",
+            Point::Unlock => "unlock",
+            Point::Inside => "go on inside the lock",
+        }
+    }
+}
+
+/// A buyer's side of stepped mode, for the rest of its process's life: a
+/// static, so that a strategy can pause at points of its own
+/// ([`strategy_point`]) without a handle. `None` when running free.
+static STEPPED: Mutex<Option<Stepper>> = Mutex::new(None);
+
+struct Stepper {
+    turns: TurnsView,
+    id: usize,
+    pauses: u32,
+}
+
+/// Pauses at `p` until the parent gives this buyer its turn (stepped mode
+/// only; at once otherwise).
+fn pause(p: Point) -> Result<(), String> {
+    let mut stepped = STEPPED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(s) = stepped.as_mut() else {
+        return Ok(());
+    };
+    s.pauses += 1;
+    s.turns
+        .pause(s.id, (s.pauses << 8) | p as u32)
+        .map_err(|e| format!("waiting for a turn: {e}"))
+}
+
+/// A point a strategy declares inside its `lock` or `unlock`: in stepped
+/// mode the buyer pauses here for a turn, so a schedule can put another
+/// buyer between, say, opening a file and locking it; running free, it does
+/// nothing. Call it through [`crate::lock::point`].
+pub fn strategy_point() {
+    // An error here can only be the turn's semaphore failing; the strategy
+    // goes on, and the parent sees the buyer move without a turn.
+    let _ = pause(Point::Inside);
 }
 
 impl Plan<'_> {
@@ -220,6 +300,13 @@ impl<'a> Ready<'a> {
             plan.stage(Stage::Arriving);
             std::thread::sleep(plan.arrival);
         }
+        if let Some(turns) = plan.turns {
+            *STEPPED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Stepper {
+                turns: turns.view(),
+                id: plan.id as usize,
+                pauses: 0,
+            });
+        }
         let mut sale = Sale {
             plan: &plan,
             tmp: Some(tmp),
@@ -231,6 +318,10 @@ impl<'a> Ready<'a> {
                 out.error = Some(e);
                 return out;
             }
+        }
+        if let Err(e) = pause(Point::Lock) {
+            out.error = Some(e);
+            return out;
         }
         plan.stage(Stage::Waiting);
         let asked = monotonic_ns();
@@ -248,6 +339,10 @@ impl<'a> Ready<'a> {
         if matches!(result, Ok(Some(_))) {
             plan.maybe_die(KillPoint::Commit);
         }
+        let result = match pause(Point::Unlock) {
+            Ok(()) => result,
+            Err(e) => Err(e),
+        };
         out.released_ns = monotonic_ns();
         let release = guard.release();
         plan.stage(Stage::Done);
@@ -276,6 +371,7 @@ struct Sale<'p, 'a> {
 impl Sale<'_, '_> {
     /// Reads the stock; if there is a ticket, waits the delay.
     fn read_and_wait(&mut self) -> Result<(), String> {
+        pause(Point::Read)?;
         let s = stock::load(self.plan.stock)
             .map_err(|e| format!("reading stock file {}: {e}", self.plan.stock.display()))?;
         self.plan.maybe_die(KillPoint::Read);
@@ -300,6 +396,7 @@ impl Sale<'_, '_> {
             return Ok(None);
         }
         s.set_count(count - 1);
+        pause(Point::Write)?;
         let mut tmp = self.tmp.take().expect("one temporary file per purchase");
         if self.plan.kill_at == Some(KillPoint::Write) {
             let _ = tmp.write_torn(&s);

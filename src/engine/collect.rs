@@ -148,7 +148,7 @@ impl Collector<'_> {
     /// first for that buyer, and its times lie within the run. Anything
     /// else is *rejected*: counted (a run with a rejected record is never
     /// SAFE) and told in the events. Returns whether it was taken.
-    fn take(&mut self, bytes: &[u8], sender: Option<Pid>, truncated: bool) -> bool {
+    pub(super) fn take(&mut self, bytes: &[u8], sender: Option<Pid>, truncated: bool) -> bool {
         let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let parsed = if truncated {
             Err(format!("longer than {MAX_RECORD} bytes"))
@@ -203,7 +203,7 @@ impl Collector<'_> {
 
     /// Reaps the buyers that have ended (`waitpid(-1, WNOHANG)`). Returns
     /// whether any.
-    fn reap_ended(&mut self) -> Result<bool> {
+    pub(super) fn reap_ended(&mut self) -> Result<bool> {
         let ended = self
             .buyers
             .children
@@ -267,7 +267,7 @@ impl Collector<'_> {
 
     /// No buyer finished for `--timeout`: say who was stuck on what, kill
     /// them, and mark them hung. Records already sent still count.
-    fn watchdog(&mut self, channel: Option<Receiver>) {
+    pub(super) fn watchdog(&mut self, channel: Option<Receiver>) {
         let live: Vec<usize> = self.buyers.children.live().collect();
         let mut by_stage: Vec<(Stage, Vec<String>)> = Vec::new();
         for &i in &live {
@@ -309,7 +309,7 @@ impl Collector<'_> {
     /// Every buyer is dead: takes what is already in the channel (records
     /// sent before dying), without waiting for an end-of-file that a
     /// process other than a buyer could withhold.
-    fn drain(&mut self, channel: Receiver) {
+    pub(super) fn drain(&mut self, channel: Receiver) {
         if channel.set_nonblocking().is_err() {
             return;
         }
@@ -353,6 +353,7 @@ impl Collector<'_> {
             outcomes,
             events: std::mem::take(&mut self.events),
             rejected: self.rejected,
+            schedule: None,
         }
     }
 }

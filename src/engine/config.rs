@@ -40,6 +40,19 @@ pub struct RunConfig {
     pub timeout: Duration,
     /// Faults to inject (none by default).
     pub faults: Faults,
+    /// Stepped mode: the parent chooses the interleaving (see
+    /// [`super::step`]); `None` runs free.
+    pub stepping: Option<Stepping>,
+}
+
+/// How a stepped run chooses whose turn it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stepping {
+    /// Exactly this schedule: the buyer ids, one per step.
+    Schedule(Vec<u32>),
+    /// A schedule drawn from this seed: at each step, a runnable buyer
+    /// chosen uniformly.
+    Seeded(u64),
 }
 
 /// The default `--timeout`.
@@ -64,6 +77,7 @@ impl RunConfig {
             stock,
             timeout: watchdog_timeout(DEFAULT_TIMEOUT, delay, Delay::ZERO),
             faults: Faults::default(),
+            stepping: None,
         }
     }
 
@@ -82,11 +96,21 @@ impl RunConfig {
             StockSource::File(p) => format!("--stock {}", shell_word(&p.display().to_string())),
         };
         let mut s = format!(
-            "booking --buyers {} --lock {} {stock} --delay {}",
-            self.buyers, self.strategy.name, self.delay
+            "booking --buyers {} --lock {} {stock}",
+            self.buyers, self.strategy.name
         );
-        if !self.arrival.is_zero() {
-            s += &format!(" --arrival {}", self.arrival);
+        match &self.stepping {
+            // Virtual time: no delay, no arrival; the schedule is all.
+            Some(Stepping::Schedule(steps)) => {
+                s += &format!(" --schedule {}", schedule_text(steps))
+            }
+            Some(Stepping::Seeded(seed)) => s += &format!(" --step-seed {seed}"),
+            None => {
+                s += &format!(" --delay {}", self.delay);
+                if !self.arrival.is_zero() {
+                    s += &format!(" --arrival {}", self.arrival);
+                }
+            }
         }
         s += &format!(" --seed {}", self.seed);
         if self.timeout != watchdog_timeout(DEFAULT_TIMEOUT, self.delay, self.arrival) {
@@ -110,8 +134,14 @@ impl RunConfig {
     /// scheduler's choice: with more than one buyer, the outcome of an
     /// unsafe strategy depends on timing.
     pub fn repeats_exactly(&self) -> bool {
-        self.buyers <= 1
+        self.buyers <= 1 || matches!(self.stepping, Some(Stepping::Schedule(_)))
     }
+}
+
+/// A schedule as `--schedule` takes it: `0,1,1,0`.
+pub fn schedule_text(steps: &[u32]) -> String {
+    let ids: Vec<String> = steps.iter().map(u32::to_string).collect();
+    ids.join(",")
 }
 
 /// `s`, quoted for a POSIX shell if it needs it.

@@ -8,6 +8,7 @@
 //! * [`buyer`] — a buyer's whole life, in its own process;
 //! * [`fork`] — the fork boundary (the only place that forks);
 //! * [`workspace`] — the run directory, the user's stock file, the sweep;
+//! * [`step`] — stepped mode: the parent chooses the interleaving;
 //! * [`channel`] — the outcome channel, whose kernel names each sender;
 //! * [`stock`], [`outcome`], [`delay`], [`seed`] — the data;
 //! * [`sys`] — the other `unsafe` code: shared memory, semaphores, signals.
@@ -21,10 +22,13 @@ pub mod fork;
 pub mod outcome;
 pub mod run;
 pub mod seed;
+pub mod step;
 pub mod stock;
 pub mod supervise;
 pub mod sys;
 pub mod workspace;
 
-pub use config::{DEFAULT_TIMEOUT, Faults, KillPoint, RunConfig, StockSource, watchdog_timeout};
+pub use config::{
+    DEFAULT_TIMEOUT, Faults, KillPoint, RunConfig, Stepping, StockSource, watchdog_timeout,
+};
 pub use run::{RunOutput, run};

@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::{RunConfig, StockSource};
+use super::config::{RunConfig, Stepping, StockSource};
 use super::fork::SingleThreaded;
 use super::outcome::Outcome;
+use super::step::Schedule;
 use super::stock::{self, Stock};
 use super::supervise::{Collected, supervise};
 use super::workspace::{Workspace, check_process_limit};
@@ -30,7 +31,14 @@ pub struct RunOutput {
     /// Things that happened to buyers (deaths, repairs, the watchdog), one
     /// line each.
     pub events: Vec<String>,
+    /// Stepped mode: the schedule followed, and its trace.
+    pub schedule: Option<Schedule>,
 }
+
+/// How many times a stepped run with an explicit schedule is tried before
+/// a step that names a buyer who is not runnable is reported: a recorded
+/// schedule can diverge where the kernel chose among blocked waiters.
+pub const STEPPED_TRIES: u32 = 3;
 
 /// Runs the booking `cfg` describes. A stop signal (see
 /// [`super::sys::catch_stop_signals`]) ends it: every buyer is killed and
@@ -44,7 +52,29 @@ pub struct RunOutput {
 /// buyers for the system; [`Error::Failed`] when the process has threads
 /// or a system call fails; [`Error::Interrupted`] when stopped.
 pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
+    match &cfg.stepping {
+        None | Some(Stepping::Seeded(_)) => run_once(cfg),
+        Some(Stepping::Schedule(_)) => {
+            let mut tries = 1;
+            loop {
+                match run_once(cfg) {
+                    Err(Error::Input(msg)) if tries < STEPPED_TRIES && msg.contains("diverged") => {
+                        tries += 1;
+                    }
+                    other => return other,
+                }
+            }
+        }
+    }
+}
+
+fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     SingleThreaded::check().map_err(Error::Failed)?;
+    if cfg.stepping.is_some() && matches!(cfg.stock, StockSource::File(_)) {
+        return Err(Error::Input(
+            "a stepped run (--schedule, --step-seed) books a fresh stock, not --stock".into(),
+        ));
+    }
     // Declared first: the run directory outlives everything below.
     let ws = match &cfg.stock {
         StockSource::Fresh(tickets) => Workspace::fresh(*tickets)?,
@@ -73,6 +103,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
         outcomes,
         events,
         rejected,
+        schedule,
     } = result?;
     let final_stock = final_stock
         .expect("read when the run succeeded")
@@ -90,5 +121,6 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
         verdict,
         wall,
         events,
+        schedule,
     })
 }

@@ -64,6 +64,8 @@ pub mod stream {
     pub const VICTIMS: u64 = 0x6b69_6c6c;
     /// `check`'s scenarios.
     pub const SCENARIOS: u64 = 0x7363_656e;
+    /// A stepped run's seeded schedule.
+    pub const SCHEDULE: u64 = 0x7374_6570;
 }
 
 #[cfg(test)]

@@ -13,9 +13,10 @@ use super::buyer::{self, Pipes, Plan};
 use super::channel::{self, Receiver, Sender};
 use super::collect::Collector;
 use super::config::RunConfig;
+use super::delay::Delay;
 use super::fork::{Children, Ending, SingleThreaded};
 use super::outcome::{Outcome, monotonic_ns};
-use super::sys::{self, SharedCells};
+use super::sys::{self, SharedCells, Turns};
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::lock::Shared;
@@ -29,6 +30,9 @@ pub struct Collected {
     /// Messages rejected as records (garbled, not from the buyer they
     /// name, a second one, times outside the run).
     pub rejected: u64,
+    /// Stepped mode: the schedule that was run, and what happened at each
+    /// step.
+    pub schedule: Option<super::step::Schedule>,
 }
 
 /// Forks the buyers, runs them, and collects what became of each. Every
@@ -55,6 +59,16 @@ pub fn supervise(
         outcome_w: Some(outcome_w),
     };
     let stages = SharedCells::new(cfg.buyers as usize).map_err(|e| Error::failed("mmap", e))?;
+    let turns = match cfg.stepping {
+        Some(_) => Some(Turns::new(cfg.buyers as usize).map_err(|e| Error::failed("turns", e))?),
+        None => None,
+    };
+    // Stepped mode runs on virtual time: the schedule, not sleeps, orders
+    // the buyers.
+    let (delay, arrival) = match cfg.stepping {
+        Some(_) => (Delay::ZERO, Delay::ZERO),
+        None => (cfg.delay, cfg.arrival),
+    };
     let victims = cfg.faults.victims(cfg.buyers, cfg.seed);
     let mut buyers = Buyers {
         children: Children::new(proof).map_err(|e| Error::failed("resetting SIGCHLD", e))?,
@@ -77,11 +91,12 @@ pub fn supervise(
             id,
             stock: &ws.stock,
             mode: ws.mode,
-            delay: cfg.delay.for_buyer(cfg.seed, id),
-            arrival: cfg.arrival.draw(cfg.seed, super::seed::stream::ARRIVAL, id),
+            delay: delay.for_buyer(cfg.seed, id),
+            arrival: arrival.draw(cfg.seed, super::seed::stream::ARRIVAL, id),
             protects: cfg.strategy.protects,
             kill_at: victims[id as usize].then_some(cfg.faults.kill_at),
             stages: &stages,
+            turns: turns.as_ref(),
         };
         let spawned = buyers.children.spawn(|| {
             // In the child, on its own copy of `ends`: keep only its ends
@@ -130,8 +145,16 @@ pub fn supervise(
         rejected: 0,
         opened_ns,
     };
-    s.collect(outcome_r)?;
-    Ok(s.finish())
+    let schedule = match (&cfg.stepping, &turns) {
+        (Some(stepping), Some(turns)) => Some(s.collect_stepped(outcome_r, turns, stepping)?),
+        _ => {
+            s.collect(outcome_r)?;
+            None
+        }
+    };
+    let mut collected = s.finish();
+    collected.schedule = schedule;
+    Ok(collected)
 }
 
 /// The buyer processes, and the stock file whose temporary files they may

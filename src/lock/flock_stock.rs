@@ -60,6 +60,8 @@ impl Lock for StockLock<'_> {
             Some(f) => f,
             None => File::open(self.path)?,
         };
+        // Stepped mode: another buyer may save (and rename) right here.
+        super::point();
         let locked = FileExt::lock_exclusive(&file);
         self.file = Some(file);
         locked

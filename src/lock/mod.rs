@@ -26,6 +26,12 @@ use nix::unistd::Pid;
 
 use crate::error::Result;
 
+/// Declares a point inside your `lock` or `unlock`. In a stepped run
+/// (`--schedule`, `--step-seed`) the buyer pauses here for a turn, so a
+/// schedule can let another buyer run between two of your calls (between
+/// checking a file and creating it, say); running free it does nothing.
+pub use crate::engine::buyer::strategy_point as point;
+
 include!(concat!(env!("OUT_DIR"), "/strategies.rs"));
 
 /// One buyer's handle on the lock: the raw operations. `&mut self`, so a

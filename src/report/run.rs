@@ -5,7 +5,10 @@ use serde::Serialize;
 
 use super::fmt_us;
 use crate::engine::outcome::Outcome;
-use crate::engine::{RunConfig, RunOutput, StockSource};
+use crate::engine::{RunConfig, RunOutput, Stepping, StockSource};
+
+/// The longest step trace the summary prints (`--json` has it whole).
+const MAX_TRACE: usize = 40;
 use crate::judge::stats::percentile;
 use crate::judge::verdict::{Verdict, count, ticket_holders};
 
@@ -65,8 +68,15 @@ pub struct RunReport {
     /// The command that repeats the run: every flag that shaped it.
     pub rerun: String,
     /// Whether that command repeats the outcome exactly: false whenever
-    /// the outcome depends on the scheduler's interleaving.
+    /// the outcome depends on the scheduler's interleaving (true for a
+    /// stepped run, whose re-run line carries its schedule).
     pub rerun_exact: bool,
+    /// Stepped mode: the schedule followed (`--schedule` replays it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Stepped mode: one line per step, and who blocked or woke.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<String>,
     /// One record per buyer, by id; null for a `--kill` victim that never
     /// reported.
     pub buyers_detail: Vec<Option<Outcome>>,
@@ -84,6 +94,12 @@ impl RunReport {
             .collect();
         let wall_s = out.wall.as_secs_f64();
         let sold = out.verdict.sold;
+        // A stepped run is repeated by the schedule it followed.
+        let replay = out.schedule.as_ref().map(|s| RunConfig {
+            stepping: Some(Stepping::Schedule(s.steps.clone())),
+            ..cfg.clone()
+        });
+        let cfg_rerun = replay.as_ref().unwrap_or(cfg);
         RunReport {
             strategy: cfg.strategy.name.to_string(),
             buyers: cfg.buyers,
@@ -107,8 +123,10 @@ impl RunReport {
             wait_p99_us: percentile(&waits, 99.0),
             most_sold_ticket: most_sold_ticket(&out.outcomes),
             events: out.events,
-            rerun: cfg.rerun(),
-            rerun_exact: cfg.repeats_exactly(),
+            rerun: cfg_rerun.rerun(),
+            rerun_exact: cfg_rerun.repeats_exactly(),
+            schedule: out.schedule.as_ref().map(|s| s.text()),
+            trace: out.schedule.map(|s| s.trace).unwrap_or_default(),
             buyers_detail: out.outcomes,
         }
     }
@@ -208,6 +226,15 @@ impl RunReport {
                 "  worst: ticket #{} was sold to {} buyers\n",
                 t.ticket, t.buyers
             );
+        }
+        if let Some(schedule) = &self.schedule {
+            if self.trace.len() <= MAX_TRACE {
+                s += "  steps:\n";
+                for line in &self.trace {
+                    s += &format!("    {line}\n");
+                }
+            }
+            s += &format!("  schedule: {schedule}\n");
         }
         s += &format!("verdict: {}\n", self.summary);
         let us = |x: Option<u64>| x.map_or("-".to_string(), fmt_us);

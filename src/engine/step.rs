@@ -1,0 +1,301 @@
+//! Stepped mode: the parent is the scheduler, and a run follows the
+//! interleaving it chooses — real processes, real `flock`, real
+//! semaphores.
+//!
+//! Each buyer pauses at four points of its purchase ([`Point`]: before
+//! asking for the lock, reading the stock, writing it, releasing), says
+//! where in its shared-memory slot, and waits on its own process-shared
+//! semaphore ([`Turns`]) for its turn. A **step** gives one paused buyer
+//! its turn; it then runs to its next point, or finishes, or **blocks** in
+//! the lock because another buyer holds it. After every step the parent
+//! waits for quiescence: every buyer paused, finished, or blocked. A buyer
+//! that does not reach its next point within a settle time while sleeping
+//! in the kernel is blocked; when a release wakes it, it reaches its next
+//! point and is paused again — the trace says who woke. Time is virtual:
+//! delays and arrivals are not slept.
+//!
+//! The schedule is the list of buyer ids, one per step. A run with an
+//! explicit schedule repeats exactly: the same tickets to the same buyers,
+//! the same final stock. Where the kernel chooses among several blocked
+//! waiters, a replay may see another winner take the lock; the schedule
+//! then names a buyer that is not runnable, and the run is refused as
+//! diverged (and retried by the caller) rather than reported wrongly.
+
+use std::time::{Duration, Instant};
+
+use super::buyer::Point;
+use super::channel::{Received, Receiver};
+use super::collect::Collector;
+use super::config::{Stepping, schedule_text};
+use super::seed;
+use super::sys::{self, Turns};
+use crate::error::{Error, Result};
+
+/// How long a buyer given a turn may sleep without reaching its next point
+/// before it counts as blocked. A step that is not blocked takes tens of
+/// microseconds; a strategy that polls (`excl`) sleeps at most 500 µs
+/// between tries.
+const SETTLE: Duration = Duration::from_millis(3);
+
+/// After a release, how long to wait for a blocked buyer to wake and reach
+/// its next point before the next step.
+const WAKE: Duration = Duration::from_millis(5);
+
+/// How often quiescence is looked at.
+const LOOK: Duration = Duration::from_micros(100);
+
+/// The schedule a stepped run followed, and what happened at each step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// The buyer ids, one per step: `--schedule` replays it.
+    pub steps: Vec<u32>,
+    /// One line per step: who moved, and who blocked or woke.
+    pub trace: Vec<String>,
+}
+
+impl Schedule {
+    /// The schedule as `--schedule` takes it.
+    pub fn text(&self) -> String {
+        schedule_text(&self.steps)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Given a turn at `since`, not yet at its next point; `at` is the slot
+    /// value it left.
+    Running { since: Instant, at: u32 },
+    /// At a point, waiting for its turn.
+    Paused { at: u32 },
+    /// Asleep in the lock; `at` is its last point.
+    Blocked { at: u32 },
+    /// Reaped.
+    Done,
+}
+
+impl Collector<'_> {
+    /// Runs the buyers step by step as `stepping` says, collecting their
+    /// records, and returns the schedule followed.
+    ///
+    /// # Errors
+    /// [`Error::Input`] when an explicit schedule names a buyer that is not
+    /// runnable at its step, is too short, or too long (for a schedule that
+    /// `booking` recorded: the kernel woke another waiter, the run
+    /// diverged); [`Error::Interrupted`] on a stop signal.
+    pub(super) fn collect_stepped(
+        &mut self,
+        channel: Receiver,
+        turns: &Turns,
+        stepping: &Stepping,
+    ) -> Result<Schedule> {
+        channel
+            .set_nonblocking()
+            .map_err(|e| Error::failed("the outcome channel", e))?;
+        let n = self.outcomes.len();
+        let now = Instant::now();
+        let mut states = vec![State::Running { since: now, at: 0 }; n];
+        let mut rng = match stepping {
+            Stepping::Seeded(s) => Some(seed::rng(*s, seed::stream::SCHEDULE)),
+            Stepping::Schedule(_) => None,
+        };
+        let mut schedule = Schedule::default();
+        let mut buf = vec![0u8; 8192];
+        self.quiesce(&channel, turns, &mut states, &mut buf, false, &mut schedule)?;
+        loop {
+            let runnable: Vec<u32> = (0..n as u32)
+                .filter(|&i| matches!(states[i as usize], State::Paused { .. }))
+                .collect();
+            if runnable.is_empty() {
+                if states.iter().all(|s| *s == State::Done) {
+                    break;
+                }
+                // Everyone left is blocked: a deadlock, which no step can
+                // end. The watchdog's way: stop them, count them as hung.
+                schedule
+                    .trace
+                    .push("deadlock: every buyer left is blocked".into());
+                self.watchdog(None);
+                break;
+            }
+            let k = schedule.steps.len();
+            let b = match (stepping, &mut rng) {
+                (Stepping::Schedule(list), _) => {
+                    let Some(&b) = list.get(k) else {
+                        return Err(Error::Input(format!(
+                            "--schedule: too short, it ends after step {k} while buyers {} can still move",
+                            list_ids(&runnable)
+                        )));
+                    };
+                    if !runnable.contains(&b) {
+                        return Err(Error::Input(format!(
+                            "--schedule: step {} names buyer {b}, who is {} (runnable: {}); a schedule recorded by booking that fails here diverged: the kernel woke another waiter",
+                            k + 1,
+                            describe(states.get(b as usize).copied()),
+                            list_ids(&runnable)
+                        )));
+                    }
+                    b
+                }
+                (Stepping::Seeded(_), Some(r)) => {
+                    let choices = one_waiter_at_most(&runnable, &states);
+                    choices[seed::between(r, 0, choices.len() as u64 - 1) as usize]
+                }
+                (Stepping::Seeded(_), None) => unreachable!("a seeded schedule has its generator"),
+            };
+            let i = b as usize;
+            let State::Paused { at } = states[i] else {
+                unreachable!("runnable buyers are paused")
+            };
+            let point = Point::from_value(at).map_or("?", Point::name);
+            schedule.steps.push(b);
+            schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
+            turns
+                .go(i)
+                .map_err(|e| Error::failed("giving a buyer its turn", e))?;
+            states[i] = State::Running {
+                since: Instant::now(),
+                at,
+            };
+            let release = matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
+            self.quiesce(
+                &channel,
+                turns,
+                &mut states,
+                &mut buf,
+                release,
+                &mut schedule,
+            )?;
+        }
+        if let Stepping::Schedule(list) = stepping
+            && list.len() > schedule.steps.len()
+        {
+            return Err(Error::Input(format!(
+                "--schedule: too long, the run ended after {} steps and the schedule has {}",
+                schedule.steps.len(),
+                list.len()
+            )));
+        }
+        self.drain(channel);
+        Ok(schedule)
+    }
+
+    /// Waits until every buyer is paused, blocked or done. After a release
+    /// (`woke_possible`), also gives a blocked buyer `WAKE` to take the lock
+    /// and reach its next point.
+    fn quiesce(
+        &mut self,
+        channel: &Receiver,
+        turns: &Turns,
+        states: &mut [State],
+        buf: &mut [u8],
+        woke_possible: bool,
+        schedule: &mut Schedule,
+    ) -> Result<()> {
+        let start = Instant::now();
+        let mut woke = false;
+        loop {
+            if let Some(sig) = sys::stop_signal() {
+                return Err(Error::interrupted(sig, "mid-run, stepping".into()));
+            }
+            while let Ok(Received::Message {
+                len,
+                sender,
+                truncated,
+            }) = channel.recv(buf)
+            {
+                self.take(&buf[..len], sender, truncated);
+            }
+            self.reap_ended()?;
+            for (i, st) in states.iter_mut().enumerate() {
+                if *st == State::Done {
+                    continue;
+                }
+                if self.buyers.children.ending(i).is_some() {
+                    *st = State::Done;
+                    continue;
+                }
+                let now_at = turns.at(i);
+                match *st {
+                    State::Running { since, at } => {
+                        if now_at != at {
+                            *st = State::Paused { at: now_at };
+                        } else if since.elapsed() > SETTLE && asleep(self.buyers.children.pid(i)) {
+                            *st = State::Blocked { at };
+                            schedule
+                                .trace
+                                .push(format!("   buyer {i} blocked in the lock"));
+                        } else if since.elapsed() > self.cfg.timeout {
+                            // Busy for ever without reaching a point.
+                            *st = State::Blocked { at };
+                        }
+                    }
+                    State::Blocked { at } if now_at != at => {
+                        *st = State::Paused { at: now_at };
+                        woke = true;
+                        schedule
+                            .trace
+                            .push(format!("   buyer {i} woke with the lock"));
+                    }
+                    _ => {}
+                }
+            }
+            let running = states.iter().any(|s| matches!(s, State::Running { .. }));
+            let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
+            let waiting_for_wake = woke_possible && blocked && !woke && start.elapsed() < WAKE;
+            if !running && !waiting_for_wake {
+                return Ok(());
+            }
+            std::thread::sleep(LOOK);
+        }
+    }
+}
+
+/// Whether process `pid` is asleep in the kernel (state `S` or `D` in
+/// `/proc/PID/stat`): a buyer that has not reached its next point and
+/// sleeps is waiting for something — in stepped mode, the lock.
+fn asleep(pid: nix::unistd::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s.rsplit_once(") ")?.1.chars().next()?;
+            Some(matches!(state, 'S' | 'D'))
+        })
+        .unwrap_or(false)
+}
+
+/// A seeded schedule sends no second buyer into the lock while one is
+/// blocked in it (unless nothing else can move): with one waiter, a release
+/// wakes that one, so the recorded schedule replays exactly. Which of
+/// several waiters wins is the kernel's choice (or, for a strategy that
+/// polls, a race), which no schedule can fix.
+fn one_waiter_at_most(runnable: &[u32], states: &[State]) -> Vec<u32> {
+    let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
+    if !blocked {
+        return runnable.to_vec();
+    }
+    let at_lock = |b: &u32| match states[*b as usize] {
+        State::Paused { at } => matches!(Point::from_value(at), Some(Point::Lock | Point::Inside)),
+        _ => false,
+    };
+    let others: Vec<u32> = runnable.iter().copied().filter(|b| !at_lock(b)).collect();
+    if others.is_empty() {
+        runnable.to_vec()
+    } else {
+        others
+    }
+}
+
+fn describe(state: Option<State>) -> &'static str {
+    match state {
+        None => "not a buyer of this run",
+        Some(State::Blocked { .. }) => "blocked in the lock",
+        Some(State::Done) => "finished",
+        Some(State::Running { .. }) => "still moving",
+        Some(State::Paused { .. }) => "paused",
+    }
+}
+
+fn list_ids(ids: &[u32]) -> String {
+    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+    ids.join(", ")
+}
