@@ -81,8 +81,10 @@ pub struct CheckArgs {
     #[arg(short, long, value_delimiter = ',', value_parser = lock_parser())]
     pub lock: Vec<String>,
 
-    /// Scenarios per strategy (up to 60 tickets, 40 buyers, 3 ms of delay,
-    /// arrivals spread over up to 3 ms).
+    /// Scenarios per strategy, twice over: free-running ones (up to 60
+    /// tickets, 40 buyers, 3 ms of delay, arrivals spread over up to 3 ms)
+    /// and as many stepped ones (up to 6 buyers and 4 tickets, a seeded
+    /// interleaving).
     #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub cases: u32,
 

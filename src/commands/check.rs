@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::scenario::{SPACE, Scenario};
 use crate::cli::CheckArgs;
 use crate::engine::seed::random_seed;
-use crate::engine::{RunOutput, run};
+use crate::engine::{RunConfig, RunOutput, Stepping, run};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::Strategy;
@@ -64,8 +64,12 @@ pub struct Failure {
     pub kind: &'static str,
     /// What went wrong, one line.
     pub problem: String,
-    /// The command that re-runs it (same seed, delays and arrivals).
+    /// The command that re-runs it: a stepped scenario's carries the
+    /// schedule it followed and repeats exactly; a free one's repeats the
+    /// seed, delays and arrivals.
     pub rerun: String,
+    /// Whether the re-run repeats the outcome exactly (a stepped scenario).
+    pub exact: bool,
 }
 
 /// The whole check.
@@ -77,10 +81,8 @@ pub struct CheckReport {
     pub seed: u64,
     /// The watchdog's timeout per scenario, in seconds.
     pub timeout_s: f64,
-    /// Whether a re-run line repeats a scenario's outcome exactly: never,
-    /// for now — the seed fixes delays and arrivals, the scheduler the
-    /// interleaving.
-    pub rerun_exact: bool,
+    /// Free-running scenarios per strategy (as many stepped ones follow).
+    pub cases: usize,
     /// One entry per strategy checked.
     pub strategies: Vec<StrategyCheck>,
 }
@@ -133,7 +135,7 @@ impl CheckReport {
         } else {
             "A STRATEGY THAT CLAIMS TO BE SAFE BROKE ITS CLAIM (see above)\n"
         };
-        out += "(a re-run repeats the scenario's seed, delays and arrivals; the interleaving is the scheduler's, so an unsafe outcome may not repeat every time)\n";
+        out += "(scenarios: half free-running, half stepped (--step-seed: the parent chooses the interleaving). A stepped re-run line carries its --schedule and repeats exactly; a free one repeats the seed, delays and arrivals, but the interleaving is the scheduler's)\n";
         out
     }
 }
@@ -178,12 +180,12 @@ pub fn check(
     timeout: Duration,
     mut progress: impl FnMut(),
 ) -> Result<CheckReport> {
-    let scenarios = Scenario::generate(seed, cases, SPACE);
+    let scenarios = Scenario::generate_both(seed, cases, SPACE);
     let mut report = CheckReport {
         pass: true,
         seed,
         timeout_s: timeout.as_secs_f64(),
-        rerun_exact: false,
+        cases,
         strategies: Vec::new(),
     };
     for &strategy in strategies {
@@ -201,9 +203,15 @@ pub fn check(
         };
         for scenario in &scenarios {
             let cfg = scenario.config(strategy, timeout);
+            let mut replay = None;
             let found = match run(&cfg) {
                 Ok(out) => {
                     entry.worst_oversold = entry.worst_oversold.max(out.verdict.oversold);
+                    // A stepped run is re-run by the schedule it followed.
+                    replay = out.schedule.as_ref().map(|s| RunConfig {
+                        stepping: Some(Stepping::Schedule(s.steps.clone())),
+                        ..cfg.clone()
+                    });
                     problem(strategy, scenario, &out)
                 }
                 Err(e @ Error::Interrupted(..)) => return Err(e),
@@ -228,7 +236,8 @@ pub fn check(
                         scenario: *scenario,
                         kind,
                         problem,
-                        rerun: cfg.rerun(),
+                        rerun: replay.as_ref().unwrap_or(&cfg).rerun(),
+                        exact: replay.is_some(),
                     });
                 }
             }

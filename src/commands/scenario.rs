@@ -14,7 +14,12 @@ use serde::Serialize;
 
 use crate::engine::delay::Delay;
 use crate::engine::seed::{self, MAX_SEED, between};
-use crate::engine::{RunConfig, StockSource};
+use crate::engine::{RunConfig, Stepping, StockSource};
+
+/// The most buyers of a stepped scenario.
+pub const STEPPED_MAX_BUYERS: u32 = 6;
+/// The most tickets of a stepped scenario.
+pub const STEPPED_MAX_TICKETS: u64 = 4;
 use crate::lock::Strategy;
 
 /// One workload: tickets, buyers, delay and arrival windows, seed.
@@ -32,6 +37,10 @@ pub struct Scenario {
     pub arrival_max_us: u64,
     /// Seed of the delays and arrivals (below 2^53).
     pub seed: u64,
+    /// A stepped scenario: the seed of its schedule (the parent chooses
+    /// the interleaving; delays and arrivals do not apply).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_seed: Option<u64>,
 }
 
 /// The ranges scenarios are drawn from.
@@ -70,7 +79,32 @@ impl Scenario {
             delay_max_us: a.max(b),
             arrival_max_us: between(rng, 0, space.max_arrival_us),
             seed: between(rng, 0, MAX_SEED),
+            step_seed: None,
         }
+    }
+
+    /// Draws a stepped scenario: a few buyers and tickets (an interleaving
+    /// of a few buyers is where races are found; every step is a choice),
+    /// and a schedule seed.
+    pub fn draw_stepped(rng: &mut seed::SeededRng) -> Self {
+        Scenario {
+            tickets: between(rng, 1, STEPPED_MAX_TICKETS),
+            buyers: between(rng, 2, u64::from(STEPPED_MAX_BUYERS)) as u32,
+            delay_min_us: 0,
+            delay_max_us: 0,
+            arrival_max_us: 0,
+            seed: between(rng, 0, MAX_SEED),
+            step_seed: Some(between(rng, 0, MAX_SEED)),
+        }
+    }
+
+    /// `count` free-running scenarios drawn from `space`, then `count`
+    /// stepped ones, with a generator seeded by `seed`.
+    pub fn generate_both(seed: u64, count: usize, space: Space) -> Vec<Self> {
+        let mut all = Scenario::generate(seed, count, space);
+        let mut rng = seed::rng(seed, seed::stream::SCENARIOS + 1);
+        all.extend((0..count).map(|_| Scenario::draw_stepped(&mut rng)));
+        all
     }
 
     /// `count` scenarios drawn from `space` with a generator seeded by
@@ -98,6 +132,11 @@ impl Scenario {
         }
     }
 
+    /// Whether the parent chooses this scenario's interleaving.
+    pub fn stepped(&self) -> bool {
+        self.step_seed.is_some()
+    }
+
     /// A size for "smallest": buyers first, then tickets.
     pub fn size(&self) -> (u32, u64) {
         (self.buyers, self.tickets)
@@ -114,6 +153,7 @@ impl Scenario {
             self.seed,
         );
         cfg.arrival = self.arrival();
+        cfg.stepping = self.step_seed.map(Stepping::Seeded);
         cfg.with_timeout(timeout)
     }
 }
@@ -144,6 +184,7 @@ mod tests {
             delay_max_us: 1000,
             arrival_max_us: 1500,
             seed: 5,
+            step_seed: None,
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(
