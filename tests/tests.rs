@@ -25,5 +25,7 @@ mod report;
 mod run;
 #[path = "it/signals.rs"]
 mod signals;
+#[path = "it/stepped.rs"]
+mod stepped;
 #[path = "it/timeline.rs"]
 mod timeline;

@@ -1,0 +1,257 @@
+//! Stepped mode through the binary: a schedule replays exactly, safe
+//! strategies are safe in every interleaving and show blocking, a schedule
+//! that does not fit the run is refused, a divergence is never reported as
+//! a result, and `check`'s stepped counterexamples re-run exactly.
+
+use serde_json::Value;
+
+use crate::util::{Work, assert_consistent, u};
+
+/// The parts of a report a replay must repeat: verdict, each buyer's
+/// ticket, the final count.
+fn outcome(r: &Value) -> (String, Vec<Value>, u64) {
+    let tickets = r["buyers_detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["ticket"].clone())
+        .collect();
+    (r["summary"].to_string(), tickets, u(r, "remaining"))
+}
+
+fn stepped(work: &Work, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let run = work.booking(&all);
+    let r = run.json();
+    assert_consistent(&r, u(&r, "remaining"), run.pid);
+    r
+}
+
+/// `none`, 4 buyers, 2 tickets: one schedule that sells correctly (each
+/// buyer's purchase whole, in turn) and one where all four read before
+/// anyone writes. Each gives the same verdict, the same ticket per buyer
+/// and the same final count in 20 of 20 runs.
+#[test]
+fn a_schedule_replays_exactly() {
+    let work = Work::new();
+    let serial = "0,0,0,0,1,1,1,1,2,2,2,3,3,3";
+    let race = "0,1,2,3,0,1,2,3,0,1,2,3,0,1,2,3";
+    for (schedule, status) in [(serial, "safe"), (race, "unsafe")] {
+        let args = [
+            "--buyers",
+            "4",
+            "--tickets",
+            "2",
+            "--lock",
+            "none",
+            "--schedule",
+            schedule,
+        ];
+        let first = stepped(&work, &args);
+        assert_eq!(first["status"], status, "{schedule}: {first}");
+        assert_eq!(first["schedule"], schedule);
+        assert_eq!(first["rerun_exact"], true);
+        for _ in 1..20 {
+            assert_eq!(
+                outcome(&stepped(&work, &args)),
+                outcome(&first),
+                "{schedule}"
+            );
+        }
+    }
+    // The race, exactly: all four read 2 and wrote 1.
+    let r = stepped(
+        &work,
+        &[
+            "--buyers",
+            "4",
+            "--tickets",
+            "2",
+            "--lock",
+            "none",
+            "--schedule",
+            race,
+        ],
+    );
+    assert_eq!(
+        (
+            u(&r, "sold"),
+            u(&r, "oversold"),
+            u(&r, "remaining"),
+            u(&r, "lost_updates")
+        ),
+        (4, 2, 1, 3)
+    );
+    work.assert_clean();
+}
+
+/// The safe strategies are safe in every seeded interleaving, and the
+/// trace shows buyers blocked in the lock and woken by a release.
+#[test]
+fn safe_strategies_are_safe_in_every_stepped_run() {
+    let work = Work::new();
+    for lock in ["file", "sem", "excl"] {
+        let mut blocked = false;
+        let mut woke = false;
+        for seed in 1..=4 {
+            let seed = seed.to_string();
+            let r = stepped(
+                &work,
+                &[
+                    "--buyers",
+                    "4",
+                    "--tickets",
+                    "3",
+                    "--lock",
+                    lock,
+                    "--step-seed",
+                    &seed,
+                ],
+            );
+            assert_eq!(r["status"], "safe", "{lock} seed {seed}: {r}");
+            assert_eq!((u(&r, "sold"), u(&r, "remaining")), (3, 0));
+            let trace = r["trace"].to_string();
+            blocked |= trace.contains("blocked in the lock");
+            woke |= trace.contains("woke with the lock");
+            // Its re-run line replays the schedule it recorded.
+            assert!(r["rerun"].as_str().unwrap().contains("--schedule"), "{r}");
+        }
+        assert!(
+            blocked && woke,
+            "{lock}: no buyer blocked and woke in 4 schedules"
+        );
+    }
+    work.assert_clean();
+}
+
+/// A schedule that does not fit the run is refused with exit 2 and a
+/// message that says why: a buyer the run does not have, a buyer blocked
+/// in the lock, too short, too long, with --stock.
+#[test]
+fn a_schedule_that_does_not_fit_is_refused() {
+    let work = Work::new();
+    let stock = work.stock("s.json", "{\"count\": 3}");
+    for (args, needle) in [
+        (
+            vec!["--buyers", "3", "--schedule", "0,5"],
+            "step 2 names buyer 5",
+        ),
+        (vec!["--buyers", "2", "--schedule", "0"], "too short"),
+        (
+            vec!["--buyers", "1", "--tickets", "1", "--schedule", "0,0,0,0,0"],
+            "too long",
+        ),
+        (
+            vec!["--buyers", "2", "--lock", "file", "--schedule", "0,1,1"],
+            "blocked in the lock",
+        ),
+        (
+            vec![
+                "--buyers",
+                "2",
+                "--schedule",
+                "0",
+                "--stock",
+                stock.to_str().unwrap(),
+            ],
+            "--stock",
+        ),
+    ] {
+        let run = work.booking(&args);
+        run.expect_code(2);
+        assert!(
+            run.stderr().contains(needle),
+            "no {needle:?}{}",
+            run.context()
+        );
+        assert_eq!(
+            run.stderr().trim_end().lines().count(),
+            1,
+            "{}",
+            run.context()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&stock).unwrap(), "{\"count\": 3}");
+    work.assert_clean();
+}
+
+/// Two waiters blocked on one `flock`: which one the release wakes is the
+/// kernel's choice. A schedule that bets on one either runs (and is then
+/// safe and says who woke) or is refused as diverged — never a result that
+/// does not follow the schedule.
+#[test]
+fn a_divergence_is_refused_not_reported() {
+    let work = Work::new();
+    // 0 takes the lock; 1 and 2 block; 0 reads, writes, releases; then
+    // the schedule bets that 1 (or, the other bet, 2) woke.
+    let mut ran = 0;
+    for (bet, other) in [(1, 2), (2, 1)] {
+        let schedule = format!("0,1,2,0,0,0,{bet},{bet},{bet},{other},{other},{other}");
+        for _ in 0..3 {
+            let run = work.booking(&[
+                "--buyers",
+                "3",
+                "--tickets",
+                "3",
+                "--lock",
+                "file",
+                "--schedule",
+                &schedule,
+                "--json",
+            ]);
+            match run.code() {
+                Some(0) => {
+                    ran += 1;
+                    let r = run.json();
+                    assert_eq!(r["status"], "safe", "{r}");
+                    let trace = r["trace"].to_string();
+                    assert!(
+                        trace.contains(&format!("buyer {bet} woke with the lock")),
+                        "{trace}"
+                    );
+                }
+                Some(2) => assert!(run.stderr().contains("diverged"), "{}", run.context()),
+                _ => panic!("neither a run nor a divergence{}", run.context()),
+            }
+        }
+    }
+    assert!(ran > 0, "one of the two waiters must have woken");
+    work.assert_clean();
+}
+
+/// `check`'s stepped counterexamples carry their schedule and re-run to
+/// the same verdict.
+#[test]
+fn check_counterexamples_re_run_exactly() {
+    let work = Work::new();
+    let run = work.booking(&[
+        "check",
+        "--lock",
+        "flock-stock,sem-two",
+        "--cases",
+        "4",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    run.expect_code(0);
+    let r: Value = serde_json::from_slice(&run.out.stdout).unwrap();
+    for row in r["strategies"].as_array().unwrap() {
+        let f = &row["smallest_problem"];
+        assert_eq!(f["kind"], "unsafe", "{row}");
+        assert_eq!(
+            f["exact"], true,
+            "the smallest problem is a stepped one: {row}"
+        );
+        let rerun = f["rerun"].as_str().unwrap();
+        assert!(rerun.contains("--schedule"), "{rerun}");
+        let args: Vec<&str> = rerun.split_whitespace().skip(1).collect();
+        let first = stepped(&work, &args);
+        assert_eq!(first["status"], "unsafe", "{rerun}");
+        for _ in 0..4 {
+            assert_eq!(outcome(&stepped(&work, &args)), outcome(&first), "{rerun}");
+        }
+    }
+    work.assert_clean();
+}
