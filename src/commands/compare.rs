@@ -106,7 +106,8 @@ impl Row {
             claims_safe: strategy.safe,
             runs: runs.len() + errors.len(),
             safe_runs: status(|r| r.verdict.safe),
-            failed_runs: errors.len() + status(|r| r.verdict.failed > 0 && r.verdict.hung == 0),
+            failed_runs: errors.len()
+                + status(|r| r.verdict.status == Status::Failed && r.verdict.hung == 0),
             hung_runs: status(|r| r.verdict.hung > 0),
             first_problem,
             oversold: Spread::of(&field(|r| r.verdict.oversold)),
@@ -267,7 +268,7 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
     };
     super::output::print(&(shown.render)(&cmp))?;
     if let Some(f) = &out {
-        eprintln!("booking: wrote {}", f.shown.display());
+        super::output::warn(&format!("booking: wrote {}", f.shown.display()));
     }
     Ok(0)
 }

@@ -43,7 +43,7 @@ pub fn main(cli: Cli) -> i32 {
 
 /// Prints the one-line error (and its JSON under `--json`); returns `code`.
 fn fail(message: &str, code: i32, json: bool) -> i32 {
-    eprintln!("booking: {message}");
+    output::warn(&format!("booking: {message}"));
     if json {
         let obj = serde_json::json!({ "error": message, "exit_code": code });
         let _ = output::print(&format!("{obj}\n"));

@@ -36,6 +36,10 @@ pub fn print(text: &str) -> Result<()> {
     let stdout = io::stdout();
     let mut rest = text.as_bytes();
     while !rest.is_empty() {
+        // A stop that came between two writes ends the output too.
+        if let Some(sig) = sys::stop_signal() {
+            return Err(Error::interrupted(sig, "writing to standard output".into()));
+        }
         match nix::unistd::write(stdout.as_fd(), rest) {
             Ok(n) => rest = &rest[n..],
             Err(Errno::EINTR) => {
@@ -51,6 +55,22 @@ pub fn print(text: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes one line to standard error, ignoring failure (a closed stderr
+/// must not turn an error message into a panic).
+pub fn warn(line: &str) {
+    use std::os::fd::AsFd;
+    let text = format!("{line}\n");
+    let stderr = io::stderr();
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match nix::unistd::write(stderr.as_fd(), rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// Flushes standard output and standard error (before a fork: a child

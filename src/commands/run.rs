@@ -146,7 +146,10 @@ pub fn command(args: &RunArgs) -> Result<i32> {
         return Ok(3);
     }
     if v.failed + v.hung + v.rejected > 0 {
-        eprintln!("booking: the run did not complete: {}", report.summary);
+        output::warn(&format!(
+            "booking: the run did not complete: {}",
+            report.summary
+        ));
         return Ok(1);
     }
     Ok(0)

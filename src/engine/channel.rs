@@ -102,9 +102,14 @@ impl Receiver {
             Err(e) => return Err(e),
             Ok(m) => m,
         };
-        let sender = msg.cmsgs()?.find_map(|c| match c {
-            ControlMessageOwned::ScmCredentials(cred) => Some(Pid::from_raw(cred.pid())),
-            _ => None,
+        // Control data that does not fit (a message that passes
+        // descriptors) gives no sender: the record is rejected, the run
+        // goes on.
+        let sender = msg.cmsgs().ok().and_then(|mut all| {
+            all.find_map(|c| match c {
+                ControlMessageOwned::ScmCredentials(cred) => Some(Pid::from_raw(cred.pid())),
+                _ => None,
+            })
         });
         // End-of-file reads 0 bytes with no credentials; an empty message
         // sent on purpose still carries its sender's.

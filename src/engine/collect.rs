@@ -52,6 +52,10 @@ pub(super) struct Collector<'a> {
     pub(super) opened_ns: u64,
 }
 
+/// How often the collection loop reaps and looks at the watchdog, however
+/// busy the channel.
+const LOOK_EVERY: Duration = Duration::from_millis(20);
+
 /// The longest message taken as a record (a record is a few hundred bytes;
 /// its error text is capped).
 const MAX_RECORD: usize = 8192;
@@ -74,6 +78,7 @@ impl Collector<'_> {
         let mut open = Some(channel);
         let mut buf = vec![0u8; MAX_RECORD];
         let mut last_progress = Instant::now();
+        let mut last_look = Instant::now();
         loop {
             if let Some(sig) = sys::stop_signal() {
                 let done = self.outcomes.iter().filter(|o| o.is_some()).count();
@@ -103,29 +108,34 @@ impl Collector<'_> {
                 continue;
             };
             let mut fds = [PollFd::new(ch.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, PollTimeout::from(20u16)) {
-                Err(Errno::EINTR) => continue,
+            let ready = match poll(&mut fds, PollTimeout::from(20u16)) {
+                Err(Errno::EINTR) => false,
                 Err(e) => return Err(Error::failed("poll", e)),
-                // Nothing for 20 ms: reap early, since a dead semaphore
-                // holder must be found and repaired, or the others would
-                // wait for ever.
-                Ok(0) => {
-                    if self.reap_ended()? {
-                        last_progress = Instant::now();
-                    }
-                    if self.buyers.children.all_reaped() {
-                        // Every buyer is gone, yet the channel is open: some
-                        // other process (a strategy's own child) holds it.
-                        // Nothing a buyer sent can still come.
-                        self.drain(open.take().expect("open here"));
-                        return Ok(());
-                    }
-                    if last_progress.elapsed() > self.cfg.timeout {
-                        self.watchdog(open.take());
-                        return Ok(());
-                    }
+                Ok(n) => n > 0,
+            };
+            // Every 20 ms at least, whatever arrives (a stream of messages
+            // must not starve these): reap, since a dead semaphore holder
+            // must be found and repaired or the others would wait for ever;
+            // see whether every buyer is gone; the watchdog.
+            if !ready || last_look.elapsed() >= LOOK_EVERY {
+                last_look = Instant::now();
+                if self.reap_ended()? {
+                    last_progress = Instant::now();
                 }
-                Ok(_) => match ch.recv(&mut buf) {
+                if self.buyers.children.all_reaped() {
+                    // Every buyer is gone, yet the channel is open: some
+                    // other process (a strategy's own child) holds it.
+                    // Nothing a buyer sent can still come.
+                    self.drain(open.take().expect("open here"));
+                    return Ok(());
+                }
+                if last_progress.elapsed() > self.cfg.timeout {
+                    self.watchdog(open.take());
+                    return Ok(());
+                }
+            }
+            if ready {
+                match ch.recv(&mut buf) {
                     Ok(Received::Closed) => open = None,
                     Ok(Received::Nothing) => {}
                     Ok(Received::Message {
@@ -138,7 +148,7 @@ impl Collector<'_> {
                         }
                     }
                     Err(e) => return Err(Error::failed("receiving outcomes", e)),
-                },
+                }
             }
         }
     }

@@ -92,6 +92,9 @@ pub struct Children {
     ended: Vec<Option<Ending>>,
     index: HashMap<Pid, usize>,
     live: usize,
+    /// Children this process had before (inherited through `exec`): not
+    /// ours to kill.
+    before: Vec<Pid>,
     _proof: SingleThreaded,
 }
 
@@ -111,6 +114,7 @@ impl Children {
             ended: Vec::new(),
             index: HashMap::new(),
             live: 0,
+            before: current_children(),
             _proof: proof,
         })
     }
@@ -130,7 +134,15 @@ impl Children {
         // `body` under catch_unwind and `_exit`s.
         match unsafe { nix::unistd::fork() }? {
             ForkResult::Child => {
-                let status = panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(PANICKED);
+                let status = match panic::catch_unwind(AssertUnwindSafe(body)) {
+                    Ok(status) => status,
+                    // Never dropped: a payload whose `Drop` panicked would
+                    // unwind out of here.
+                    Err(payload) => {
+                        std::mem::forget(payload);
+                        PANICKED
+                    }
+                };
                 exit_child(status)
             }
             ForkResult::Parent { child } => {
@@ -181,10 +193,13 @@ impl Children {
             _ => return None,
         };
         let i = *self.index.get(&status.pid()?)?;
-        if self.ended[i].is_none() {
-            self.ended[i] = Some(ending);
-            self.live -= 1;
+        // Reaped already: this pid is someone else's now (a stray that
+        // got it), not this child's second end.
+        if self.ended[i].is_some() {
+            return None;
         }
+        self.ended[i] = Some(ending);
+        self.live -= 1;
         Some((i, ending))
     }
 
@@ -259,17 +274,9 @@ impl Children {
     /// rounds, since a stray may fork more before it dies.
     pub fn kill_strays(&mut self) {
         for _ in 0..10 {
-            let strays: Vec<Pid> = std::fs::read_dir("/proc/self/task")
+            let strays: Vec<Pid> = current_children()
                 .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-                .flat_map(|list| {
-                    list.split_whitespace()
-                        .filter_map(|p| p.parse().ok())
-                        .map(Pid::from_raw)
-                        .collect::<Vec<_>>()
-                })
+                .filter(|p| !self.before.contains(p))
                 .collect();
             if strays.is_empty() {
                 return;
@@ -310,6 +317,22 @@ impl Drop for Children {
     fn drop(&mut self) {
         self.kill_and_reap_all();
     }
+}
+
+/// The children of this process now, from `/proc/self/task/*/children`.
+fn current_children() -> Vec<Pid> {
+    std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .map(Pid::from_raw)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The message of the last panic in a child process, recorded by the hook

@@ -100,7 +100,7 @@ impl Collector<'_> {
         };
         let mut schedule = Schedule::default();
         let mut buf = vec![0u8; 8192];
-        self.quiesce(&channel, turns, &mut states, &mut buf, false, &mut schedule)?;
+        self.quiesce(&channel, turns, &mut states, &mut buf, None, &mut schedule)?;
         loop {
             let runnable: Vec<u32> = (0..n as u32)
                 .filter(|&i| matches!(states[i as usize], State::Paused { .. }))
@@ -109,7 +109,23 @@ impl Collector<'_> {
                 if states.iter().all(|s| *s == State::Done) {
                     break;
                 }
-                // Everyone left is blocked: a deadlock, which no step can
+                // Everyone left is blocked. A release may still be waking
+                // one (a loaded machine is slow to run it): wait for that
+                // as long as the watchdog would.
+                let before = states.to_vec();
+                let patience = Some(self.cfg.timeout);
+                self.quiesce(
+                    &channel,
+                    turns,
+                    &mut states,
+                    &mut buf,
+                    patience,
+                    &mut schedule,
+                )?;
+                if states[..] != before[..] {
+                    continue;
+                }
+                // Nobody moved for --timeout: a deadlock, which no step can
                 // end. The watchdog's way: stop them, count them as hung.
                 schedule
                     .trace
@@ -157,14 +173,8 @@ impl Collector<'_> {
                 at,
             };
             let release = matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
-            self.quiesce(
-                &channel,
-                turns,
-                &mut states,
-                &mut buf,
-                release,
-                &mut schedule,
-            )?;
+            let wake = release.then_some(WAKE);
+            self.quiesce(&channel, turns, &mut states, &mut buf, wake, &mut schedule)?;
         }
         if let Stepping::Schedule(list) = stepping
             && list.len() > schedule.steps.len()
@@ -179,16 +189,16 @@ impl Collector<'_> {
         Ok(schedule)
     }
 
-    /// Waits until every buyer is paused, blocked or done. After a release
-    /// (`woke_possible`), also gives a blocked buyer `WAKE` to take the lock
-    /// and reach its next point.
+    /// Waits until every buyer is paused, blocked or done. With `wake`
+    /// (after a release, or when only blocked buyers are left), also gives
+    /// a blocked buyer that long to take the lock and reach its next point.
     fn quiesce(
         &mut self,
         channel: &Receiver,
         turns: &Turns,
         states: &mut [State],
         buf: &mut [u8],
-        woke_possible: bool,
+        wake: Option<Duration>,
         schedule: &mut Schedule,
     ) -> Result<()> {
         let start = Instant::now();
@@ -211,6 +221,7 @@ impl Collector<'_> {
                     continue;
                 }
                 if self.buyers.children.ending(i).is_some() {
+                    woke |= matches!(st, State::Blocked { .. });
                     *st = State::Done;
                     continue;
                 }
@@ -241,7 +252,7 @@ impl Collector<'_> {
             }
             let running = states.iter().any(|s| matches!(s, State::Running { .. }));
             let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
-            let waiting_for_wake = woke_possible && blocked && !woke && start.elapsed() < WAKE;
+            let waiting_for_wake = wake.is_some_and(|w| blocked && !woke && start.elapsed() < w);
             if !running && !waiting_for_wake {
                 return Ok(());
             }

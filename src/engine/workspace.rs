@@ -81,14 +81,18 @@ impl Workspace {
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
             .map_err(|e| Error::failed("creating the run directory", e))?;
+        // Locked before it gets its name: a sweep by another run never sees
+        // the marker unlocked while this run lives.
+        let unnamed = dir.path().join(".booking-run.new");
         let marker = OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
             .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(dir.path().join(MARKER))
+            .open(&unnamed)
             .and_then(|f| f.try_lock_exclusive().map(|()| f))
+            .and_then(|f| std::fs::rename(&unnamed, dir.path().join(MARKER)).map(|()| f))
             .map_err(|e| Error::failed("marking the run directory", e))?;
         let stock = dir.path().join("stock.json");
         let initial = Stock::new(tickets);
