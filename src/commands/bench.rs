@@ -21,7 +21,7 @@ use crate::engine::delay::Delay;
 use crate::engine::fork::{Children, SingleThreaded};
 use crate::engine::stock::{self, Stock};
 use crate::engine::workspace::run_dir_base;
-use crate::engine::{RunConfig, StockSource, run};
+use crate::engine::{RunConfig, Stepping, StockSource, run};
 use crate::error::{Error, Result};
 use crate::judge::stats::median;
 use crate::lock;
@@ -104,10 +104,41 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
             say(&line)?;
         }
     }
+    stepped(repeat)?;
     say(
-        "\ntargets: file and sem at 150 buyers within 2× of the floor and 15× faster than python; 1000 buyers under 250 ms",
+        "\ntargets: file and sem at 150 buyers within 2× of the floor and 15× faster than python; 1000 buyers under 250 ms; a stepped run of 40 buyers under 2 s",
     )?;
     Ok(0)
+}
+
+/// Stepped mode's cost: a seeded 40-buyer run per strategy, its wall time,
+/// its steps, and the scheduler's time per step (medians of `repeat`
+/// runs, each with its own schedule seed).
+fn stepped(repeat: usize) -> Result<()> {
+    say("\nstepped, 40 buyers, 100 tickets, a seeded schedule each run")?;
+    for name in ["none", "file", "sem", "excl"] {
+        let Some(s) = lock::find(name) else { continue };
+        let mut walls = Vec::new();
+        let mut per_step = Vec::new();
+        let mut steps = Vec::new();
+        for k in 0..repeat {
+            let mut cfg = RunConfig::new(s, 40, StockSource::Fresh(TICKETS), Delay::ZERO, 1);
+            cfg.stepping = Some(Stepping::Seeded(k as u64 + 1));
+            let out = run(&cfg)?;
+            let n = out.schedule.as_ref().map_or(0, |x| x.steps.len()).max(1);
+            walls.push(out.wall.as_secs_f64());
+            per_step.push(out.wall.as_secs_f64() / n as f64);
+            steps.push(n as f64);
+        }
+        say(&format!(
+            "  booking --lock {:<6} --step-seed K  {:>9}   {:.0} steps, {:.0} µs per step",
+            name,
+            ms(med(&walls)),
+            med(&steps),
+            med(&per_step) * 1e6
+        ))?;
+    }
+    Ok(())
 }
 
 /// One line of the bench's output.
