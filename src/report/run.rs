@@ -147,11 +147,15 @@ impl RunReport {
         } else {
             format!(", arrival {}", self.arrival)
         };
+        let timing = if self.schedule.is_some() {
+            "stepped (the schedule below, no delays)".to_string()
+        } else {
+            format!("delay {}{arrival}", self.delay)
+        };
         s += &format!(
-            "booking: {}, lock {}, delay {}{arrival}, seed {}, {}\n",
+            "booking: {}, lock {}, {timing}, seed {}, {}\n",
             count(u64::from(self.buyers), "buyer", "buyers"),
             self.strategy,
-            self.delay,
             self.seed,
             source
         );

@@ -52,6 +52,25 @@ impl Lane<'_> {
     }
 }
 
+/// In a stepped run, the step numbers (from 1) each buyer took, by buyer
+/// id: read from the schedule, one buyer id per step.
+fn steps_by_buyer(report: &RunReport) -> Vec<Vec<usize>> {
+    let mut by = vec![Vec::new(); report.buyers as usize];
+    if let Some(s) = &report.schedule {
+        for (k, id) in s.split(',').enumerate() {
+            if let Some(v) = id.parse::<usize>().ok().and_then(|i| by.get_mut(i)) {
+                v.push(k + 1);
+            }
+        }
+    }
+    by
+}
+
+fn join(steps: &[usize]) -> String {
+    let s: Vec<String> = steps.iter().map(usize::to_string).collect();
+    s.join(",")
+}
+
 /// The lanes of a report, ordered by acquisition, and the time span.
 fn lanes(report: &RunReport) -> (Vec<Lane<'_>>, u64, u64) {
     let detail = &report.buyers_detail;
@@ -142,12 +161,16 @@ pub fn svg(report: &RunReport) -> String {
             .unwrap_or_default()
     );
     doc = doc.add(Text::new(legend).set("x", 10).set("y", 40));
+    let steps = steps_by_buyer(report);
     for (row, lane) in lanes.iter().take(shown).enumerate() {
         let y = top + row as f64 * (lane_h + gap);
         let mut g = Group::new().set("class", "lane").set("data-buyer", lane.id);
         let mut tip = format!("buyer {}", lane.id);
         if let Some(o) = lane.outcome {
             let _ = write!(tip, " (pid {})", o.pid);
+        }
+        if let Some(s) = steps.get(lane.id).filter(|s| !s.is_empty()) {
+            let _ = write!(tip, ", steps {}", join(s));
         }
         if let Some((asked, acquired, released)) = lane.times() {
             let _ = write!(
@@ -241,6 +264,7 @@ pub fn text(report: &RunReport, width: usize) -> String {
         count(u64::from(report.buyers), "buyer", "buyers"),
         (t1 - t0) as f64 / 1e6
     );
+    let steps = steps_by_buyer(report);
     for lane in lanes.iter().take(shown) {
         let mut row = vec![' '; width];
         if let Some((asked, acquired, released)) = lane.times() {
@@ -249,14 +273,23 @@ pub fn text(report: &RunReport, width: usize) -> String {
             row[b..=c.max(b)].fill(if lane.overlap { '▓' } else { '█' });
         }
         let mark = if lane.double { " !" } else { "" };
+        let stepped = steps
+            .get(lane.id)
+            .filter(|s| !s.is_empty())
+            .map(|s| format!("  steps {}", join(s)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "buyer {:>4} |{}| {}{}",
+            "buyer {:>4} |{}| {}{}{}",
             lane.id,
             row.iter().collect::<String>(),
             lane.ticket(),
-            mark
+            mark,
+            stepped
         );
+    }
+    if let Some(s) = &report.schedule {
+        let _ = writeln!(out, "schedule (buyer per step): {s}");
     }
     if let Some(n) = note(shown, lanes.len()) {
         let _ = writeln!(out, "({n})");
