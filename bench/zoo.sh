@@ -38,3 +38,22 @@ cat "$out"/*.json | awk -v rounds="$rounds" '
     }
   }'
 echo "took $(( $(date +%s) - start )) s"
+
+# Replays: the counterexample each strategy's first check printed, re-run
+# 20 times. A stepped one (its line carries --schedule) must repeat its
+# verdict and final count every time.
+echo
+echo "re-runs of the first check's counterexamples (20 each; same verdict and final count):"
+grep -E '"rerun":' "$out/1.json" | sed -E 's/^ *"rerun": "booking (.*)",?$/\1/' | while read -r line; do
+  # shellcheck disable=SC2086
+  first=$("$booking" $line --json 2>/dev/null | grep -oE '"(status|remaining)":("[a-z]+"|[0-9]+)' | tr '\n' ' ')
+  same=0
+  for _ in $(seq 1 20); do
+    # shellcheck disable=SC2086
+    now=$("$booking" $line --json 2>/dev/null | grep -oE '"(status|remaining)":("[a-z]+"|[0-9]+)' | tr '\n' ' ')
+    [ "$now" = "$first" ] && same=$((same + 1))
+  done
+  lock=$(echo "$line" | sed -E 's/.*--lock ([^ ]+).*/\1/')
+  kind=free; case "$line" in *--schedule*) kind=stepped ;; esac
+  printf "%-20s %-8s %2d of 20  (%s)\n" "$lock" "$kind" "$same" "$first"
+done

@@ -237,6 +237,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", conflicts_with = "stock", value_parser = seed_parser())]
     pub step_seed: Option<u64>,
 
+    /// With --step-seed: choose by PCT instead of uniformly (random
+    /// priorities, the highest runnable buyer moves, D - 1 random steps at
+    /// which the mover drops to the bottom), aimed at bugs of depth D.
+    #[arg(long, value_name = "D", requires = "step_seed",
+          value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub pct: Option<u32>,
+
     /// Seed of the delays, arrivals and --kill victims (default: random,
     /// and always printed; at most 2^53 - 1).
     #[arg(long, value_parser = seed_parser())]

@@ -30,7 +30,10 @@ pub fn config(args: &RunArgs) -> RunConfig {
     };
     cfg.stepping = match (&args.schedule, args.step_seed) {
         (Some(steps), _) => Some(Stepping::Schedule(steps.clone())),
-        (None, Some(seed)) => Some(Stepping::Seeded(seed)),
+        (None, Some(seed)) => Some(match args.pct {
+            Some(depth) => Stepping::Pct { seed, depth },
+            None => Stepping::Seeded(seed),
+        }),
         (None, None) => None,
     };
     cfg.with_timeout(args.timeout)

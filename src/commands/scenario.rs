@@ -41,6 +41,10 @@ pub struct Scenario {
     /// the interleaving; delays and arrivals do not apply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_seed: Option<u64>,
+    /// A stepped scenario scheduled by PCT, aimed at this bug depth
+    /// (uniform choice when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pct: Option<u32>,
 }
 
 /// The ranges scenarios are drawn from.
@@ -80,6 +84,7 @@ impl Scenario {
             arrival_max_us: between(rng, 0, space.max_arrival_us),
             seed: between(rng, 0, MAX_SEED),
             step_seed: None,
+            pct: None,
         }
     }
 
@@ -95,6 +100,9 @@ impl Scenario {
             arrival_max_us: 0,
             seed: between(rng, 0, MAX_SEED),
             step_seed: Some(between(rng, 0, MAX_SEED)),
+            // Half uniform, half PCT aimed at depth 2 or 3 (depth 1 runs
+            // each buyer whole: it finds no race).
+            pct: (between(rng, 0, 1) == 1).then(|| between(rng, 2, 3) as u32),
         }
     }
 
@@ -153,7 +161,10 @@ impl Scenario {
             self.seed,
         );
         cfg.arrival = self.arrival();
-        cfg.stepping = self.step_seed.map(Stepping::Seeded);
+        cfg.stepping = self.step_seed.map(|seed| match self.pct {
+            Some(depth) => Stepping::Pct { seed, depth },
+            None => Stepping::Seeded(seed),
+        });
         cfg.with_timeout(timeout)
     }
 }
@@ -185,6 +196,7 @@ mod tests {
             arrival_max_us: 1500,
             seed: 5,
             step_seed: None,
+            pct: None,
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(

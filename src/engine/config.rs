@@ -53,6 +53,18 @@ pub enum Stepping {
     /// A schedule drawn from this seed: at each step, a runnable buyer
     /// chosen uniformly.
     Seeded(u64),
+    /// PCT (probabilistic concurrency testing, Burckhardt et al., ASPLOS
+    /// 2010): random distinct priorities, the highest-priority runnable
+    /// buyer always moves, and at `depth - 1` random steps the buyer that
+    /// moved drops below every other. It finds any bug that needs `depth`
+    /// ordering constraints with probability at least 1 / (n · k^(d-1))
+    /// for n buyers and k steps, where uniform choice has no such bound.
+    Pct {
+        /// The seed of the priorities and change points.
+        seed: u64,
+        /// The bug depth aimed at (1: no change point).
+        depth: u32,
+    },
 }
 
 /// The default `--timeout`.
@@ -105,6 +117,9 @@ impl RunConfig {
                 s += &format!(" --schedule {}", schedule_text(steps))
             }
             Some(Stepping::Seeded(seed)) => s += &format!(" --step-seed {seed}"),
+            Some(Stepping::Pct { seed, depth }) => {
+                s += &format!(" --step-seed {seed} --pct {depth}");
+            }
             None => {
                 s += &format!(" --delay {}", self.delay);
                 if !self.arrival.is_zero() {

@@ -53,7 +53,7 @@ pub const STEPPED_TRIES: u32 = 3;
 /// or a system call fails; [`Error::Interrupted`] when stopped.
 pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
     match &cfg.stepping {
-        None | Some(Stepping::Seeded(_)) => run_once(cfg),
+        None | Some(Stepping::Seeded(_) | Stepping::Pct { .. }) => run_once(cfg),
         Some(Stepping::Schedule(_)) => {
             let mut tries = 1;
             loop {

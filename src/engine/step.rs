@@ -95,8 +95,14 @@ impl Collector<'_> {
         let now = Instant::now();
         let mut states = vec![State::Running { since: now, at: 0 }; n];
         let mut rng = match stepping {
-            Stepping::Seeded(s) => Some(seed::rng(*s, seed::stream::SCHEDULE)),
+            Stepping::Seeded(s) | Stepping::Pct { seed: s, .. } => {
+                Some(seed::rng(*s, seed::stream::SCHEDULE))
+            }
             Stepping::Schedule(_) => None,
+        };
+        let mut pct = match (stepping, &mut rng) {
+            (Stepping::Pct { depth, .. }, Some(r)) => Some(Pct::new(r, n, *depth)),
+            _ => None,
         };
         let mut schedule = Schedule::default();
         let mut buf = vec![0u8; 8192];
@@ -155,6 +161,12 @@ impl Collector<'_> {
                 (Stepping::Seeded(_), Some(r)) => {
                     let choices = one_waiter_at_most(&runnable, &states);
                     choices[seed::between(r, 0, choices.len() as u64 - 1) as usize]
+                }
+                (Stepping::Pct { .. }, _) => {
+                    let choices = one_waiter_at_most(&runnable, &states);
+                    pct.as_mut()
+                        .expect("a PCT schedule has its priorities")
+                        .choose(&choices, k + 1)
                 }
                 (Stepping::Seeded(_), None) => unreachable!("a seeded schedule has its generator"),
             };
@@ -272,6 +284,47 @@ fn asleep(pid: nix::unistd::Pid) -> bool {
             Some(matches!(state, 'S' | 'D'))
         })
         .unwrap_or(false)
+}
+
+/// PCT's state: a priority per buyer (higher moves first) and the steps at
+/// which the buyer that moves drops to the bottom.
+struct Pct {
+    priority: Vec<u64>,
+    /// Step numbers (from 1), each with the low priority it gives.
+    changes: Vec<(usize, u64)>,
+}
+
+impl Pct {
+    /// Priorities `depth..depth + n` in a random order; `depth - 1` change
+    /// points among the first `4 n` steps (a purchase is four steps), with
+    /// priorities `depth - 1` down to 1, below every initial one.
+    fn new(rng: &mut seed::SeededRng, n: usize, depth: u32) -> Self {
+        let d = u64::from(depth.max(1));
+        let mut priority: Vec<u64> = (0..n as u64).map(|i| d + i).collect();
+        for i in (1..n).rev() {
+            priority.swap(i, seed::between(rng, 0, i as u64) as usize);
+        }
+        let horizon = (4 * n).max(1) as u64;
+        let changes = (1..d)
+            .map(|j| (seed::between(rng, 1, horizon) as usize, d - j))
+            .collect();
+        Pct { priority, changes }
+    }
+
+    /// The highest-priority buyer among `choices`, at step `step`; lowers
+    /// it if `step` is a change point.
+    fn choose(&mut self, choices: &[u32], step: usize) -> u32 {
+        let b = *choices
+            .iter()
+            .max_by_key(|&&b| self.priority[b as usize])
+            .expect("choices are not empty");
+        for &(at, low) in &self.changes {
+            if at == step {
+                self.priority[b as usize] = low;
+            }
+        }
+        b
+    }
 }
 
 /// A seeded schedule sends no second buyer into the lock while one is

@@ -40,6 +40,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 arrival_max_us: arrival,
                 seed,
                 step_seed,
+                pct: None,
             },
         )
 }

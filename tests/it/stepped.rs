@@ -255,3 +255,44 @@ fn check_counterexamples_re_run_exactly() {
     }
     work.assert_clean();
 }
+
+/// PCT: at depth 1 the highest-priority buyer always moves, so each
+/// buyer's purchase runs whole and even `none` is safe; a deeper one
+/// interleaves. `--pct` needs `--step-seed`.
+#[test]
+fn pct_depth_one_runs_each_buyer_whole() {
+    let work = Work::new();
+    let r = stepped(
+        &work,
+        &[
+            "--buyers",
+            "4",
+            "--tickets",
+            "2",
+            "--lock",
+            "none",
+            "--step-seed",
+            "9",
+            "--pct",
+            "1",
+        ],
+    );
+    assert_eq!(r["status"], "safe", "{r}");
+    let steps: Vec<u64> = r["schedule"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(|s| s.parse().unwrap())
+        .collect();
+    // Runs of one buyer, each buyer once.
+    let mut seen = Vec::new();
+    for w in steps.chunk_by(|a, b| a == b) {
+        assert!(!seen.contains(&w[0]), "buyer {} came back: {steps:?}", w[0]);
+        seen.push(w[0]);
+    }
+    assert_eq!(seen.len(), 4);
+    let run = work.booking(&["--buyers", "2", "--pct", "2"]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("--step-seed"), "{}", run.context());
+    work.assert_clean();
+}
