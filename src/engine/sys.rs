@@ -20,6 +20,23 @@ use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap, shm_open, shm_unlink};
 use nix::sys::stat::Mode;
 use nix::unistd::{Pid, ftruncate, getpid};
 
+/// A fresh anonymous read-write mapping of `len` bytes, zero-filled and
+/// page-aligned: `MAP_SHARED` (forked children see each other's writes) or
+/// `MAP_PRIVATE` (each gets its own copy).
+fn map_anonymous(len: NonZeroUsize, flags: MapFlags) -> io::Result<NonNull<std::ffi::c_void>> {
+    // SAFETY: a fresh mapping at an address the kernel picks; it aliases no
+    // Rust memory.
+    let ptr = unsafe {
+        nix::sys::mman::mmap_anonymous(
+            None,
+            len,
+            ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+            flags,
+        )
+    }?;
+    Ok(ptr)
+}
+
 /// The layout of the shared region: the semaphore and the pid of the buyer
 /// that holds it (0 when nobody does).
 #[repr(C)]
@@ -78,6 +95,17 @@ impl ShmSemaphore {
         Ok(this)
     }
 
+    /// Creates the region under a name unique to this process and run
+    /// (`/booking-<pid>-<random>`), with `value` permits.
+    ///
+    /// # Errors
+    /// As [`ShmSemaphore::create`], with the name in the message.
+    pub fn create_unique(value: u32) -> io::Result<Self> {
+        let name = format!("/booking-{}-{:016x}", getpid(), rand::random::<u64>());
+        Self::create(&name, value)
+            .map_err(|e| io::Error::new(e.kind(), format!("shared-memory semaphore {name}: {e}")))
+    }
+
     /// **Deliberately wrong**, for the zoo (pitfall 6 of the design notes):
     /// the same semaphore, `sem_init(pshared = 1)` and all, but in
     /// `MAP_PRIVATE` memory. After `fork` every buyer has its own copy of
@@ -87,16 +115,7 @@ impl ShmSemaphore {
     /// Any error of `mmap` or `sem_init`.
     pub fn create_private(value: u32) -> io::Result<Self> {
         let len = NonZeroUsize::new(REGION_LEN).expect("region is not empty");
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks;
-        // it aliases no Rust memory.
-        let ptr = unsafe {
-            nix::sys::mman::mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_PRIVATE,
-            )
-        }?;
+        let ptr = map_anonymous(len, MapFlags::MAP_PRIVATE)?;
         let this = ShmSemaphore {
             region: ptr.cast(),
             creator: getpid(),
@@ -301,16 +320,7 @@ impl SharedCells {
     /// Any error of `mmap`.
     pub fn new(len: usize) -> io::Result<Self> {
         let bytes = NonZeroUsize::new(len.max(1)).expect("at least one byte");
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks;
-        // it aliases no Rust memory.
-        let ptr = unsafe {
-            nix::sys::mman::mmap_anonymous(
-                None,
-                bytes,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }?;
+        let ptr = map_anonymous(bytes, MapFlags::MAP_SHARED)?;
         Ok(SharedCells {
             ptr: ptr.cast(),
             len,
@@ -369,16 +379,7 @@ impl Turns {
     pub fn new(len: usize) -> io::Result<Self> {
         let bytes = NonZeroUsize::new(len.max(1) * std::mem::size_of::<TurnSlot>())
             .expect("at least one slot");
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks;
-        // it aliases no Rust memory.
-        let ptr = unsafe {
-            nix::sys::mman::mmap_anonymous(
-                None,
-                bytes,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        }?;
+        let ptr = map_anonymous(bytes, MapFlags::MAP_SHARED)?;
         let this = Turns {
             ptr: ptr.cast(),
             len,

@@ -67,13 +67,7 @@ pub const FAKES_PROGRESS: Strategy = cheat(
     "fakes-progress",
     "cheat: a semaphore held for ever, and garbage sent to look alive",
     |_| {
-        let name = format!(
-            "/booking-{}-{:016x}",
-            std::process::id(),
-            rand::random::<u64>()
-        );
-        let sem = ShmSemaphore::create(&name, 1)
-            .map_err(|e| Error::failed(format_args!("shared-memory semaphore {name}"), e))?;
+        let sem = ShmSemaphore::create_unique(1).map_err(|e| Error::Failed(e.to_string()))?;
         Ok(Box::new(Cheat::FakesProgress(sem)))
     },
 );

@@ -59,13 +59,7 @@ pub const NEVER_UNLOCKS: Strategy = Strategy {
 };
 
 fn prepare_never_unlocks(_: &Setup) -> Result<Box<dyn Shared>> {
-    let name = format!(
-        "/booking-{}-{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    );
-    let sem = ShmSemaphore::create(&name, 1)
-        .map_err(|e| Error::failed(format_args!("shared-memory semaphore {name}"), e))?;
+    let sem = ShmSemaphore::create_unique(1).map_err(|e| Error::Failed(e.to_string()))?;
     Ok(Box::new(Faulty::NeverUnlocks(sem)))
 }
 

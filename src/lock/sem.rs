@@ -15,7 +15,7 @@
 
 use std::io;
 
-use nix::unistd::{Pid, getpid};
+use nix::unistd::Pid;
 
 use super::{Lock, Setup, Shared, Strategy};
 use crate::error::{Error, Result};
@@ -46,9 +46,7 @@ impl Sem {
     /// # Errors
     /// When the region or the semaphore cannot be made.
     pub(crate) fn new(setup: &Setup, permits: u32) -> Result<Self> {
-        let name = format!("/booking-{}-{:016x}", getpid(), rand::random::<u64>());
-        let sem = ShmSemaphore::create(&name, permits)
-            .map_err(|e| Error::failed(format_args!("shared-memory semaphore {name}"), e))?;
+        let sem = ShmSemaphore::create_unique(permits).map_err(|e| Error::Failed(e.to_string()))?;
         Ok(Sem {
             sem,
             repair: setup.repair,
