@@ -484,3 +484,188 @@ impl Drop for Turns {
         let _ = unsafe { munmap(self.ptr.cast(), bytes) };
     }
 }
+
+/// A System V semaphore set of one semaphore, private to this run
+/// (`IPC_PRIVATE`, mode 0600), used as a lock with **`SEM_UNDO`**: the
+/// kernel keeps, per process, the sum of its operations, and applies the
+/// reverse when the process exits — however it exits. A holder that dies
+/// gives its permit back by itself; no repair code of ours.
+///
+/// Unlike a POSIX semaphore in unlinked shared memory, a System V set
+/// lives until removed (`IPC_RMID`): the parent removes it when dropped; a
+/// `booking` killed with `SIGKILL` leaves it (`ipcs -s` shows it).
+pub struct SysvSemaphore {
+    id: libc::c_int,
+    creator: Pid,
+}
+
+impl SysvSemaphore {
+    /// A new set of one semaphore at `value`.
+    ///
+    /// # Errors
+    /// Any error of `semget` or `semctl`.
+    pub fn create(value: u32) -> io::Result<Self> {
+        // SAFETY: plain system call; no pointers.
+        let id = unsafe { libc::semget(libc::IPC_PRIVATE, 1, libc::IPC_CREAT | 0o600) };
+        let id = Errno::result(id)?;
+        let this = SysvSemaphore {
+            id,
+            creator: getpid(),
+        };
+        // SAFETY: SETVAL takes an int as its fourth (variadic) argument.
+        let rc = unsafe { libc::semctl(id, 0, libc::SETVAL, value as libc::c_int) };
+        Errno::result(rc)?;
+        Ok(this)
+    }
+
+    fn op(&self, delta: i16) -> io::Result<()> {
+        let mut op = libc::sembuf {
+            sem_num: 0,
+            sem_op: delta,
+            sem_flg: libc::SEM_UNDO as libc::c_short,
+        };
+        loop {
+            // SAFETY: `op` is one valid sembuf for the duration of the call.
+            let rc = unsafe { libc::semop(self.id, &mut op, 1) };
+            match Errno::result(rc) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// `P`: takes a permit, recorded for undo.
+    ///
+    /// # Errors
+    /// Any error of `semop` other than `EINTR`.
+    pub fn wait(&self) -> io::Result<()> {
+        self.op(-1)
+    }
+
+    /// `V`: gives it back (the undo record balances again).
+    ///
+    /// # Errors
+    /// Any error of `semop` other than `EINTR`.
+    pub fn post(&self) -> io::Result<()> {
+        self.op(1)
+    }
+}
+
+impl Drop for SysvSemaphore {
+    fn drop(&mut self) {
+        if getpid() == self.creator {
+            // SAFETY: IPC_RMID takes no fourth argument; the return code is
+            // ignored because Drop cannot report (the set is gone or was
+            // never ours).
+            unsafe { libc::semctl(self.id, 0, libc::IPC_RMID) };
+        }
+    }
+}
+
+/// A process-shared **robust** mutex (`PTHREAD_PROCESS_SHARED`,
+/// `PTHREAD_MUTEX_ROBUST`) in anonymous `MAP_SHARED` memory. When its owner
+/// dies holding it, the kernel (through the robust-futex list glibc keeps
+/// for every thread) marks it, and the next `pthread_mutex_lock` returns
+/// `EOWNERDEAD`: that locker now holds it, makes it consistent
+/// (`pthread_mutex_consistent`) and goes on. The next locker repairs it;
+/// no parent is needed.
+pub struct RobustMutex {
+    ptr: NonNull<libc::pthread_mutex_t>,
+    creator: Pid,
+}
+
+/// How [`RobustMutex::lock`] got the mutex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locked {
+    /// As usual.
+    Clean,
+    /// From an owner that died holding it; made consistent again.
+    Recovered,
+}
+
+impl RobustMutex {
+    /// A new, unlocked mutex.
+    ///
+    /// # Errors
+    /// Any error of `mmap` or the `pthread_mutexattr_*` and init calls.
+    pub fn create() -> io::Result<Self> {
+        let len = NonZeroUsize::new(std::mem::size_of::<libc::pthread_mutex_t>())
+            .expect("a mutex has a size");
+        let ptr: NonNull<libc::pthread_mutex_t> = map_anonymous(len, MapFlags::MAP_SHARED)?.cast();
+        let this = RobustMutex {
+            ptr,
+            creator: getpid(),
+        };
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: `attr` is initialised by pthread_mutexattr_init before any
+        // other use and destroyed after; `ptr` points to fresh, zeroed,
+        // page-aligned shared memory large enough for a mutex.
+        unsafe {
+            pthread_result(libc::pthread_mutexattr_init(attr.as_mut_ptr()))?;
+            let set = pthread_result(libc::pthread_mutexattr_setpshared(
+                attr.as_mut_ptr(),
+                libc::PTHREAD_PROCESS_SHARED,
+            ))
+            .and_then(|()| {
+                pthread_result(libc::pthread_mutexattr_setrobust(
+                    attr.as_mut_ptr(),
+                    libc::PTHREAD_MUTEX_ROBUST,
+                ))
+            })
+            .and_then(|()| pthread_result(libc::pthread_mutex_init(ptr.as_ptr(), attr.as_ptr())));
+            libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
+            set?;
+        }
+        Ok(this)
+    }
+
+    /// Locks it; recovers it from an owner that died.
+    ///
+    /// # Errors
+    /// `ENOTRECOVERABLE` (an earlier recovery was not completed), or any
+    /// other error of `pthread_mutex_lock`.
+    pub fn lock(&self) -> io::Result<Locked> {
+        // SAFETY: the mutex was initialised by `create` and stays mapped.
+        let rc = unsafe { libc::pthread_mutex_lock(self.ptr.as_ptr()) };
+        match rc {
+            0 => Ok(Locked::Clean),
+            libc::EOWNERDEAD => {
+                // SAFETY: we hold the mutex (EOWNERDEAD returns it locked).
+                pthread_result(unsafe { libc::pthread_mutex_consistent(self.ptr.as_ptr()) })?;
+                Ok(Locked::Recovered)
+            }
+            e => Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+
+    /// Unlocks it.
+    ///
+    /// # Errors
+    /// Any error of `pthread_mutex_unlock` (`EPERM`: not the owner).
+    pub fn unlock(&self) -> io::Result<()> {
+        // SAFETY: the mutex was initialised by `create` and stays mapped.
+        pthread_result(unsafe { libc::pthread_mutex_unlock(self.ptr.as_ptr()) })
+    }
+}
+
+/// pthread functions return the error number instead of setting `errno`.
+fn pthread_result(rc: libc::c_int) -> io::Result<()> {
+    match rc {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+impl Drop for RobustMutex {
+    fn drop(&mut self) {
+        if getpid() == self.creator {
+            // SAFETY: initialised by `create`; the creator drops it after
+            // every buyer is reaped. Return code ignored: Drop cannot report.
+            unsafe { libc::pthread_mutex_destroy(self.ptr.as_ptr()) };
+        }
+        let len = std::mem::size_of::<libc::pthread_mutex_t>();
+        // SAFETY: `ptr` is the start of the live mapping made in `create`.
+        let _ = unsafe { munmap(self.ptr.cast(), len) };
+    }
+}
