@@ -53,6 +53,7 @@ impl Cli {
             Some(Command::Run(a)) => a.json,
             Some(Command::Check(a)) => a.json,
             Some(Command::Compare(a)) => a.format.as_deref() == Some("json"),
+            Some(Command::Grade(a)) => a.json,
             Some(Command::Bench(_)) => false,
         }
     }
@@ -72,6 +73,10 @@ pub enum Command {
     /// Measure the safe strategies against the floor and the classic
     /// Python demo (what `make bench` runs).
     Bench(BenchArgs),
+    /// Grade one strategy (a student's): safety over free and stepped
+    /// scenarios, a holder killed at every point, liveness; a score, and
+    /// Gradescope's results.json or JUnit XML on request.
+    Grade(GradeArgs),
 }
 
 /// Options of `check`.
@@ -291,6 +296,38 @@ pub struct RunArgs {
     /// The quiz's prediction, given up front (for scripts; implies --quiz).
     #[arg(long, value_name = "SOLD", conflicts_with = "json")]
     pub predict: Option<u64>,
+}
+
+/// Options of `grade`.
+#[derive(Debug, Clone, Args)]
+pub struct GradeArgs {
+    /// The strategy to grade (hidden ones too).
+    #[arg(short, long, value_parser = lock_parser())]
+    pub lock: String,
+
+    /// Scenarios of each kind (free-running, stepped).
+    #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub cases: u32,
+
+    /// Seed the scenarios are drawn with (default: random, and printed).
+    #[arg(long, value_parser = seed_parser())]
+    pub seed: Option<u64>,
+
+    /// Watchdog per scenario: no buyer finished for this long is a hang.
+    #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Also write Gradescope's results.json here.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<PathBuf>,
+
+    /// Also write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print one JSON object (the results.json content) instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `bench`.

@@ -11,6 +11,8 @@ mod util;
 mod cli;
 #[path = "it/faults.rs"]
 mod faults;
+#[path = "it/grade.rs"]
+mod grade;
 #[path = "it/handout.rs"]
 mod handout;
 #[path = "it/hostile.rs"]

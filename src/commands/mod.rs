@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod grade;
 pub mod output;
 pub mod quiz;
 pub mod run;
@@ -34,6 +35,7 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Check(args)) => check::command(&args),
             Some(Command::Compare(args)) => compare::command(&args),
             Some(Command::Bench(args)) => bench::bench(&args),
+            Some(Command::Grade(args)) => grade::command(&args),
         });
     match result {
         Ok(code) => code,

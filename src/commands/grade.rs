@@ -1,0 +1,328 @@
+//! `booking grade`: one strategy's grade, for a teacher — and for an
+//! autograder (Gradescope's `results.json`, JUnit XML).
+//!
+//! Graded items, 100 points:
+//! * **safety, free-running** (30): `--cases` scenarios of `check`'s kind
+//!   (arrivals spread, delays), none unsafe, failed, hung or short;
+//! * **safety, stepped** (30): as many stepped scenarios (uniform and PCT
+//!   schedules), the same demands;
+//! * **a holder killed at hold, read, write, commit** (5 each): three
+//!   buyers kill themselves there; the run must finish (nobody hung),
+//!   stay safe, and leave a valid stock file;
+//! * **liveness** (20): 40 buyers, 10 tickets, 0–1 ms delays: every buyer
+//!   finishes under the watchdog, every ticket is sold.
+//!
+//! Safety is demanded whatever the strategy claims: a strategy marked
+//! `safe: false` is graded as if it claimed safety.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::output::{self, OutFile};
+use super::scenario::{SPACE, Scenario};
+use crate::cli::GradeArgs;
+use crate::engine::seed::random_seed;
+use crate::engine::{KillPoint, RunConfig, RunOutput, Stepping, StockSource, run};
+use crate::error::{Error, Result};
+use crate::judge::verdict::{Status, count};
+use crate::lock::{self, Strategy};
+
+/// One graded item, in Gradescope's shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradedTest {
+    /// What was tested.
+    pub name: String,
+    /// Points earned.
+    pub score: f64,
+    /// Points possible.
+    pub max_score: f64,
+    /// `passed` or `failed`.
+    pub status: &'static str,
+    /// Why, and the command that shows it.
+    pub output: String,
+    /// Gradescope visibility: always `visible`.
+    pub visibility: &'static str,
+}
+
+/// The whole grade: Gradescope's `results.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grade {
+    /// Points earned, of 100.
+    pub score: f64,
+    /// Seconds the grading took.
+    pub execution_time: f64,
+    /// One paragraph: the strategy, the seed, the verdict.
+    pub output: String,
+    /// Every graded item.
+    pub tests: Vec<GradedTest>,
+}
+
+/// Points of each item.
+const FREE: f64 = 30.0;
+const STEPPED: f64 = 30.0;
+const KILL: f64 = 5.0;
+const LIVENESS: f64 = 20.0;
+
+/// What is wrong with a run the grade demands be safe, complete and
+/// selling `want` tickets, if anything.
+fn fault(out: &RunOutput, want: u64) -> Option<String> {
+    let v = &out.verdict;
+    if v.status != Status::Safe {
+        return Some(v.summary());
+    }
+    if v.sold != want {
+        return Some(format!(
+            "sold {} of the {want} it should have",
+            count(v.sold, "ticket", "tickets")
+        ));
+    }
+    None
+}
+
+fn item(name: String, max: f64, problem: Option<String>, ok: String) -> GradedTest {
+    let passed = problem.is_none();
+    GradedTest {
+        name,
+        score: if passed { max } else { 0.0 },
+        max_score: max,
+        status: if passed { "passed" } else { "failed" },
+        output: problem.unwrap_or(ok),
+        visibility: "visible",
+    }
+}
+
+/// Runs `scenarios` against `strategy`: the first problem (with its re-run
+/// line), if any.
+fn scenarios(
+    strategy: &'static Strategy,
+    all: &[Scenario],
+    timeout: Duration,
+) -> Result<Option<String>> {
+    for s in all {
+        let cfg = s.config(strategy, timeout);
+        let problem = match run(&cfg) {
+            Ok(out) => {
+                let want = s.tickets.min(u64::from(s.buyers));
+                fault(&out, want).map(|p| {
+                    let replay = out.schedule.as_ref().map(|x| RunConfig {
+                        stepping: Some(Stepping::Schedule(x.steps.clone())),
+                        ..cfg.clone()
+                    });
+                    format!("{p}\nre-run: {}", replay.as_ref().unwrap_or(&cfg).rerun())
+                })
+            }
+            Err(e @ Error::Interrupted(..)) => return Err(e),
+            Err(e) => Some(format!(
+                "the run could not be made: {e}\nre-run: {}",
+                cfg.rerun()
+            )),
+        };
+        if problem.is_some() {
+            return Ok(problem);
+        }
+    }
+    Ok(None)
+}
+
+/// Grades `strategy` with `cases` scenarios of each kind drawn from `seed`.
+///
+/// # Errors
+/// Only when interrupted.
+pub fn grade(
+    strategy: &'static Strategy,
+    cases: usize,
+    seed: u64,
+    timeout: Duration,
+) -> Result<Grade> {
+    let started = Instant::now();
+    let all = Scenario::generate_both(seed, cases, SPACE);
+    let (free, stepped) = all.split_at(cases);
+    let mut tests = vec![
+        item(
+            format!(
+                "safety: {}",
+                count(
+                    cases as u64,
+                    "free-running scenario",
+                    "free-running scenarios"
+                )
+            ),
+            FREE,
+            scenarios(strategy, free, timeout)?,
+            "every scenario was safe, complete, and sold every ticket it could".into(),
+        ),
+        item(
+            format!(
+                "safety: {}",
+                count(cases as u64, "stepped scenario", "stepped scenarios")
+            ),
+            STEPPED,
+            scenarios(strategy, stepped, timeout)?,
+            "every interleaving tried was safe, complete, and sold every ticket it could".into(),
+        ),
+    ];
+    for at in KillPoint::ALL {
+        let mut cfg = RunConfig::new(
+            strategy,
+            20,
+            StockSource::Fresh(15),
+            "0..1ms".parse().expect("a delay"),
+            seed,
+        )
+        .with_timeout(timeout);
+        cfg.faults.kill = 3;
+        cfg.faults.kill_at = at;
+        let problem = match run(&cfg) {
+            Ok(out) => {
+                let v = &out.verdict;
+                (v.status != Status::Safe)
+                    .then(|| format!("{}\nre-run: {}", v.summary(), cfg.rerun()))
+            }
+            Err(e @ Error::Interrupted(..)) => return Err(e),
+            Err(e) => Some(format!("{e}\nre-run: {}", cfg.rerun())),
+        };
+        tests.push(item(
+            format!("a holder killed at {at}: the others finish, the stock stays right"),
+            KILL,
+            problem,
+            "three buyers died there; the rest finished and the verdict is safe".into(),
+        ));
+    }
+    let cfg = RunConfig::new(
+        strategy,
+        40,
+        StockSource::Fresh(10),
+        "0..1ms".parse().expect("a delay"),
+        seed,
+    )
+    .with_timeout(timeout);
+    let problem = match run(&cfg) {
+        Ok(out) => fault(&out, 10).map(|p| format!("{p}\nre-run: {}", cfg.rerun())),
+        Err(e @ Error::Interrupted(..)) => return Err(e),
+        Err(e) => Some(format!("{e}\nre-run: {}", cfg.rerun())),
+    };
+    tests.push(item(
+        "liveness: 40 buyers, 10 tickets, every buyer finishes".into(),
+        LIVENESS,
+        problem,
+        "every buyer finished and all 10 tickets were sold".into(),
+    ));
+    let score: f64 = tests.iter().map(|t| t.score).sum();
+    let passed = tests.iter().filter(|t| t.status == "passed").count();
+    Ok(Grade {
+        score,
+        execution_time: started.elapsed().as_secs_f64(),
+        output: format!(
+            "booking grade --lock {} --seed {seed}: {score:.0}/100, {passed} of {} tests passed{}",
+            strategy.name,
+            tests.len(),
+            if strategy.safe {
+                ""
+            } else {
+                " (the strategy claims to be unsafe; it is graded for safety all the same)"
+            }
+        ),
+        tests,
+    })
+}
+
+impl Grade {
+    /// The per-test table.
+    pub fn human(&self) -> String {
+        let mut out = format!("{}\n", self.output);
+        for t in &self.tests {
+            let first = t.output.lines().next().unwrap_or("");
+            out += &format!(
+                "  {:>4}/{:<3} {:<6} {}\n         {}\n",
+                t.score, t.max_score, t.status, t.name, first
+            );
+            for more in t.output.lines().skip(1) {
+                out += &format!("         {more}\n");
+            }
+        }
+        out += &format!("score: {:.0}/100\n", self.score);
+        out
+    }
+
+    /// JUnit XML: one test case per graded item.
+    pub fn junit(&self, strategy: &str) -> String {
+        let failures = self.tests.iter().filter(|t| t.status != "passed").count();
+        let mut x = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"booking grade {}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+            xml(strategy),
+            self.tests.len(),
+            self.execution_time
+        );
+        for t in &self.tests {
+            x += &format!(
+                "    <testcase classname=\"booking.grade.{}\" name=\"{}\">\n",
+                xml(strategy),
+                xml(&t.name)
+            );
+            if t.status != "passed" {
+                let first = t.output.lines().next().unwrap_or("");
+                x += &format!(
+                    "      <failure message=\"{}\">{}</failure>\n",
+                    xml(first),
+                    xml(&t.output)
+                );
+            }
+            x += "    </testcase>\n";
+        }
+        x += "  </testsuite>\n</testsuites>\n";
+        x
+    }
+}
+
+/// `s` with XML's five special characters escaped.
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// `booking grade`: exit 0 for a full score, 3 otherwise.
+///
+/// # Errors
+/// An unwritable `--results` or `--junit` (before anything runs), or an
+/// interrupt.
+pub fn command(args: &GradeArgs) -> Result<i32> {
+    let strategy = lock::find(&args.lock).expect("clap only accepts registered names");
+    let results = args
+        .results
+        .as_deref()
+        .map(|p| OutFile::check("--results", p))
+        .transpose()?;
+    let junit = args
+        .junit
+        .as_deref()
+        .map(|p| OutFile::check("--junit", p))
+        .transpose()?;
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let g = grade(strategy, args.cases as usize, seed, args.timeout)?;
+    let json = serde_json::to_string_pretty(&g).expect("a grade always serialises") + "\n";
+    if let Some(f) = &results {
+        f.write(&json)?;
+    }
+    if let Some(f) = &junit {
+        f.write(&g.junit(strategy.name))?;
+    }
+    output::print(&if args.json { json } else { g.human() })?;
+    Ok(if g.score >= 100.0 { 0 } else { 3 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escapes_the_five() {
+        assert_eq!(
+            xml(r#"<a & "b" 'c'>"#),
+            "&lt;a &amp; &quot;b&quot; &apos;c&apos;&gt;"
+        );
+    }
+}

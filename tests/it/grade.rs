@@ -1,0 +1,151 @@
+//! `booking grade` through the binary: a full score for a correct lock, a
+//! failing one with the reason for a wrong one (whatever it claims), and
+//! Gradescope's results.json and JUnit XML that parse with their fields.
+
+use serde_json::Value;
+
+use crate::util::Work;
+
+/// Checks a results.json against Gradescope's fields; returns it.
+fn results(path: &std::path::Path) -> Value {
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap())
+        .expect("results.json is JSON");
+    assert!(
+        r["score"].is_number() && r["execution_time"].is_number(),
+        "{r}"
+    );
+    assert!(r["output"].is_string(), "{r}");
+    let tests = r["tests"].as_array().expect("tests[]");
+    let mut sum = 0.0;
+    let mut max = 0.0;
+    for t in tests {
+        assert!(t["name"].is_string() && t["output"].is_string(), "{t}");
+        assert_eq!(t["visibility"], "visible");
+        let status = t["status"].as_str().unwrap();
+        assert!(["passed", "failed"].contains(&status), "{t}");
+        let (s, m) = (
+            t["score"].as_f64().unwrap(),
+            t["max_score"].as_f64().unwrap(),
+        );
+        assert_eq!(s, if status == "passed" { m } else { 0.0 }, "{t}");
+        sum += s;
+        max += m;
+    }
+    assert_eq!(max, 100.0);
+    assert_eq!(r["score"].as_f64().unwrap(), sum);
+    r
+}
+
+/// The JUnit file: one test case per graded item, a failure per failed one.
+fn junit(path: &std::path::Path, tests: usize) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("JUnit XML parses");
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, tests);
+    doc.descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count()
+}
+
+#[test]
+fn a_correct_lock_gets_full_marks_and_a_wrong_one_the_reason() {
+    let work = Work::new();
+    let (r, j) = (work.path("results.json"), work.path("junit.xml"));
+    let run = work.booking(&[
+        "grade",
+        "--lock",
+        "sysv",
+        "--cases",
+        "3",
+        "--seed",
+        "2",
+        "--results",
+        r.to_str().unwrap(),
+        "--junit",
+        j.to_str().unwrap(),
+    ]);
+    run.expect_code(0);
+    let g = results(&r);
+    assert_eq!(g["score"], 100.0, "{}", run.context());
+    assert_eq!(junit(&j, g["tests"].as_array().unwrap().len()), 0);
+    // A zoo strategy claims nothing, and is graded for safety all the same.
+    let run = work.booking(&[
+        "grade",
+        "--lock",
+        "sem-two",
+        "--cases",
+        "3",
+        "--seed",
+        "2",
+        "--results",
+        r.to_str().unwrap(),
+        "--junit",
+        j.to_str().unwrap(),
+    ]);
+    run.expect_code(3);
+    let g = results(&r);
+    assert!(g["score"].as_f64().unwrap() < 100.0, "{}", run.context());
+    let failed: Vec<&Value> = g["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "failed")
+        .collect();
+    assert!(!failed.is_empty());
+    for t in &failed {
+        let out = t["output"].as_str().unwrap();
+        assert!(
+            out.contains("UNSAFE") && out.contains("re-run: booking"),
+            "{t}"
+        );
+    }
+    assert_eq!(
+        junit(&j, g["tests"].as_array().unwrap().len()),
+        failed.len()
+    );
+    assert!(
+        run.stdout().contains("graded for safety all the same"),
+        "{}",
+        run.context()
+    );
+    work.assert_clean();
+}
+
+#[test]
+fn a_hanging_strategy_is_graded_not_waited_for() {
+    let work = Work::new();
+    let run = work.booking(&[
+        "grade",
+        "--lock",
+        "never-unlocks",
+        "--cases",
+        "2",
+        "--seed",
+        "3",
+        "--timeout",
+        "1s",
+        "--json",
+    ]);
+    run.expect_code(3);
+    let g: Value = serde_json::from_slice(&run.out.stdout).unwrap();
+    let hung = g["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["output"].as_str().unwrap().contains("hung"));
+    assert!(hung, "{g}");
+    // An unwritable results file is refused before anything runs.
+    let run = work.booking(&[
+        "grade",
+        "--lock",
+        "file",
+        "--results",
+        "/nonexistent/dir/r.json",
+    ]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("--results"), "{}", run.context());
+    work.assert_clean();
+}
