@@ -10,7 +10,7 @@ BUYERS ?= 150
 LOCK ?= none
 ARGS ?=
 
-.PHONY: run test lint fmt check compare bench zoo clean
+.PHONY: run test lint fmt check compare bench zoo grade clean
 
 run:
 	$(STATIC) run --release --quiet --target $(HOST) -- --buyers $(BUYERS) --lock $(LOCK) $(ARGS)
@@ -45,6 +45,11 @@ ROUNDS ?= 20
 zoo:
 	$(STATIC) build --release --quiet --target $(HOST)
 	ROUNDS=$(ROUNDS) bench/zoo.sh target/$(HOST)/release/booking $(ARGS)
+
+# Grade a student's strategy file (FILE=student_alice.rs) in a copy of the
+# project; ARGS go to `booking grade` (--results results.json, --junit ...).
+grade:
+	scripts/grade-file.sh $(FILE) $(ARGS)
 
 clean:
 	$(CARGO) clean

@@ -302,8 +302,13 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct GradeArgs {
     /// The strategy to grade (hidden ones too).
-    #[arg(short, long, value_parser = lock_parser())]
-    pub lock: String,
+    #[arg(short, long, value_parser = lock_parser(), required_unless_present = "file")]
+    pub lock: Option<String>,
+
+    /// Grade every strategy defined in `src/lock/<STEM>.rs` (how a
+    /// student's file is graded: see docs/grading.md).
+    #[arg(long, value_name = "STEM", conflicts_with = "lock")]
+    pub file: Option<String>,
 
     /// Scenarios of each kind (free-running, stepped).
     #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]

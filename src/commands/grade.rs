@@ -290,7 +290,26 @@ fn xml(s: &str) -> String {
 /// An unwritable `--results` or `--junit` (before anything runs), or an
 /// interrupt.
 pub fn command(args: &GradeArgs) -> Result<i32> {
-    let strategy = lock::find(&args.lock).expect("clap only accepts registered names");
+    let strategy = match (&args.lock, &args.file) {
+        (Some(name), _) => lock::find(name).expect("clap only accepts registered names"),
+        (None, Some(stem)) => match lock::in_file(stem).as_slice() {
+            [one] => one,
+            [] => {
+                return Err(Error::Input(format!(
+                    "--file {stem}: src/lock/{stem}.rs defines no strategy in this build"
+                )));
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|s| s.name).collect();
+                return Err(Error::Input(format!(
+                    "--file {stem}: it defines {} strategies ({}); grade one with --lock",
+                    many.len(),
+                    names.join(", ")
+                )));
+            }
+        },
+        (None, None) => unreachable!("clap requires --lock or --file"),
+    };
     let results = args
         .results
         .as_deref()

@@ -270,6 +270,15 @@ pub fn listed() -> impl Iterator<Item = &'static Strategy> {
     all().iter().copied().filter(|s| !s.hidden)
 }
 
+/// The strategies defined in `src/lock/<stem>.rs`.
+pub fn in_file(stem: &str) -> Vec<&'static Strategy> {
+    FILES
+        .iter()
+        .filter(|(f, _)| *f == stem)
+        .map(|(_, s)| *s)
+        .collect()
+}
+
 /// Looks a strategy up by its `--lock` name.
 pub fn find(name: &str) -> Option<&'static Strategy> {
     all().iter().copied().find(|s| s.name == name)
