@@ -41,9 +41,15 @@ fn main() {
     for f in &files {
         // Absolute: a path in an included file is read from OUT_DIR.
         let path = dir.join(format!("{f}.rs"));
-        writeln!(out, "#[path = {:?}]\npub mod {f};", path.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "#[path = {:?}]\npub mod {f};",
+            path.display().to_string()
+        )
+        .unwrap();
     }
-    out += "/// Every strategy of every file, in file-name order.\npub const ALL: &[&Strategy] = &[\n";
+    out +=
+        "/// Every strategy of every file, in file-name order.\npub const ALL: &[&Strategy] = &[\n";
     for (f, c) in &entries {
         writeln!(out, "    &{f}::{c},").unwrap();
     }

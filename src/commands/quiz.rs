@@ -14,7 +14,14 @@ pub fn question(r: &RunReport) -> String {
     )
 }
 
-/// The reveal: whether `guess` was right, and what it means.
+/// Whether the run's strategy claims to be safe.
+fn claims_safe(r: &RunReport) -> bool {
+    crate::lock::find(&r.strategy).is_some_and(|s| s.safe)
+}
+
+/// The reveal: whether `guess` was right, and what it means. It never
+/// credits a lock with safety it does not claim: a wrong strategy's lucky
+/// run is called lucky.
 pub fn reveal(r: &RunReport, guess: u64) -> String {
     let sold = r.verdict.sold;
     let verdict = if guess == sold {
@@ -36,10 +43,15 @@ pub fn reveal(r: &RunReport, guess: u64) -> String {
             " But the run did not complete, so it proves nothing: {}.",
             r.summary
         )
-    } else if r.verdict.safe {
+    } else if r.verdict.safe && claims_safe(r) {
         format!(
             " The lock let one buyer at a time read and write the count: min({}, {}) = {sold}.",
             r.tickets, r.buyers
+        )
+    } else if r.verdict.safe {
+        format!(
+            " No anomaly this time — but {} does not claim to be safe: this interleaving happened to be harmless, and one run proves nothing about the others (try `booking check --lock {}`).",
+            r.strategy, r.strategy
         )
     } else {
         format!(" No ticket too many, but still unsafe: {}.", r.summary)

@@ -191,3 +191,45 @@ fn the_quiz_reveals_whether_the_prediction_was_right() {
     let asked = stdout.find("How many").unwrap();
     assert!(stdout.find("verdict:").unwrap() > asked, "{stdout}");
 }
+
+/// The quiz never credits a lock with a safety it does not claim: a wrong
+/// strategy's run that came out clean (one buyer cannot race) is called
+/// lucky, not safe.
+#[test]
+fn the_quiz_never_praises_a_wrong_lock() {
+    let work = Work::new();
+    let run = work.booking(&[
+        "--buyers",
+        "1",
+        "--tickets",
+        "1",
+        "--lock",
+        "flock-stock",
+        "--predict",
+        "1",
+    ]);
+    run.expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.contains("does not claim to be safe"),
+        "{}",
+        run.context()
+    );
+    assert!(!out.contains("one buyer at a time"), "{}", run.context());
+    let run = work.booking(&[
+        "--buyers",
+        "1",
+        "--tickets",
+        "1",
+        "--lock",
+        "file",
+        "--predict",
+        "1",
+    ]);
+    assert!(
+        run.stdout().contains("one buyer at a time"),
+        "{}",
+        run.context()
+    );
+    work.assert_clean();
+}
