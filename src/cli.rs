@@ -345,4 +345,9 @@ pub struct BenchArgs {
     /// Skip the classic Python demo even if `python3` is installed.
     #[arg(long)]
     pub no_python: bool,
+
+    /// Buyer counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "150,1000",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
+    pub buyers: Vec<u32>,
 }

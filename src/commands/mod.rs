@@ -74,7 +74,9 @@ pub fn usage_error(e: &clap::Error) -> i32 {
             !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
         })
         .collect();
-    let line = parts.join(" ");
+    // One line (the usage errors' rule), its parts still apart: "unexpected
+    // argument '--buyer' found; tip: a similar argument exists: '--buyers'".
+    let line = parts.join("; ");
     let line = line.strip_prefix("error: ").unwrap_or(&line);
     let json = std::env::args().any(|a| a == "--json");
     fail(&format!("{line} (try --help)"), 2, json)

@@ -57,6 +57,36 @@ pub fn print(text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether standard output takes colour: a terminal, and `NO_COLOR` unset
+/// (<https://no-color.org>).
+pub fn color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
+}
+
+/// `text` with its `verdict:` line in green (SAFE), red (UNSAFE) or
+/// yellow (FAILED) when [`color`] says so.
+pub fn paint_verdict(text: &str) -> String {
+    if !color() {
+        return text.to_string();
+    }
+    text.lines()
+        .map(|l| match l.strip_prefix("verdict: ") {
+            Some(v) => {
+                let code = if v.starts_with("SAFE") {
+                    "32"
+                } else if v.starts_with("UNSAFE") {
+                    "31"
+                } else {
+                    "33"
+                };
+                format!("verdict: \x1b[1;{code}m{v}\x1b[0m\n")
+            }
+            None => format!("{l}\n"),
+        })
+        .collect()
+}
+
 /// Writes one line to standard error, ignoring failure (a closed stderr
 /// must not turn an error message into a panic).
 pub fn warn(line: &str) {

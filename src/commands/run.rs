@@ -133,7 +133,7 @@ pub fn command(args: &RunArgs) -> Result<i32> {
             serde_json::to_string(&report).expect("a report always serialises")
         ))?;
     } else {
-        output::print(&report.human())?;
+        output::print(&output::paint_verdict(&report.human()))?;
     }
     match timeline {
         None => {}
