@@ -177,6 +177,15 @@ fn pause(p: Point) -> Result<(), String> {
         .map_err(|e| format!("waiting for a turn: {e}"))
 }
 
+/// What the strategy noted in this buyer (`lock::note`), for its record.
+static NOTE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Notes `text` in this buyer's outcome record, and so in the run's
+/// events (the last note wins). Call it through [`crate::lock::note`].
+pub fn strategy_note(text: &str) {
+    *NOTE.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.to_string());
+}
+
 /// A point a strategy declares inside its `lock` or `unlock`: in stepped
 /// mode the buyer pauses here for a turn, so a schedule can put another
 /// buyer between, say, opening a file and locking it; running free, it does
@@ -226,6 +235,8 @@ pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i
         Ok(buyer) => guarded(plan.id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| o),
         Err(failed) => failed,
     };
+    let mut outcome = outcome;
+    outcome.note = NOTE.lock().unwrap_or_else(|e| e.into_inner()).take();
     // One message: never interleaved with another buyer's.
     match pipes.outcomes.send(&outcome.to_line()) {
         Ok(()) => 0,

@@ -199,6 +199,9 @@ impl Collector<'_> {
             ));
         }
         o.hung = false;
+        if let Some(note) = &o.note {
+            self.events.push(format!("buyer {id} (pid {pid}): {note}"));
+        }
         self.outcomes[id] = Some(o);
         true
     }

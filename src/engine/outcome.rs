@@ -45,6 +45,10 @@ pub struct Outcome {
     /// it was stuck.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hung: bool,
+    /// What the strategy said happened in this buyer (`lock::note`), e.g.
+    /// that it recovered a lock from a dead owner. Shown in the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The longest error text a record carries, keeping each line well below
@@ -67,6 +71,7 @@ impl Outcome {
             released_ns: 0,
             error: None,
             hung: false,
+            note: None,
         }
     }
 
@@ -96,14 +101,14 @@ impl Outcome {
     /// The record as one line (JSON and `\n`), always shorter than `PIPE_BUF`.
     pub fn to_line(&self) -> Vec<u8> {
         let mut rec = self.clone();
-        if let Some(e) = &mut rec.error
-            && e.len() > MAX_ERROR_LEN
-        {
-            let mut cut = MAX_ERROR_LEN;
-            while !e.is_char_boundary(cut) {
-                cut -= 1;
+        for text in [&mut rec.error, &mut rec.note].into_iter().flatten() {
+            if text.len() > MAX_ERROR_LEN {
+                let mut cut = MAX_ERROR_LEN;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text.truncate(cut);
             }
-            e.truncate(cut);
         }
         let mut line = serde_json::to_vec(&rec).expect("an outcome always serialises");
         line.push(b'\n');
@@ -158,6 +163,7 @@ mod tests {
             released_ns: u64::MAX,
             error: Some("é".repeat(5000)),
             hung: false,
+            note: None,
         };
         let line = o.to_line();
         assert!(line.len() < 4096);

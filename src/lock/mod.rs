@@ -32,6 +32,11 @@ use crate::error::Result;
 /// checking a file and creating it, say); running free it does nothing.
 pub use crate::engine::buyer::strategy_point as point;
 
+/// Notes what happened in this buyer (say, that it recovered the lock from
+/// a holder that died): it travels in the buyer's outcome record and shows
+/// in the run's events.
+pub use crate::engine::buyer::strategy_note as note;
+
 include!(concat!(env!("OUT_DIR"), "/strategies.rs"));
 
 /// One buyer's handle on the lock: the raw operations. `&mut self`, so a

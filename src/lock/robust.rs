@@ -10,7 +10,7 @@
 use std::io;
 
 use super::{Lock, Setup, Shared, Strategy};
-use crate::engine::sys::RobustMutex;
+use crate::engine::sys::{Locked, RobustMutex};
 use crate::error::{Error, Result};
 
 /// The registry entry.
@@ -38,7 +38,10 @@ struct RobustLock<'a>(&'a RobustMutex);
 
 impl Lock for RobustLock<'_> {
     fn lock(&mut self) -> io::Result<()> {
-        self.0.lock().map(drop)
+        if self.0.lock()? == Locked::Recovered {
+            super::note("recovered the mutex from an owner that died holding it (EOWNERDEAD)");
+        }
+        Ok(())
     }
 
     fn unlock(&mut self) -> io::Result<()> {

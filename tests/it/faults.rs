@@ -131,19 +131,28 @@ fn safe_strategies_survive_killed_buyers_at_every_point() {
             let repair = match lock {
                 "sem" => Some("died holding the semaphore; repaired"),
                 "excl" => Some("died holding the lock file; removed it"),
+                // Not repaired by us: recovered by the next locker.
+                "robust" => Some("died holding it (EOWNERDEAD)"),
                 _ => None,
             };
             if let (Some(repair), "hold") = (repair, at) {
                 let events = r["events"].as_array().unwrap();
                 let repaired = events
                     .iter()
-                    .filter(|e| e.as_str().unwrap().ends_with(repair));
-                assert_eq!(
-                    repaired.count(),
-                    4,
-                    "each dead holder repaired once{}",
-                    run.context()
-                );
+                    .filter(|e| e.as_str().unwrap().ends_with(repair))
+                    .count();
+                if lock == "robust" {
+                    // Recovered by the next locker: a victim that was the
+                    // last to lock is recovered by nobody.
+                    assert!(repaired >= 1, "no recovery reported{}", run.context());
+                } else {
+                    assert_eq!(
+                        repaired,
+                        4,
+                        "each dead holder repaired once{}",
+                        run.context()
+                    );
+                }
             }
         }
     }
