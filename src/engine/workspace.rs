@@ -65,6 +65,8 @@ pub struct Workspace {
     /// before the marker, so it is removed while the marker is still locked.
     _dir: Option<tempfile::TempDir>,
     _marker: Option<File>,
+    /// A user's stock file: the claim that this run alone books it.
+    _claim: Option<std::os::fd::OwnedFd>,
 }
 
 impl Workspace {
@@ -104,6 +106,7 @@ impl Workspace {
             mode: 0o600,
             _marker: Some(marker),
             _dir: Some(dir),
+            _claim: None,
         })
     }
 
@@ -118,6 +121,7 @@ impl Workspace {
         let initial = stock::load(path).map_err(|e| Error::file("stock file", path, e))?;
         let stock = std::fs::canonicalize(path).map_err(|e| Error::file("stock file", path, e))?;
         check_writable(&stock)?;
+        let claim = claim(&stock).map_err(|e| Error::file("stock file", path, e))?;
         let mode = std::fs::metadata(&stock)
             .map(|m| m.permissions().mode() & 0o7777)
             .map_err(|e| Error::file("stock file", path, e))?;
@@ -128,8 +132,51 @@ impl Workspace {
             mode,
             _marker: None,
             _dir: None,
+            _claim: Some(claim),
         })
     }
+}
+
+/// Claims `stock` (a canonical path) for this run: binds a Unix socket in
+/// the abstract namespace named after the path. A second run on the same
+/// file finds the name taken and is refused, since two runs would each use
+/// their own lock (their own semaphore, their own lock-file state) and
+/// oversell each other. The kernel frees the name when the run and its
+/// buyers are gone, however they end: nothing on disk to clean up.
+fn claim(stock: &Path) -> std::result::Result<std::os::fd::OwnedFd, String> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, bind, socket};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| format!("claiming it for this run: {e}"))?;
+    // The abstract namespace allows 107 bytes: a long path is hashed.
+    let path = stock.as_os_str().as_bytes();
+    let name = if path.len() <= 90 {
+        [b"booking-run:".as_slice(), path].concat()
+    } else {
+        format!("booking-run:{:016x}", super::seed::mix(fnv(path))).into_bytes()
+    };
+    let addr =
+        UnixAddr::new_abstract(&name).map_err(|e| format!("claiming it for this run: {e}"))?;
+    match bind(fd.as_raw_fd(), &addr) {
+        Ok(()) => Ok(fd),
+        Err(Errno::EADDRINUSE) => Err(
+            "another booking run is booking against this file right now; wait for it to end (two runs would each use their own lock and oversell each other)".into(),
+        ),
+        Err(e) => Err(format!("claiming it for this run: {e}")),
+    }
+}
+
+/// FNV-1a: a short, stable name for a long path.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Refuses a stock file the buyers could not replace: its directory must be

@@ -806,3 +806,41 @@ fn strategies_that_cheat_are_never_judged_safe() {
     assert!(run.stderr().contains("2 threads"), "{}", run.context());
     work.assert_clean();
 }
+
+/// Two runs on one stock file would each use their own lock and oversell
+/// each other: while one books a user's file, a second is refused with
+/// exit 2 and the file is left alone; once the first has ended, the file
+/// is free again.
+#[test]
+fn a_second_run_on_the_same_stock_is_refused() {
+    let work = Work::new();
+    let stock = work.stock("shared.json", "{\"count\": 30}");
+    let s = stock.to_str().unwrap();
+    let first_args = [
+        "--buyers",
+        "20",
+        "--lock",
+        "sem",
+        "--stock",
+        s,
+        "--delay",
+        "100ms..200ms",
+    ];
+    let mut first = Live::start(&work, &first_args);
+    // Its buyers exist: it claimed the file before forking them.
+    first.wait_for_children(20, Duration::from_secs(20));
+    let second = work.booking(&["--buyers", "3", "--lock", "sem", "--stock", s]);
+    second.expect_code(2);
+    assert!(
+        second.stderr().contains("another booking run") && second.stderr().contains("shared.json"),
+        "{}",
+        second.context()
+    );
+    first.signal(Signal::SIGINT);
+    first.finish_within(Duration::from_secs(10));
+    let third = work.booking(&[
+        "--buyers", "3", "--lock", "sem", "--stock", s, "--delay", "0",
+    ]);
+    third.expect_code(0);
+    work.assert_clean();
+}
