@@ -138,9 +138,16 @@ pub fn command(args: &RunArgs) -> Result<i32> {
     match timeline {
         None => {}
         Some(TimelineOut::Terminal) => {
-            output::print(&format!("\n{}", crate::report::timeline::text(&report, 72)))?;
+            let text = crate::report::timeline::text(
+                &report,
+                72,
+                Some(crate::report::timeline::MAX_TEXT_LANES),
+            );
+            output::print(&format!("\n{text}"))?;
         }
-        Some(TimelineOut::Text(f)) => f.write(&crate::report::timeline::text(&report, 100))?,
+        Some(TimelineOut::Text(f)) => {
+            f.write(&crate::report::timeline::text(&report, 100, None))?;
+        }
         Some(TimelineOut::Svg(f)) => f.write(&crate::report::timeline::svg(&report))?,
     }
     super::stopped("after the run; its report is above")?;

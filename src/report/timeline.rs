@@ -19,7 +19,8 @@ use crate::judge::verdict::{count, overlapping, ticket_holders};
 
 /// The most lanes an SVG timeline draws; more buyers get a note.
 pub const MAX_SVG_LANES: usize = 300;
-/// The most rows a text timeline prints.
+/// The most rows a text timeline prints on the terminal (a file gets
+/// every buyer).
 pub const MAX_TEXT_LANES: usize = 40;
 
 /// One buyer's lane.
@@ -140,13 +141,9 @@ pub fn svg(report: &RunReport) -> String {
                 .set("height", "100%")
                 .set("fill", "white"),
         );
-    let head = format!(
-        "booking --lock {} · {} · {} · {}",
-        report.strategy,
-        count(u64::from(report.buyers), "buyer", "buyers"),
-        count(report.tickets, "ticket", "tickets"),
-        report.summary
-    );
+    // Everything that made the run (the re-run line carries the seed, the
+    // delays, a stepped run's schedule), and what it proved.
+    let head = format!("{} · {}", report.rerun, report.summary);
     doc = doc.add(
         Text::new(head)
             .set("class", "head")
@@ -252,9 +249,9 @@ fn rect(class: &str, x: f64, y: f64, w: f64, h: f64) -> Rectangle {
 /// The timeline as text, `width` characters of time axis per row:
 /// `·` waiting, `█` holding, `▓` holding while another buyer holds too.
 /// A ticket sold more than once is followed by `!`.
-pub fn text(report: &RunReport, width: usize) -> String {
+pub fn text(report: &RunReport, width: usize, max_lanes: Option<usize>) -> String {
     let (lanes, t0, t1) = lanes(report);
-    let shown = lanes.len().min(MAX_TEXT_LANES);
+    let shown = lanes.len().min(max_lanes.unwrap_or(usize::MAX));
     let col = |t: u64| {
         ((t.saturating_sub(t0)) as f64 / (t1 - t0) as f64 * (width - 1) as f64).round() as usize
     };

@@ -233,3 +233,38 @@ fn the_quiz_never_praises_a_wrong_lock() {
     );
     work.assert_clean();
 }
+
+/// A text timeline written to a file has a row for every buyer (the
+/// terminal's is capped at 40), and the SVG's head carries the re-run line.
+#[test]
+fn a_timeline_file_has_every_buyer_and_the_run_in_it() {
+    let work = Work::new();
+    let (txt, svg) = (work.path("t.txt"), work.path("t.svg"));
+    for path in [&txt, &svg] {
+        work.booking(&[
+            "--buyers",
+            "60",
+            "--lock",
+            "file",
+            "--delay",
+            "0",
+            "--seed",
+            "4",
+            "--timeline",
+            path.to_str().unwrap(),
+        ])
+        .expect_code(0);
+    }
+    let text = std::fs::read_to_string(&txt).unwrap();
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("buyer")).count(),
+        60,
+        "{text}"
+    );
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        svg.contains("booking --buyers 60 --lock file --tickets 100 --delay 0 --seed 4"),
+        "{svg}"
+    );
+    work.assert_clean();
+}
