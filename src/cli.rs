@@ -142,7 +142,7 @@ pub struct CompareArgs {
     pub repeat: u32,
 
     /// Output format (default: text; with --out, guessed from the file's
-    /// extension: .json, .csv, .md).
+    /// extension: .json, .csv, .md, .svg).
     #[arg(short, long, value_parser = format_parser())]
     pub format: Option<String>,
 

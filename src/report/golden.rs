@@ -99,6 +99,11 @@ fn csv() {
 }
 
 #[test]
+fn svg() {
+    golden("svg", "compare.svg");
+}
+
+#[test]
 fn json() {
     golden("json", "compare.json");
 }

@@ -7,6 +7,7 @@
 //! [`EXPORTERS`]. `compare --format` and the `--out` extension guess come
 //! from the registry (hyperfine's exporter shape).
 
+pub mod chart;
 pub mod csv;
 pub mod json;
 pub mod markdown;
@@ -44,6 +45,7 @@ pub const EXPORTERS: &[Exporter] = &[
     json::EXPORTER,
     csv::EXPORTER,
     markdown::EXPORTER,
+    chart::EXPORTER,
 ];
 
 /// The exporter called `name`.

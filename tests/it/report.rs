@@ -137,3 +137,48 @@ fn compare_refuses_an_unwritable_out_before_running() {
     run.expect_code(2);
     assert!(run.stderr().contains("cmp.json"), "{}", run.context());
 }
+
+/// `compare --out chart.svg`: a bar per strategy, coloured by what its
+/// runs proved (a strategy safe in every run is green, class `safe`).
+#[test]
+fn compare_draws_a_chart() {
+    let work = Work::new();
+    let chart = work.path("chart.svg");
+    let run = work.booking(&[
+        "compare",
+        "--lock",
+        "none,file,sem",
+        "--buyers",
+        "10",
+        "--tickets",
+        "5",
+        "--delay",
+        "0..300us",
+        "--repeat",
+        "1",
+        "--seed",
+        "3",
+        "--out",
+        chart.to_str().unwrap(),
+    ]);
+    run.expect_code(0);
+    let text = std::fs::read_to_string(&chart).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("an SVG document");
+    let bars: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("bar"))
+        .collect();
+    let names: Vec<&str> = bars
+        .iter()
+        .filter_map(|b| b.attribute("data-strategy"))
+        .collect();
+    assert_eq!(names, ["none", "file", "sem"]);
+    for b in &bars[1..] {
+        let rect = b
+            .children()
+            .find(|n| n.has_tag_name("rect"))
+            .expect("a bar");
+        assert_eq!(rect.attribute("class"), Some("safe"), "{text}");
+    }
+    work.assert_clean();
+}
