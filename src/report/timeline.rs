@@ -126,7 +126,14 @@ text { font: 11px sans-serif; fill: #222 }
 pub fn svg(report: &RunReport) -> String {
     let (lanes, t0, t1) = lanes(report);
     let shown = lanes.len().min(MAX_SVG_LANES);
-    let (width, left, right, top, lane_h, gap) = (1000.0, 90.0, 110.0, 70.0, 11.0, 3.0);
+    // Lanes shrink so that the picture stays about 1,000 pixels tall
+    // (150 buyers fit), down to 3 pixels; below 9 pixels only every tenth
+    // buyer is named, and only tickets sold twice are written.
+    let (width, left, right, top) = (1000.0, 90.0, 110.0, 80.0);
+    let pitch = (900.0 / shown.max(1) as f64).clamp(4.0, 14.0);
+    let gap = (pitch * 0.2).min(3.0);
+    let lane_h = pitch - gap;
+    let roomy = lane_h >= 9.0;
     let plot = width - left - right;
     let x = |t: u64| left + (t.saturating_sub(t0)) as f64 / (t1 - t0) as f64 * plot;
     let height = top + shown as f64 * (lane_h + gap) + 40.0;
@@ -143,21 +150,32 @@ pub fn svg(report: &RunReport) -> String {
         );
     // Everything that made the run (the re-run line carries the seed, the
     // delays, a stepped run's schedule), and what it proved.
-    let head = format!("{} · {}", report.rerun, report.summary);
+    // Line 1: the verdict; line 2: the run (seed, delays, schedule);
+    // lines 3 and 4: the legend.
     doc = doc.add(
-        Text::new(head)
+        Text::new(report.summary.as_str())
             .set("class", "head")
             .set("x", 10)
-            .set("y", 20),
+            .set("y", 18),
     );
+    doc = doc.add(Text::new(report.rerun.as_str()).set("x", 10).set("y", 34));
+    let holding = if report.strategy == "none" {
+        "blue: in the critical section (no lock: nobody waits)"
+    } else {
+        "grey: waiting for the lock · blue: holding it"
+    };
     let legend = format!(
-        "grey: waiting for the lock · blue: holding it · red: holding it while another buyer does ({}) · red #n: a ticket sold more than once{}",
+        "{holding} · pale blue: found no ticket (turned away) · red: in it while another buyer is too ({})",
         count(report.verdict.overlapping, "buyer", "buyers"),
+    );
+    let legend2 = format!(
+        "red #n: a ticket sold more than once{}",
         note(shown, lanes.len())
             .map(|n| format!(" · {n}"))
             .unwrap_or_default()
     );
-    doc = doc.add(Text::new(legend).set("x", 10).set("y", 40));
+    doc = doc.add(Text::new(legend).set("x", 10).set("y", 52));
+    doc = doc.add(Text::new(legend2).set("x", 10).set("y", 66));
     let steps = steps_by_buyer(report);
     for (row, lane) in lanes.iter().take(shown).enumerate() {
         let y = top + row as f64 * (lane_h + gap);
@@ -196,23 +214,27 @@ pub fn svg(report: &RunReport) -> String {
             let _ = write!(tip, ": {}", lane.ticket());
         }
         g = g.add(Title::new(tip));
-        g = g.add(
-            Text::new(format!("buyer {}", lane.id))
-                .set("x", left - 6.0)
-                .set("y", y + lane_h - 2.0)
-                .set("text-anchor", "end"),
-        );
+        if roomy || row % 10 == 0 {
+            g = g.add(
+                Text::new(format!("buyer {}", lane.id))
+                    .set("x", left - 6.0)
+                    .set("y", y + lane_h - 1.0)
+                    .set("text-anchor", "end"),
+            );
+        }
         let class = if lane.double {
             "ticket double"
         } else {
             "ticket"
         };
-        g = g.add(
-            Text::new(lane.ticket())
-                .set("class", class)
-                .set("x", width - right + 6.0)
-                .set("y", y + lane_h - 2.0),
-        );
+        if roomy || lane.double {
+            g = g.add(
+                Text::new(lane.ticket())
+                    .set("class", class)
+                    .set("x", width - right + 6.0)
+                    .set("y", y + lane_h - 1.0),
+            );
+        }
         doc = doc.add(g);
     }
     let axis_y = top + shown as f64 * (lane_h + gap) + 6.0;
