@@ -107,7 +107,23 @@ impl Collector<'_> {
         let mut schedule = Schedule::default();
         let mut buf = vec![0u8; 8192];
         self.quiesce(&channel, turns, &mut states, &mut buf, None, &mut schedule)?;
+        // The watchdog of a stepped run: steps that never finish a buyer (a
+        // strategy that pauses at its own points for ever) are no progress.
+        let mut last_finish = Instant::now();
+        let mut finished = 0;
         loop {
+            let done = states.iter().filter(|s| **s == State::Done).count();
+            if done > finished {
+                finished = done;
+                last_finish = Instant::now();
+            } else if last_finish.elapsed() > self.cfg.timeout {
+                schedule.trace.push(format!(
+                    "watchdog: no buyer finished for {} of steps",
+                    super::delay::fmt_duration(self.cfg.timeout)
+                ));
+                self.watchdog(None);
+                break;
+            }
             let runnable: Vec<u32> = (0..n as u32)
                 .filter(|&i| matches!(states[i as usize], State::Paused { .. }))
                 .collect();

@@ -19,6 +19,9 @@
 //!   that outlives it: the parent is a subreaper and kills it.
 //! * `starts-thread` — `prepare` starts a thread in the parent: the run
 //!   refuses to fork from a process with two threads.
+//! * `endless-points` — `lock` declares stepped-mode points for ever: each
+//!   is a step, none finishes a buyer; the stepped run's watchdog counts
+//!   finished buyers, not steps.
 //!
 //! A strategy is trusted code all the same: it runs in the parent and in
 //! every buyer, and one written to cheat from inside a buyer's own process
@@ -91,6 +94,13 @@ pub const LEAVES_CHILD: Strategy = cheat(
     |s| Ok(Box::new(Cheat::LeavesChild((super::file::STRATEGY.prepare)(s)?))),
 );
 
+/// `endless-points`.
+pub const ENDLESS_POINTS: Strategy = cheat(
+    "endless-points",
+    "cheat: lock() declares stepped-mode points for ever and never takes a lock",
+    |_| Ok(Box::new(Cheat::EndlessPoints)),
+);
+
 /// `starts-thread`.
 pub const STARTS_THREAD: Strategy = cheat(
     "starts-thread",
@@ -113,6 +123,7 @@ enum Cheat {
     FakesProgress(ShmSemaphore),
     RewritesStock(std::path::PathBuf, Stock),
     LeavesChild(Box<dyn Shared>),
+    EndlessPoints,
 }
 
 impl Shared for Cheat {
@@ -211,6 +222,10 @@ impl Lock for CheatLock<'_> {
                 }
                 self.inner.as_mut().expect("flock").lock()
             }
+            Cheat::EndlessPoints => loop {
+                // Stepped: a turn per point, for ever. Free: a busy loop.
+                super::point();
+            },
             Cheat::FakesProgress(sem) => {
                 sem.wait()?;
                 loop {

@@ -784,6 +784,27 @@ fn strategies_that_cheat_are_never_judged_safe() {
             run.expect_code(1);
         }
     }
+    // Points declared for ever: in a free run a busy loop, in a stepped
+    // run a step per point — neither finishes a buyer, both are stopped.
+    for stepped in [false, true] {
+        let mut args = vec![
+            "--lock",
+            "endless-points",
+            "--buyers",
+            "3",
+            "--timeout",
+            "1s",
+            "--json",
+        ];
+        if stepped {
+            args.extend(["--step-seed", "1"]);
+        }
+        let run = booking_within(&work, &args, Duration::from_secs(20));
+        let r = report(&run);
+        assert_eq!(r["status"], "failed", "stepped {stepped}{}", run.context());
+        assert!(u(&r, "hung") > 0, "stepped {stepped}{}", run.context());
+        run.expect_code(1);
+    }
     // A correct lock whose buyers leave processes behind: safe, and the
     // processes are gone when the run is.
     let before = strays();
