@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::quiz::Question;
 use crate::engine::KillPoint;
 use crate::engine::delay::{self, Delay};
 use crate::engine::seed::MAX_SEED;
@@ -166,6 +167,15 @@ fn lock_parser() -> PossibleValuesParser {
     )
 }
 
+fn quiz_parser() -> impl TypedValueParser<Value = Question> {
+    PossibleValuesParser::new(
+        Question::ALL
+            .iter()
+            .map(|q| PossibleValue::new(q.name()).help(q.about())),
+    )
+    .try_map(|s| s.parse::<Question>())
+}
+
 fn format_parser() -> PossibleValuesParser {
     PossibleValuesParser::new(
         crate::report::EXPORTERS
@@ -288,14 +298,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub timeline: Option<PathBuf>,
 
-    /// Predict, then see: run, ask how many buyers will be told they got a
-    /// ticket, then reveal the verdict and whether you were right.
-    #[arg(long, conflicts_with = "json")]
-    pub quiz: bool,
+    /// Predict, then see: run, ask a question about it (sold, the default;
+    /// remaining, oversold, ticket, safe), then reveal the verdict and
+    /// whether you were right.
+    #[arg(long, value_name = "WHAT", num_args = 0..=1, default_missing_value = "sold",
+          value_parser = quiz_parser(), conflicts_with = "json")]
+    pub quiz: Option<Question>,
 
-    /// The quiz's prediction, given up front (for scripts; implies --quiz).
-    #[arg(long, value_name = "SOLD", conflicts_with = "json")]
-    pub predict: Option<u64>,
+    /// The quiz's answer, given up front (for scripts; implies --quiz).
+    #[arg(long, value_name = "ANSWER", conflicts_with = "json")]
+    pub predict: Option<String>,
 }
 
 /// Options of `grade`.

@@ -108,7 +108,13 @@ pub fn command(args: &RunArgs) -> Result<i32> {
     check_schedule(args)?;
     let timeline = timeline_out(args)?;
     let cfg = config(args);
-    let quiz = args.quiz || args.predict.is_some();
+    let quiz = args.quiz.is_some() || args.predict.is_some();
+    let question = args.quiz.unwrap_or_default();
+    if let Some(p) = &args.predict
+        && !question.accepts(p.trim())
+    {
+        return Err(Error::Input(format!("--predict {p}: {}", question.hint())));
+    }
     if quiz {
         output::print(&format!(
             "Quiz: {} buyer processes, lock {}, delay {}. Running...\n",
@@ -118,14 +124,14 @@ pub fn command(args: &RunArgs) -> Result<i32> {
     let out = run(&cfg)?;
     let report = RunReport::new(&cfg, out);
     if quiz {
-        let guess = match args.predict {
-            Some(g) => g,
-            None => ask_prediction(&report)?,
+        let guess = match &args.predict {
+            Some(g) => g.trim().to_string(),
+            None => ask_prediction(&report, question)?,
         };
         output::print(&format!(
             "\n{}{}\n",
             report.human(),
-            super::quiz::reveal(&report, guess)
+            super::quiz::reveal(&report, question, &guess)
         ))?;
     } else if args.json {
         output::print(&format!(
@@ -170,12 +176,12 @@ pub fn command(args: &RunArgs) -> Result<i32> {
 /// one that arrived before the wait began: standard input is `poll`ed in
 /// short slices with the stop flag checked between them, and read with a
 /// raw `read(2)` (std's `read_line` would restart after `EINTR`).
-fn ask_prediction(report: &RunReport) -> Result<u64> {
+fn ask_prediction(report: &RunReport, q: super::quiz::Question) -> Result<String> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let stdin = std::io::stdin();
     let mut line = Vec::new();
     loop {
-        output::print(&format!("{} ", super::quiz::question(report)))?;
+        output::print(&format!("{} ", super::quiz::question(report, q)))?;
         line.clear();
         loop {
             super::stopped("at the quiz prompt")?;
@@ -200,9 +206,10 @@ fn ask_prediction(report: &RunReport) -> Result<u64> {
                 Err(e) => return Err(Error::failed("reading your prediction", e)),
             }
         }
-        match String::from_utf8_lossy(&line).trim().parse() {
-            Ok(g) => return Ok(g),
-            Err(_) => output::print("  a whole number, please\n")?,
+        let guess = String::from_utf8_lossy(&line).trim().to_string();
+        if q.accepts(&guess) {
+            return Ok(guess);
         }
+        output::print(&format!("  {}\n", q.hint()))?;
     }
 }

@@ -171,7 +171,7 @@ fn the_quiz_reveals_whether_the_prediction_was_right() {
     );
     let wrong = work.booking(&[&base[..], &["--predict", "20"]].concat());
     assert!(
-        wrong.stdout().contains("Not quite: 8 buyers"),
+        wrong.stdout().contains("Not quite: the answer is 8."),
         "{}",
         wrong.context()
     );
@@ -266,5 +266,49 @@ fn a_timeline_file_has_every_buyer_and_the_run_in_it() {
         svg.contains("booking --buyers 60 --lock file --tickets 100 --delay 0 --seed 4"),
         "{svg}"
     );
+    work.assert_clean();
+}
+
+/// The quiz asks more than how many sold: the count left, the oversell,
+/// the ticket sold most, whether the run was safe — on a stepped run the
+/// answers are the same on every machine. A malformed answer is refused.
+#[test]
+fn the_quiz_asks_about_remaining_oversold_ticket_and_safety() {
+    let work = Work::new();
+    // All four read 2 and write 1: 4 sold, 1 left, 2 oversold, ticket #2.
+    let race = [
+        "--buyers",
+        "4",
+        "--tickets",
+        "2",
+        "--lock",
+        "none",
+        "--schedule",
+        "0,1,2,3,0,1,2,3,0,1,2,3,0,1,2,3",
+    ];
+    for (what, answer, wrong) in [
+        ("remaining", "1", "0"),
+        ("oversold", "2", "0"),
+        ("ticket", "2", "1"),
+        ("safe", "no", "yes"),
+    ] {
+        let right = work.booking(&[&race[..], &["--quiz", what, "--predict", answer]].concat());
+        right.expect_code(0);
+        assert!(
+            right.stdout().contains("Right!"),
+            "{what}{}",
+            right.context()
+        );
+        let miss = work.booking(&[&race[..], &["--quiz", what, "--predict", wrong]].concat());
+        assert!(
+            miss.stdout()
+                .contains(&format!("Not quite: the answer is {answer}.")),
+            "{what}{}",
+            miss.context()
+        );
+    }
+    let run = work.booking(&[&race[..], &["--quiz", "safe", "--predict", "maybe"]].concat());
+    run.expect_code(2);
+    assert!(run.stderr().contains("yes or no"), "{}", run.context());
     work.assert_clean();
 }
