@@ -25,7 +25,8 @@ pub const COLUMNS: usize = 10;
 /// What the cells mean, printed under the table.
 pub const LEGEND: &str = "oversold, double-booked, lost updates: mean / max over the runs · \
 wall time: median (min–max) · throughput: tickets sold per second, median · \
-vs none, vs fastest safe: median wall time relative to none's and to the fastest strategy safe in every run";
+vs none: median wall time relative to none's · \
+vs fastest safe: relative to the fastest strategy that was safe in every run";
 
 fn spread(s: Spread) -> String {
     format!("{:.1} / {}", s.mean, s.max)
@@ -85,7 +86,7 @@ pub fn rows(c: &Comparison) -> Vec<[String; COLUMNS]> {
 /// The line above the table.
 pub fn title(c: &Comparison) -> String {
     format!(
-        "booking compare: {}, {}, delay {}, seed {}; {} per strategy after a warm-up",
+        "booking compare: {}, {}, delay {}, seed {}; {} each after a warm-up",
         count(u64::from(c.buyers), "buyer", "buyers"),
         count(c.tickets, "ticket", "tickets"),
         c.delay,

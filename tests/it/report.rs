@@ -92,6 +92,12 @@ fn compare_measures_every_strategy_and_writes_each_format() {
         "the table is still shown{}",
         run.context()
     );
+    let widest = run.stdout().lines().map(|l| l.chars().count()).max();
+    assert!(
+        widest <= Some(100),
+        "the tables fit in 100 columns{}",
+        run.context()
+    );
     let c: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let rows = c["rows"].as_array().unwrap();
     assert_eq!(rows.len(), strategies().len());
