@@ -55,6 +55,7 @@ impl Cli {
             Some(Command::Check(a)) => a.json,
             Some(Command::Compare(a)) => a.format.as_deref() == Some("json"),
             Some(Command::Grade(a)) => a.json,
+            Some(Command::Completions { .. }) => false,
             Some(Command::Bench(_)) => false,
         }
     }
@@ -78,6 +79,13 @@ pub enum Command {
     /// scenarios, a holder killed at every point, liveness; a score, and
     /// Gradescope's results.json or JUnit XML on request.
     Grade(GradeArgs),
+    /// Print a shell completion script (`booking completions bash >
+    /// ~/.local/share/bash-completion/completions/booking`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Options of `check`.

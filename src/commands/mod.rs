@@ -36,11 +36,23 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Compare(args)) => compare::command(&args),
             Some(Command::Bench(args)) => bench::bench(&args),
             Some(Command::Grade(args)) => grade::command(&args),
+            Some(Command::Completions { shell }) => completions(shell),
         });
     match result {
         Ok(code) => code,
         Err(e) => fail(&e.to_string(), e.exit_code(), json),
     }
+}
+
+/// Prints the completion script for `shell` (clap_complete: the standard
+/// generator for clap's command lines, so every flag and `--lock` value
+/// from the registry is offered).
+fn completions(shell: clap_complete::Shell) -> Result<i32> {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "booking", &mut script);
+    output::print(&String::from_utf8_lossy(&script))?;
+    Ok(0)
 }
 
 /// Prints the one-line error (and its JSON under `--json`); returns `code`.

@@ -136,3 +136,23 @@ fn unreadable_and_unwritable_stock_files_exit_2() {
         assert_eq!(std::fs::read_to_string(&stock).unwrap(), "{\"count\": 3}");
     }
 }
+
+/// Shell completions come from the same command line, so they offer every
+/// flag and every listed strategy.
+#[test]
+fn completions_offer_the_flags_and_the_strategies() {
+    let work = Work::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = work.booking(&["completions", shell]);
+        run.expect_code(0);
+        let out = run.stdout();
+        assert!(
+            out.contains("--buyers") || out.contains("buyers"),
+            "{shell}{}",
+            run.context()
+        );
+        for (name, _) in strategies() {
+            assert!(out.contains(&name), "{shell}: no {name}");
+        }
+    }
+}
