@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::scenario::{SPACE, Scenario};
 use crate::cli::CheckArgs;
 use crate::engine::seed::random_seed;
-use crate::engine::{RunConfig, RunOutput, Stepping, run};
+use crate::engine::{RunOutput, run};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::Strategy;
@@ -208,10 +208,7 @@ pub fn check(
                 Ok(out) => {
                     entry.worst_oversold = entry.worst_oversold.max(out.verdict.oversold);
                     // A stepped run is re-run by the schedule it followed.
-                    replay = out.schedule.as_ref().map(|s| RunConfig {
-                        stepping: Some(Stepping::Schedule(s.steps.clone())),
-                        ..cfg.clone()
-                    });
+                    replay = out.schedule.as_ref().map(|s| cfg.replaying(Some(&s.steps)));
                     problem(strategy, scenario, &out)
                 }
                 Err(e @ Error::Interrupted(..)) => return Err(e),

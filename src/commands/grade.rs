@@ -23,7 +23,7 @@ use super::output::{self, OutFile};
 use super::scenario::{SPACE, Scenario};
 use crate::cli::GradeArgs;
 use crate::engine::seed::random_seed;
-use crate::engine::{KillPoint, RunConfig, RunOutput, Stepping, StockSource, run};
+use crate::engine::{KillPoint, RunConfig, RunOutput, StockSource, run};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::{self, Strategy};
@@ -92,6 +92,29 @@ fn item(name: String, max: f64, problem: Option<String>, ok: String) -> GradedTe
     }
 }
 
+/// Runs `cfg` and says what `check` finds wrong with it, if anything, with
+/// the command that re-runs it (a stepped run's by the schedule it
+/// followed). A run that cannot be made is a problem too.
+///
+/// # Errors
+/// Only when interrupted.
+fn judged(
+    cfg: &RunConfig,
+    check: impl FnOnce(&RunOutput) -> Option<String>,
+) -> Result<Option<String>> {
+    match run(cfg) {
+        Ok(out) => Ok(check(&out).map(|p| {
+            let replay = cfg.replaying(out.schedule.as_ref().map(|x| &x.steps[..]));
+            format!("{p}\nre-run: {}", replay.rerun())
+        })),
+        Err(e @ Error::Interrupted(..)) => Err(e),
+        Err(e) => Ok(Some(format!(
+            "the run could not be made: {e}\nre-run: {}",
+            cfg.rerun()
+        ))),
+    }
+}
+
 /// Runs `scenarios` against `strategy`: the first problem (with its re-run
 /// line), if any.
 fn scenarios(
@@ -101,23 +124,8 @@ fn scenarios(
 ) -> Result<Option<String>> {
     for s in all {
         let cfg = s.config(strategy, timeout);
-        let problem = match run(&cfg) {
-            Ok(out) => {
-                let want = s.tickets.min(u64::from(s.buyers));
-                fault(&out, want).map(|p| {
-                    let replay = out.schedule.as_ref().map(|x| RunConfig {
-                        stepping: Some(Stepping::Schedule(x.steps.clone())),
-                        ..cfg.clone()
-                    });
-                    format!("{p}\nre-run: {}", replay.as_ref().unwrap_or(&cfg).rerun())
-                })
-            }
-            Err(e @ Error::Interrupted(..)) => return Err(e),
-            Err(e) => Some(format!(
-                "the run could not be made: {e}\nre-run: {}",
-                cfg.rerun()
-            )),
-        };
+        let want = s.tickets.min(u64::from(s.buyers));
+        let problem = judged(&cfg, |out| fault(out, want))?;
         if problem.is_some() {
             return Ok(problem);
         }
@@ -173,15 +181,9 @@ pub fn grade(
         .with_timeout(timeout);
         cfg.faults.kill = 3;
         cfg.faults.kill_at = at;
-        let problem = match run(&cfg) {
-            Ok(out) => {
-                let v = &out.verdict;
-                (v.status != Status::Safe)
-                    .then(|| format!("{}\nre-run: {}", v.summary(), cfg.rerun()))
-            }
-            Err(e @ Error::Interrupted(..)) => return Err(e),
-            Err(e) => Some(format!("{e}\nre-run: {}", cfg.rerun())),
-        };
+        let problem = judged(&cfg, |out| {
+            (out.verdict.status != Status::Safe).then(|| out.verdict.summary())
+        })?;
         tests.push(item(
             format!("a holder killed at {at}: the others finish, the stock stays right"),
             KILL,
@@ -197,11 +199,7 @@ pub fn grade(
         seed,
     )
     .with_timeout(timeout);
-    let problem = match run(&cfg) {
-        Ok(out) => fault(&out, 10).map(|p| format!("{p}\nre-run: {}", cfg.rerun())),
-        Err(e @ Error::Interrupted(..)) => return Err(e),
-        Err(e) => Some(format!("{e}\nre-run: {}", cfg.rerun())),
-    };
+    let problem = judged(&cfg, |out| fault(out, 10))?;
     tests.push(item(
         "liveness: 40 buyers, 10 tickets, every buyer finishes".into(),
         LIVENESS,

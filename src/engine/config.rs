@@ -143,6 +143,19 @@ impl RunConfig {
         s
     }
 
+    /// The configuration that repeats a run of this one: a stepped run by
+    /// the schedule it followed (`schedule`, as recorded), any other as it
+    /// is.
+    pub fn replaying(&self, schedule: Option<&[u32]>) -> RunConfig {
+        match schedule {
+            Some(steps) => RunConfig {
+                stepping: Some(Stepping::Schedule(steps.to_vec())),
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
     /// Whether a re-run repeats this run's outcome exactly. The seed fixes
     /// every delay, arrival and victim, but which buyer gets the lock first,
     /// and whether two unlocked buyers read the same count, is the

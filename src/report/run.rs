@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::fmt_us;
 use crate::engine::outcome::Outcome;
-use crate::engine::{RunConfig, RunOutput, Stepping, StockSource};
+use crate::engine::{RunConfig, RunOutput, StockSource};
 
 /// The longest step trace the summary prints (`--json` has it whole).
 const MAX_TRACE: usize = 40;
@@ -94,12 +94,7 @@ impl RunReport {
             .collect();
         let wall_s = out.wall.as_secs_f64();
         let sold = out.verdict.sold;
-        // A stepped run is repeated by the schedule it followed.
-        let replay = out.schedule.as_ref().map(|s| RunConfig {
-            stepping: Some(Stepping::Schedule(s.steps.clone())),
-            ..cfg.clone()
-        });
-        let cfg_rerun = replay.as_ref().unwrap_or(cfg);
+        let cfg_rerun = &cfg.replaying(out.schedule.as_ref().map(|s| &s.steps[..]));
         RunReport {
             strategy: cfg.strategy.name.to_string(),
             buyers: cfg.buyers,

@@ -54,37 +54,28 @@ fn junit(path: &std::path::Path, tests: usize) -> usize {
 fn a_correct_lock_gets_full_marks_and_a_wrong_one_the_reason() {
     let work = Work::new();
     let (r, j) = (work.path("results.json"), work.path("junit.xml"));
-    let run = work.booking(&[
-        "grade",
-        "--lock",
-        "sysv",
-        "--cases",
-        "3",
-        "--seed",
-        "2",
-        "--results",
-        r.to_str().unwrap(),
-        "--junit",
-        j.to_str().unwrap(),
-    ]);
+    let grade = |lock: &str| {
+        work.booking(&[
+            "grade",
+            "--lock",
+            lock,
+            "--cases",
+            "3",
+            "--seed",
+            "2",
+            "--results",
+            r.to_str().unwrap(),
+            "--junit",
+            j.to_str().unwrap(),
+        ])
+    };
+    let run = grade("sysv");
     run.expect_code(0);
     let g = results(&r);
     assert_eq!(g["score"], 100.0, "{}", run.context());
     assert_eq!(junit(&j, g["tests"].as_array().unwrap().len()), 0);
     // A zoo strategy claims nothing, and is graded for safety all the same.
-    let run = work.booking(&[
-        "grade",
-        "--lock",
-        "sem-two",
-        "--cases",
-        "3",
-        "--seed",
-        "2",
-        "--results",
-        r.to_str().unwrap(),
-        "--junit",
-        j.to_str().unwrap(),
-    ]);
+    let run = grade("sem-two");
     run.expect_code(3);
     let g = results(&r);
     assert!(g["score"].as_f64().unwrap() < 100.0, "{}", run.context());
