@@ -1,13 +1,26 @@
-//! Every command of the lab handout runs as written.
+//! The lab handout runs as written, from the set-up to the last exercise.
 //!
-//! The commands are the lines of the handout's `sh` blocks that start with
-//! `booking`; each runs in a fresh directory (files it writes, like
-//! `race.svg`, land there), with `100` on standard input for `--quiz`. A
-//! trailing `# exits with code N` gives the expected exit code, else 0.
-//! `text` blocks (installing, editing source) are not run.
+//! Every line of every `sh` block of `docs/lab.md` runs through `bash`, in
+//! order, in a copy of the project, the way a student types it: the set-up's
+//! `cargo install` puts a `booking` on `PATH` (a private install root), the
+//! exercises run that `booking`, exercise 6 copies the template, renames it,
+//! installs again and tests the new strategy with `cargo test props`. The
+//! quiz gets `100` on standard input. A trailing `# exits with code N` gives
+//! the expected exit code, else 0; a command with `--json` must print one
+//! JSON object.
+//!
+//! Only the environment differs from a student's: the install root, a build
+//! directory of its own under `target/` (kept between test runs, so the
+//! dependencies are built once), no network (the outer build fetched every
+//! crate), and a release profile without LTO or optimisation (the commands
+//! are checked for working, not for speed).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use crate::util::Work;
 
+/// (command line, expected exit code) for every line of the `sh` blocks.
 fn commands(handout: &str) -> Vec<(String, i32)> {
     let mut out = Vec::new();
     let mut in_sh = false;
@@ -17,34 +30,102 @@ fn commands(handout: &str) -> Vec<(String, i32)> {
             in_sh = !in_sh && t == "```sh";
             continue;
         }
-        if in_sh && t.starts_with("booking ") {
-            let (cmd, comment) = t.split_once(" # ").unwrap_or((t, ""));
-            let code = comment
-                .strip_prefix("exits with code ")
-                .map_or(0, |c| c.trim().parse().expect("an exit code"));
-            out.push((cmd.trim().to_string(), code));
+        if in_sh && !t.is_empty() && !t.starts_with('#') {
+            let code = t
+                .rsplit_once("# exits with code ")
+                .map_or(0, |(_, c)| c.trim().parse().expect("an exit code"));
+            out.push((t.to_string(), code));
         }
     }
     out
 }
 
+/// Copies the project's sources (everything but `target/` and `.git/`).
+fn copy_project(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            copy_project(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// `target/` of the build that made this test's `booking`.
+fn target_dir() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_booking"));
+    exe.ancestors()
+        .nth(2)
+        .expect("target/<profile>/booking")
+        .into()
+}
+
 #[test]
-fn every_handout_command_runs_as_written() {
-    let handout =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/lab.md")).unwrap();
+fn the_handout_runs_as_written() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let handout = std::fs::read_to_string(root.join("docs/lab.md")).unwrap();
     let cmds = commands(&handout);
-    assert!(cmds.len() >= 12, "found only {} commands", cmds.len());
+    assert!(cmds.len() >= 20, "found only {} commands", cmds.len());
+    assert!(
+        cmds.iter().any(|(c, _)| c.starts_with("cargo install")),
+        "the set-up installs booking"
+    );
+
     let work = Work::new();
-    for (cmd, code) in cmds {
-        let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
-        let run = work.booking_with_input(&args, b"100\n");
-        run.expect_code(code);
-        if args.contains(&"--json") {
-            run.json();
+    let project = work.path("project");
+    copy_project(root, &project);
+    let install = work.path("cargo-root");
+    let path = format!(
+        "{}:{}",
+        install.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (cmd, code) in &cmds {
+        let out = Command::new("bash")
+            .args(["-c", cmd])
+            .current_dir(&project)
+            .env("PATH", &path)
+            .env("XDG_RUNTIME_DIR", work.runtime_dir())
+            .env("CARGO_INSTALL_ROOT", &install)
+            .env("CARGO_TARGET_DIR", target_dir().join("handout"))
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                // A command that does not read its input may have exited.
+                let _ = child.stdin.take().unwrap().write_all(b"100\n");
+                child.wait_with_output()
+            })
+            .expect("bash runs");
+        let context = || {
+            format!(
+                "\n$ {cmd}\nstatus: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
+        assert_eq!(out.status.code(), Some(*code), "{}", context());
+        if cmd.contains("--json") {
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .unwrap_or_else(|e| panic!("not one JSON object: {e}{}", context()));
         }
     }
     for svg in ["race.svg", "lock.svg"] {
-        assert!(work.dir.path().join(svg).exists(), "{svg} was not drawn");
+        assert!(project.join(svg).exists(), "{svg} was not drawn");
     }
     work.assert_clean();
 }
