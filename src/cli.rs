@@ -160,6 +160,12 @@ pub struct CompareArgs {
     #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
+    /// Draw one run of each strategy (the one of median wall time) in
+    /// FILE.svg, stacked on one time scale: the cost of each lock, side by
+    /// side.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
+
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,

@@ -170,8 +170,10 @@ impl Comparison {
 
 /// Runs `base` (its strategy replaced) for each of `strategies`: one warm-up
 /// run, then `repeat` measured runs. `progress` is called after every run,
-/// `done` after every strategy with the comparison so far. A run that fails
-/// or hangs is counted in its row and the comparison goes on.
+/// `sample` after every strategy with its run of median wall time (none
+/// when every run failed), `done` after every strategy with the
+/// comparison so far. A run that fails or hangs is counted in its row and
+/// the comparison goes on.
 ///
 /// # Errors
 /// When interrupted, or when `done` fails; what `done` saw is kept.
@@ -180,6 +182,7 @@ pub fn compare(
     strategies: &[&'static Strategy],
     repeat: usize,
     mut progress: impl FnMut(&str),
+    mut sample: impl FnMut(&RunConfig, RunOutput),
     mut done: impl FnMut(&Comparison) -> Result<()>,
 ) -> Result<Comparison> {
     let mut cmp = Comparison {
@@ -213,6 +216,10 @@ pub fn compare(
         }
         cmp.rows.push(Row::of(strategy, &runs, &errors));
         cmp.set_ratios();
+        if !runs.is_empty() {
+            runs.sort_by_key(|r| r.wall);
+            sample(&cfg, runs.swap_remove(runs.len() / 2));
+        }
         done(&cmp)?;
     }
     Ok(cmp)
@@ -241,6 +248,8 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
         .as_deref()
         .map(|p| super::output::OutFile::check("--out", p))
         .transpose()?;
+    let timeline = args.timeline.as_deref().map(timeline_out).transpose()?;
+    let mut samples = Vec::new();
     let repeat = args.repeat as usize;
     let bar = crate::report::progress_bar((strategies.len() * (repeat + 1)) as u64, args.quiet);
     let write_out = |c: &Comparison| -> Result<()> {
@@ -257,6 +266,11 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
             bar.set_message(name.to_string());
             bar.inc(1);
         },
+        |cfg, out| {
+            if timeline.is_some() {
+                samples.push(crate::report::RunReport::new(cfg, out));
+            }
+        },
         write_out,
     );
     bar.finish_and_clear();
@@ -270,7 +284,24 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
     if let Some(f) = &out {
         super::output::warn(&format!("booking: wrote {}", f.shown.display()));
     }
+    if let Some(f) = &timeline {
+        let runs: Vec<_> = samples.iter().collect();
+        f.write(&crate::report::timeline::svg_on_one_scale(&runs))?;
+        super::output::warn(&format!("booking: wrote {}", f.shown.display()));
+    }
     Ok(0)
+}
+
+/// `--timeline`, checked before any run: an SVG file (one panel per
+/// strategy, its run of median wall time, all on one time scale).
+fn timeline_out(path: &std::path::Path) -> Result<super::output::OutFile> {
+    if path.extension().and_then(|e| e.to_str()) != Some("svg") {
+        return Err(Error::Input(format!(
+            "--timeline {}: compare draws its timelines as a picture; give a file ending in .svg",
+            path.display()
+        )));
+    }
+    super::output::OutFile::check("--timeline", path)
 }
 
 /// The exporter `--format` names, else the one `--out`'s extension names,

@@ -124,22 +124,30 @@ text { font: 11px sans-serif; fill: #222 }
 
 /// The timeline as an SVG document.
 pub fn svg(report: &RunReport) -> String {
-    let (lanes, t0, t1) = lanes(report);
-    let shown = lanes.len().min(MAX_SVG_LANES);
+    svg_on_one_scale(&[report])
+}
+
+/// Several runs' timelines stacked in one SVG document, on one time scale:
+/// a millimetre of the picture is the same time in every panel, so the
+/// cost of a lock is seen side by side (`compare --timeline`). Each panel
+/// starts at its own run's first request for the lock.
+pub fn svg_on_one_scale(reports: &[&RunReport]) -> String {
+    let all: Vec<_> = reports.iter().map(|r| lanes(r)).collect();
+    let span = all.iter().map(|(_, t0, t1)| t1 - t0).max().unwrap_or(1);
     // Lanes shrink so that the picture stays about 1,000 pixels tall
-    // (150 buyers fit), down to 3 pixels; below 9 pixels only every tenth
-    // buyer is named, and only tickets sold twice are written.
-    let (width, left, right, top) = (1000.0, 90.0, 110.0, 80.0);
-    let pitch = (900.0 / shown.max(1) as f64).clamp(4.0, 14.0);
-    let gap = (pitch * 0.2).min(3.0);
-    let lane_h = pitch - gap;
-    let roomy = lane_h >= 9.0;
-    let plot = width - left - right;
-    let x = |t: u64| left + (t.saturating_sub(t0)) as f64 / (t1 - t0) as f64 * plot;
-    let height = top + shown as f64 * (lane_h + gap) + 40.0;
+    // (150 buyers fit), down to 4 pixels.
+    let shown_total: usize = all.iter().map(|(l, ..)| l.len().min(MAX_SVG_LANES)).sum();
+    let pitch = (900.0 / shown_total.max(1) as f64).clamp(4.0, 14.0);
+    let mut panels = Vec::new();
+    let mut height = 0.0;
+    for (report, (lanes, t0, _)) in reports.iter().zip(&all) {
+        let (g, h) = panel(report, lanes, *t0, span, pitch);
+        panels.push(g.set("transform", format!("translate(0,{height})")));
+        height += h;
+    }
     let mut doc = Document::new()
-        .set("viewBox", (0, 0, width, height))
-        .set("width", width)
+        .set("viewBox", (0, 0, WIDTH, height))
+        .set("width", WIDTH)
         .set("height", height)
         .add(Style::new(CSS))
         .add(
@@ -148,6 +156,28 @@ pub fn svg(report: &RunReport) -> String {
                 .set("height", "100%")
                 .set("fill", "white"),
         );
+    for g in panels {
+        doc = doc.add(g);
+    }
+    doc.to_string()
+}
+
+const WIDTH: f64 = 1000.0;
+
+/// One run's panel: its header, lanes and time axis, `span` ns wide from
+/// `t0`, lanes `pitch` pixels apart. Returns the panel and its height.
+fn panel(report: &RunReport, lanes: &[Lane<'_>], t0: u64, span: u64, pitch: f64) -> (Group, f64) {
+    let shown = lanes.len().min(MAX_SVG_LANES);
+    // Below 9 pixels only every tenth buyer is named, and only tickets
+    // sold twice are written.
+    let (width, left, right, top) = (WIDTH, 90.0, 110.0, 80.0);
+    let gap = (pitch * 0.2).min(3.0);
+    let lane_h = pitch - gap;
+    let roomy = lane_h >= 9.0;
+    let plot = width - left - right;
+    let x = |t: u64| left + (t.saturating_sub(t0)) as f64 / span as f64 * plot;
+    let height = top + shown as f64 * (lane_h + gap) + 40.0;
+    let mut doc = Group::new().set("class", "run");
     // Everything that made the run (the re-run line carries the seed, the
     // delays, a stepped run's schedule), and what it proved.
     // Line 1: the verdict; line 2: the run (seed, delays, schedule);
@@ -246,7 +276,7 @@ pub fn svg(report: &RunReport) -> String {
             .set("y1", axis_y)
             .set("y2", axis_y),
     );
-    let span_ms = (t1 - t0) as f64 / 1e6;
+    let span_ms = span as f64 / 1e6;
     for k in 0..=5 {
         let frac = f64::from(k) / 5.0;
         doc = doc.add(
@@ -256,7 +286,7 @@ pub fn svg(report: &RunReport) -> String {
                 .set("text-anchor", "middle"),
         );
     }
-    doc.to_string()
+    (doc, height)
 }
 
 fn rect(class: &str, x: f64, y: f64, w: f64, h: f64) -> Rectangle {

@@ -312,3 +312,83 @@ fn the_quiz_asks_about_remaining_oversold_ticket_and_safety() {
     assert!(run.stderr().contains("yes or no"), "{}", run.context());
     work.assert_clean();
 }
+
+/// `compare --timeline`: one panel per strategy, one lane per buyer in
+/// each, on one time scale — the unlocked run, one delay long, takes a
+/// small part of the width that the locked run (every delay in turn)
+/// fills. A file that is not .svg is refused before anything runs.
+#[test]
+fn compare_draws_its_runs_on_one_time_scale() {
+    let work = Work::new();
+    let svg = work.path("both.svg");
+    work.booking(&[
+        "compare",
+        "--buyers",
+        "12",
+        "--tickets",
+        "12",
+        "--lock",
+        "none,file",
+        "--delay",
+        "5ms..6ms",
+        "--repeat",
+        "1",
+        "--seed",
+        "3",
+        "--quiet",
+        "--timeline",
+        svg.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("the SVG parses");
+    let panels: Vec<_> = doc.descendants().filter(|n| has_class(n, "run")).collect();
+    assert_eq!(panels.len(), 2, "one panel per strategy");
+    // The right end of the latest critical section in each panel, and the
+    // axis's last label.
+    let mut ends = Vec::new();
+    let mut last_labels = Vec::new();
+    for (panel, lock) in panels.iter().zip(["none", "file"]) {
+        let header: Vec<_> = panel.descendants().filter_map(|n| n.text()).collect();
+        assert!(
+            header
+                .iter()
+                .any(|t| t.contains(&format!("--lock {lock} "))),
+            "the panel names its run: {header:?}"
+        );
+        let lanes = panel.descendants().filter(|n| has_class(n, "lane")).count();
+        assert_eq!(lanes, 12, "{lock}: one lane per buyer");
+        let end = panel
+            .descendants()
+            .filter(|n| has_class(n, "hold"))
+            .map(|n| {
+                let x: f64 = n.attribute("x").unwrap().parse().unwrap();
+                let w: f64 = n.attribute("width").unwrap().parse().unwrap();
+                x + w
+            })
+            .fold(0.0, f64::max);
+        ends.push(end);
+        last_labels.push(header.last().unwrap().to_string());
+    }
+    assert_eq!(last_labels[0], last_labels[1], "one time axis");
+    // The plot runs from x = 90 to x = 890: the locked run fills it, the
+    // unlocked one (12 × 5 ms against one 6 ms delay) ends well before.
+    assert!(ends[1] > 850.0, "the locked run spans the axis: {ends:?}");
+    assert!(
+        ends[0] < 90.0 + 0.6 * 800.0,
+        "the unlocked run is short: {ends:?}"
+    );
+
+    let bad = work.path("both.png");
+    work.booking(&[
+        "compare",
+        "--buyers",
+        "4",
+        "--lock",
+        "none",
+        "--timeline",
+        bad.to_str().unwrap(),
+    ])
+    .expect_code(2);
+    assert!(!bad.exists());
+}
