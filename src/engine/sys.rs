@@ -492,8 +492,9 @@ impl Drop for Turns {
 /// gives its permit back by itself; no repair code of ours.
 ///
 /// Unlike a POSIX semaphore in unlinked shared memory, a System V set
-/// lives until removed (`IPC_RMID`): the parent removes it when dropped; a
-/// `booking` killed with `SIGKILL` leaves it (`ipcs -s` shows it).
+/// lives until removed (`IPC_RMID`): the parent removes it when dropped. A
+/// `booking` killed with `SIGKILL` cannot; the set's lease file (see
+/// [`crate::engine::workspace::IpcLease`]) lets the next run remove it.
 pub struct SysvSemaphore {
     id: libc::c_int,
     creator: Pid,
@@ -516,6 +517,39 @@ impl SysvSemaphore {
         let rc = unsafe { libc::semctl(id, 0, libc::SETVAL, value as libc::c_int) };
         Errno::result(rc)?;
         Ok(this)
+    }
+
+    /// The set's id and its change time (`sem_ctime`, set by the
+    /// `SETVAL` of [`SysvSemaphore::create`]): together they name this set
+    /// and no later one that reuses the id.
+    ///
+    /// # Errors
+    /// Any error of `semctl(IPC_STAT)`.
+    pub fn id_and_stamp(&self) -> io::Result<(i32, i64)> {
+        Ok((self.id, stat(self.id)?.sem_ctime))
+    }
+
+    /// Removes the set `id` of a dead run, if it is still that run's: this
+    /// user's, and changed last at `stamp`. Returns whether it was removed.
+    ///
+    /// # Errors
+    /// `semctl` failing for another reason than the set being gone
+    /// (`EINVAL`, `EIDRM`).
+    pub fn remove_abandoned(id: i32, stamp: i64) -> io::Result<bool> {
+        let ds = match stat(id) {
+            Ok(ds) => ds,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIDRM)) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        if ds.sem_perm.uid != nix::unistd::getuid().as_raw() || ds.sem_ctime != stamp {
+            return Ok(false);
+        }
+        // SAFETY: IPC_RMID takes no fourth argument.
+        let rc = unsafe { libc::semctl(id, 0, libc::IPC_RMID) };
+        Errno::result(rc)?;
+        Ok(true)
     }
 
     fn op(&self, delta: i16) -> io::Result<()> {
@@ -550,6 +584,17 @@ impl SysvSemaphore {
     pub fn post(&self) -> io::Result<()> {
         self.op(1)
     }
+}
+
+/// `semctl(IPC_STAT)` of the set `id`.
+fn stat(id: libc::c_int) -> io::Result<libc::semid_ds> {
+    // SAFETY: semid_ds is plain integers; all zeros is a valid value.
+    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT takes a pointer to a semid_ds as its fourth
+    // argument (the `buf` member of union semun), valid for the call.
+    let rc = unsafe { libc::semctl(id, 0, libc::IPC_STAT, &raw mut ds) };
+    Errno::result(rc)?;
+    Ok(ds)
 }
 
 impl Drop for SysvSemaphore {

@@ -4,14 +4,18 @@
 //! `SEM_UNDO` operations and applies it when the process exits, however it
 //! exits. A buyer killed between `P` and `V` gives its permit back by
 //! itself: the answer, in the kernel, to the window the hand-written repair
-//! of `sem` has to close. No holder pid, no repair code. (The set lives
-//! until removed: the parent removes it at the end of the run; `booking`
-//! itself killed with `SIGKILL` leaves it, see `ipcs -s`.)
+//! of `sem` has to close. No holder pid, no repair code.
+//!
+//! The set itself is no process's: it lives until removed. The parent
+//! removes it at the end of the run; if `booking` itself is killed with
+//! `SIGKILL`, the next run removes it (its lease file says whose it was:
+//! see [`crate::engine::workspace::IpcLease`]). `ipcs -s` shows the sets.
 
 use std::io;
 
 use super::{Lock, Setup, Shared, Strategy};
 use crate::engine::sys::SysvSemaphore;
+use crate::engine::workspace::IpcLease;
 use crate::error::{Error, Result};
 
 /// The registry entry.
@@ -22,16 +26,24 @@ pub const STRATEGY: Strategy = Strategy::new(
     prepare,
 );
 
-struct Sysv(SysvSemaphore);
+/// The set, then its lease: dropped in that order, so the lease file goes
+/// only after the set is removed.
+struct Sysv {
+    sem: SysvSemaphore,
+    _lease: IpcLease,
+}
 
 fn prepare(_: &Setup) -> Result<Box<dyn Shared>> {
-    let sem = SysvSemaphore::create(1).map_err(|e| Error::failed("a System V semaphore", e))?;
-    Ok(Box::new(Sysv(sem)))
+    let fail = |e| Error::failed("a System V semaphore", e);
+    let sem = SysvSemaphore::create(1).map_err(fail)?;
+    let (id, stamp) = sem.id_and_stamp().map_err(fail)?;
+    let lease = IpcLease::take(id, stamp).map_err(fail)?;
+    Ok(Box::new(Sysv { sem, _lease: lease }))
 }
 
 impl Shared for Sysv {
     fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
-        Ok(Box::new(SysvLock(&self.0)))
+        Ok(Box::new(SysvLock(&self.sem)))
     }
 }
 

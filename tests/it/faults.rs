@@ -409,3 +409,51 @@ fn the_next_run_sweeps_up_after_a_killed_one_and_nothing_else() {
     }
     work.assert_clean();
 }
+
+/// Whether the System V semaphore set `id` exists (`/proc/sysvipc/sem`).
+fn sysv_set_exists(id: u64) -> bool {
+    std::fs::read_to_string("/proc/sysvipc/sem")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .any(|l| l.split_whitespace().nth(1) == Some(&id.to_string()))
+}
+
+/// A System V set outlives the process that made it. `booking` killed with
+/// SIGKILL leaves its `sysv` set and the set's lease file; the next run
+/// removes both. A lease that a live run holds locked stays.
+#[test]
+fn the_next_run_removes_a_killed_runs_system_v_set() {
+    use fs2::FileExt;
+    let work = Work::new();
+    let args = ["--buyers", "3", "--lock", "sysv", "--delay", "20s"];
+    let (mut child, buyers) = start_with_buyers(&work, &args, 3);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lease = work
+        .leftovers()
+        .into_iter()
+        .find(|n| n.starts_with("booking-sysv-"))
+        .expect("the killed run's lease file stays");
+    let id: u64 = lease["booking-sysv-".len()..].parse().unwrap();
+    assert!(sysv_set_exists(id), "the killed run's set {id} stays");
+    // A live run's lease: locked (by this test process).
+    let live = work.runtime_dir().join("booking-sysv-999999999");
+    let held = std::fs::File::create(&live).unwrap();
+    held.lock_exclusive().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while buyers.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    work.booking(&["--buyers", "3", "--delay", "0"])
+        .expect_code(0);
+    assert!(!sysv_set_exists(id), "set {id} was not removed");
+    assert!(
+        !work.runtime_dir().join(&lease).exists(),
+        "the lease file was not removed"
+    );
+    assert!(live.exists(), "a live run's lease was removed");
+    drop(held);
+    std::fs::remove_file(live).unwrap();
+    work.assert_clean();
+}
