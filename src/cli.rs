@@ -307,6 +307,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_repair: bool,
 
+    /// Processes that fork the buyers at once, so starting them uses every
+    /// core (default: one per core, at most one per 64 buyers; 1: booking
+    /// forks every buyer itself). How fast buyers start, never what they do.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub spawners: Option<u32>,
+
     /// Draw the run's timeline: FILE.svg (a picture), FILE.txt (text), or
     /// `-` (text, on the terminal, after the summary).
     #[arg(long, value_name = "FILE")]

@@ -74,6 +74,9 @@ pub struct Row {
     pub wait_p50_us: Option<u64>,
     /// 99th percentile of that wait, µs.
     pub wait_p99_us: Option<u64>,
+    /// Mean voluntary context switches per buyer while acquiring the lock,
+    /// over all buyers of all runs (see `RunReport::wakeups_per_buyer`).
+    pub wakeups_per_buyer: Option<f64>,
     /// Median wall time relative to `none`'s (null if `none` was not run).
     pub vs_none: Option<f64>,
     /// Median wall time relative to the fastest strategy that was safe in
@@ -121,6 +124,9 @@ impl Row {
             purchases_per_s: median(&rates).unwrap_or(0.0),
             wait_p50_us: percentile(&waits, 50.0),
             wait_p99_us: percentile(&waits, 99.0),
+            wakeups_per_buyer: crate::report::wakeups_per_buyer(
+                runs.iter().flat_map(|r| &r.outcomes),
+            ),
             vs_none: None,
             vs_fastest_safe: None,
         }
@@ -427,6 +433,7 @@ mod tests {
             purchases_per_s: 0.0,
             wait_p50_us: None,
             wait_p99_us: None,
+            wakeups_per_buyer: None,
             vs_none: None,
             vs_fastest_safe: None,
         };

@@ -36,6 +36,7 @@ pub fn config(args: &RunArgs) -> RunConfig {
         }),
         (None, None) => None,
     };
+    cfg.spawners = args.spawners;
     cfg.with_timeout(args.timeout)
 }
 

@@ -45,6 +45,13 @@ pub struct Scenario {
     /// (uniform choice when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pct: Option<u32>,
+    /// Processes that fork the buyers (`--spawners`); absent: the default.
+    /// A free-running scenario takes 1, 2 or 3 from its seed (not from the
+    /// generator, so the scenarios drawn after it stay the same), so the
+    /// harness covers buyers forked by `booking` and buyers adopted from a
+    /// spawner alike.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spawners: Option<u32>,
 }
 
 /// The ranges scenarios are drawn from.
@@ -71,20 +78,30 @@ pub const SPACE: Space = Space {
     max_arrival_us: 3_000,
 };
 
+/// A free-running scenario's spawners, from its seed: 1, 2 or 3.
+pub fn spawners_of(seed: u64) -> u32 {
+    1 + (seed % 3) as u32
+}
+
 impl Scenario {
     /// Draws a scenario from `space`.
     pub fn draw(rng: &mut seed::SeededRng, space: Space) -> Self {
         let a = between(rng, 0, space.max_delay_us);
         let b = between(rng, 0, space.max_delay_us);
+        let tickets = between(rng, 0, space.max_tickets);
+        let buyers = between(rng, 1, u64::from(space.max_buyers)) as u32;
+        let arrival_max_us = between(rng, 0, space.max_arrival_us);
+        let seed = between(rng, 0, MAX_SEED);
         Scenario {
-            tickets: between(rng, 0, space.max_tickets),
-            buyers: between(rng, 1, u64::from(space.max_buyers)) as u32,
+            tickets,
+            buyers,
             delay_min_us: a.min(b),
             delay_max_us: a.max(b),
-            arrival_max_us: between(rng, 0, space.max_arrival_us),
-            seed: between(rng, 0, MAX_SEED),
+            arrival_max_us,
+            seed,
             step_seed: None,
             pct: None,
+            spawners: Some(spawners_of(seed)),
         }
     }
 
@@ -103,6 +120,7 @@ impl Scenario {
             // Half uniform, half PCT aimed at depth 2 or 3 (depth 1 runs
             // each buyer whole: it finds no race).
             pct: (between(rng, 0, 1) == 1).then(|| between(rng, 2, 3) as u32),
+            spawners: None,
         }
     }
 
@@ -161,6 +179,7 @@ impl Scenario {
             self.seed,
         );
         cfg.arrival = self.arrival();
+        cfg.spawners = self.spawners;
         cfg.stepping = self.step_seed.map(|seed| match self.pct {
             Some(depth) => Stepping::Pct { seed, depth },
             None => Stepping::Seeded(seed),
@@ -197,6 +216,7 @@ mod tests {
             seed: 5,
             step_seed: None,
             pct: None,
+            spawners: None,
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(

@@ -221,8 +221,14 @@ pub struct Pipes {
 /// The life of buyer `plan.id`, in the child process. Returns its exit
 /// status: 0 once its outcome is written, 1 if it could not be (or the
 /// parent is gone).
+///
+/// `parent` is `booking`. A buyer may have been forked by a spawner (see
+/// [`crate::engine::fork::Children::spawn_all`]) and adopted by `booking`
+/// only when the spawner exited, so it asks to die with its parent only
+/// after the barrier, which `booking` opens once every spawner is gone.
+/// Before that, a `booking` that died shows as end-of-file on the barrier.
 pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i32 {
-    if sys::become_buyer().is_err() || getppid() != parent {
+    if sys::default_stop_signals().is_err() {
         return 1;
     }
     let pid = nix::unistd::getpid();
@@ -231,9 +237,14 @@ pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i
     if !wait_at_barrier(pipes.barrier) {
         return 1;
     }
+    // The barrier opened, so `booking` was alive and had adopted us; if
+    // it died since, the parent is no longer `booking`.
+    if sys::die_with_parent().is_err() || getppid() != parent {
+        return 1;
+    }
     let outcome = match ready {
-        Ok(buyer) => guarded(plan.id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| o),
-        Err(failed) => failed,
+        Ok(buyer) => guarded(plan.id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| *o),
+        Err(failed) => *failed,
     };
     let mut outcome = outcome;
     outcome.note = NOTE.lock().unwrap_or_else(|e| e.into_inner()).take();
@@ -245,9 +256,14 @@ pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i
 }
 
 /// Runs `f`, turning a panic into a failed outcome with its message.
-fn guarded<T>(id: u32, pid: Pid, f: impl FnOnce() -> Result<T, Outcome>) -> Result<T, Outcome> {
+/// A buyer's failure before it could buy: its record, boxed (a record is
+/// large next to the success it stands beside).
+type Failed = Box<Outcome>;
+
+/// Runs `f`, turning a panic into a failed outcome with its message.
+fn guarded<T>(id: u32, pid: Pid, f: impl FnOnce() -> Result<T, Failed>) -> Result<T, Failed> {
     panic::catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(Outcome::failed(id, pid, last_panic())))
+        .unwrap_or_else(|_| Err(Box::new(Outcome::failed(id, pid, last_panic()))))
 }
 
 /// Blocks until the parent opens the barrier. False if the parent died.
@@ -273,8 +289,10 @@ struct Ready<'a> {
 
 impl<'a> Ready<'a> {
     /// Everything that can be done before the race starts.
-    fn prepare(shared: &'a dyn Shared, plan: Plan<'a>, pid: Pid) -> Result<Self, Outcome> {
-        let fail = |what: &str, e: io::Error| Outcome::failed(plan.id, pid, format!("{what}: {e}"));
+    fn prepare(shared: &'a dyn Shared, plan: Plan<'a>, pid: Pid) -> Result<Self, Failed> {
+        let fail = |what: &str, e: io::Error| {
+            Box::new(Outcome::failed(plan.id, pid, format!("{what}: {e}")))
+        };
         let lock = shared.open().map_err(|e| fail("opening the lock", e))?;
         let tmp = TempFile::create(plan.stock, plan.mode)
             .map_err(|e| fail("creating the temporary file", e))?;
@@ -335,6 +353,7 @@ impl<'a> Ready<'a> {
             return out;
         }
         plan.stage(Stage::Waiting);
+        let slept = voluntary_switches();
         let asked = monotonic_ns();
         let guard = match lock::acquire(&mut *lock) {
             Ok(g) => g,
@@ -344,6 +363,7 @@ impl<'a> Ready<'a> {
             }
         };
         out.acquired_ns = monotonic_ns();
+        out.wakeups = voluntary_switches().saturating_sub(slept);
         plan.stage(Stage::Holding);
         plan.maybe_die(KillPoint::Hold);
         let result = sale.finish();
@@ -369,6 +389,13 @@ impl<'a> Ready<'a> {
         }
         out
     }
+}
+
+/// This process's voluntary context switches so far (0 if `getrusage`
+/// fails, which it cannot for `RUSAGE_SELF`).
+fn voluntary_switches() -> u64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u.voluntary_context_switches() as u64)
 }
 
 /// One purchase's steps, so that they can be split around the lock.

@@ -43,6 +43,10 @@ pub struct RunConfig {
     /// Stepped mode: the parent chooses the interleaving (see
     /// [`super::step`]); `None` runs free.
     pub stepping: Option<Stepping>,
+    /// How many processes fork the buyers at once (`None`: see
+    /// [`RunConfig::spawners`]). Changes how fast the buyers start, never
+    /// what they do.
+    pub spawners: Option<u32>,
 }
 
 /// How a stepped run chooses whose turn it is.
@@ -90,6 +94,23 @@ impl RunConfig {
             timeout: watchdog_timeout(DEFAULT_TIMEOUT, delay, Delay::ZERO),
             faults: Faults::default(),
             stepping: None,
+            spawners: None,
+        }
+    }
+
+    /// The processes that fork the buyers: as asked, else one per core
+    /// (`sched_getaffinity`), but no more than one per 64 buyers — below
+    /// that, starting a spawner costs more than it saves — and never more
+    /// than there are buyers. One means `booking` forks every buyer
+    /// itself.
+    pub fn spawners(&self) -> usize {
+        let n = self.buyers as usize;
+        match self.spawners {
+            Some(k) => (k as usize).clamp(1, n.max(1)),
+            None => {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                cores.min(n / 64).max(1)
+            }
         }
     }
 
@@ -139,6 +160,9 @@ impl RunConfig {
         }
         if self.faults.no_repair {
             s += " --no-repair";
+        }
+        if let Some(k) = self.spawners {
+            s += &format!(" --spawners {k}");
         }
         s
     }

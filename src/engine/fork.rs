@@ -129,31 +129,148 @@ impl Children {
     /// `EAGAIN` when the process limit (`RLIMIT_NPROC`) or memory is
     /// exhausted.
     pub fn spawn(&mut self, body: impl FnOnce() -> i32) -> io::Result<(usize, Pid)> {
-        // SAFETY: `_proof` shows the process is single-threaded, so the child
-        // may run any code. The child never returns from this block: it runs
-        // `body` under catch_unwind and `_exit`s.
-        match unsafe { nix::unistd::fork() }? {
-            ForkResult::Child => {
-                let status = match panic::catch_unwind(AssertUnwindSafe(body)) {
-                    Ok(status) => status,
-                    // Never dropped: a payload whose `Drop` panicked would
-                    // unwind out of here.
-                    Err(payload) => {
-                        std::mem::forget(payload);
-                        PANICKED
-                    }
-                };
-                exit_child(status)
+        // SAFETY: `_proof` shows the process is single-threaded.
+        let child = unsafe { fork_child(body) }?;
+        Ok((self.adopt(child), child))
+    }
+
+    /// Takes `child`, a child of this process, as the next index.
+    fn adopt(&mut self, child: Pid) -> usize {
+        let i = self.pids.len();
+        self.pids.push(child);
+        self.ended.push(None);
+        self.index.insert(child, i);
+        self.live += 1;
+        i
+    }
+
+    /// Forks `n` children, child `i` running `body(Role::Child(i))`, from
+    /// `spawners` processes at once, so that creating them uses every core.
+    /// Child `i` gets index `i`. With one spawner, this process forks them
+    /// all itself.
+    ///
+    /// Each spawner is a child of this process that first runs
+    /// `body(Role::Spawner)` (to close what it must not pass on), forks
+    /// every `spawners`-th child, reports each `(i, pid)` on a pipe, and
+    /// exits. Its children are then adopted by this process, a child
+    /// subreaper (see the module doc), so they are ours to reap like any
+    /// other: when this returns, every spawner has been reaped and every
+    /// child is this process's. (`clone(CLONE_PARENT)` would make them ours
+    /// from the start, but glibc's `fork` alone re-registers a child's
+    /// robust-mutex list and thread id, which the robust strategy needs.)
+    /// A child must not ask to die with its parent before it is adopted
+    /// (its spawner's exit would kill it).
+    ///
+    /// `stop` is asked between forks, and while waiting for the spawners;
+    /// when it says so the forking stops.
+    ///
+    /// # Errors
+    /// [`SpawnError`]: how many children were made, and why no more; those
+    /// made are this handle's (dropping it kills them).
+    pub fn spawn_all(
+        &mut self,
+        n: usize,
+        spawners: usize,
+        stop: impl Fn() -> bool,
+        mut body: impl FnMut(Role) -> i32,
+    ) -> Result<(), SpawnError> {
+        let spawners = spawners.clamp(1, n.max(1));
+        if spawners == 1 {
+            for i in 0..n {
+                if stop() {
+                    return Err(SpawnError::Stopped { started: i });
+                }
+                self.spawn(|| body(Role::Child(i)))
+                    .map_err(|e| SpawnError::Refused {
+                        started: i,
+                        error: e,
+                    })?;
             }
-            ForkResult::Parent { child } => {
-                let i = self.pids.len();
-                self.pids.push(child);
-                self.ended.push(None);
-                self.index.insert(child, i);
-                self.live += 1;
-                Ok((i, child))
+            return Ok(());
+        }
+        let (report_r, report_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| SpawnError::Refused {
+                started: 0,
+                error: e.into(),
+            })?;
+        let mut helpers = Helpers(Vec::new());
+        let (mut report_r, mut report_w) = (Some(report_r), Some(report_w));
+        for k in 0..spawners {
+            // Runs in the spawner, on its own copy of the pipe's ends.
+            let life = || {
+                drop(report_r.take());
+                let w = report_w.take().expect("the parent's copy is whole");
+                spawner(k, spawners, n, w, &mut body)
+            };
+            // SAFETY: `_proof` shows this process is single-threaded; a
+            // spawner is a fork of it, so single-threaded too, and may fork.
+            let forked = unsafe { fork_child(life) };
+            match forked {
+                Ok(pid) => helpers.0.push(pid),
+                Err(e) => {
+                    return Err(SpawnError::Refused {
+                        started: 0,
+                        error: e,
+                    });
+                }
             }
         }
+        drop(report_w.take());
+        let report_r = report_r.take().expect("the parent keeps it");
+        let mut children: Vec<Option<Pid>> = vec![None; n];
+        let mut refused: Option<io::Error> = None;
+        let mut stopped = false;
+        let mut pending = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match nix::unistd::read(&report_r, &mut buf) {
+                Ok(0) => break,
+                Ok(len) => pending.extend_from_slice(&buf[..len]),
+                Err(Errno::EINTR) => {
+                    if stop() {
+                        stopped = true;
+                        break;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    refused = Some(e.into());
+                    break;
+                }
+            }
+            let whole = pending.len() / REPORT_LEN * REPORT_LEN;
+            for r in pending[..whole].chunks_exact(REPORT_LEN) {
+                let (i, value) = decode_report(r);
+                match children.get_mut(i) {
+                    Some(slot) => *slot = Some(Pid::from_raw(value)),
+                    None => refused = Some(io::Error::from_raw_os_error(value)),
+                }
+            }
+            pending.drain(..whole);
+        }
+        // Whatever happened, the spawners end (they have nothing left to
+        // do, or are killed) and are reaped: their children are ours now.
+        helpers.end(stopped || refused.is_some());
+        let started = children.iter().flatten().count();
+        if started == n && !stopped && refused.is_none() {
+            for pid in children.into_iter().flatten() {
+                self.adopt(pid);
+            }
+            return Ok(());
+        }
+        // Not all made: keep those that were, so that dropping this handle
+        // kills them (children adopted after this count are strays, see
+        // `kill_strays`).
+        for pid in children.into_iter().flatten() {
+            self.adopt(pid);
+        }
+        Err(match (stopped, refused) {
+            (true, _) => SpawnError::Stopped { started },
+            (false, error) => SpawnError::Refused {
+                started,
+                error: error.unwrap_or_else(|| io::Error::other("a spawner died")),
+            },
+        })
     }
 
     /// Number of children spawned.
@@ -310,6 +427,157 @@ impl Children {
             }
         }
         out
+    }
+}
+
+/// Who runs the body given to [`Children::spawn_all`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A spawner, once, before it forks its children (its return value is
+    /// ignored).
+    Spawner,
+    /// Child `i`.
+    Child(usize),
+}
+
+/// Why [`Children::spawn_all`] made fewer children than asked.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// `stop` said so.
+    Stopped {
+        /// Children made.
+        started: usize,
+    },
+    /// The system refused a fork (`EAGAIN`: the process limit or memory).
+    Refused {
+        /// Children made.
+        started: usize,
+        /// The error.
+        error: io::Error,
+    },
+}
+
+/// A spawner's report: child index (u32) and pid (i32), or `u32::MAX` and
+/// the errno of a fork that failed. 8 bytes: below `PIPE_BUF`, so every
+/// report arrives whole, never interleaved with another spawner's.
+const REPORT_LEN: usize = 8;
+
+fn encode_report(i: u32, value: i32) -> [u8; REPORT_LEN] {
+    let mut r = [0u8; REPORT_LEN];
+    r[..4].copy_from_slice(&i.to_ne_bytes());
+    r[4..].copy_from_slice(&value.to_ne_bytes());
+    r
+}
+
+fn decode_report(r: &[u8]) -> (usize, i32) {
+    let i = u32::from_ne_bytes(r[..4].try_into().expect("4 bytes"));
+    let value = i32::from_ne_bytes(r[4..].try_into().expect("4 bytes"));
+    (i as usize, value)
+}
+
+/// A spawner's life (in the child): forks children `k`, `k + step`, ...
+/// below `n`, reporting each on `report`, then returns its exit status.
+fn spawner(
+    k: usize,
+    step: usize,
+    n: usize,
+    report: std::os::fd::OwnedFd,
+    body: &mut impl FnMut(Role) -> i32,
+) -> i32 {
+    if crate::engine::sys::default_stop_signals().is_err()
+        || crate::engine::sys::die_with_parent().is_err()
+    {
+        return 1;
+    }
+    body(Role::Spawner);
+    let send = |r: [u8; REPORT_LEN]| loop {
+        match nix::unistd::write(&report, &r) {
+            Err(Errno::EINTR) => continue,
+            other => return other.is_ok(),
+        }
+    };
+    let mut report_copy = Some(&report);
+    for i in (k..n).step_by(step) {
+        // The child closes its copy of the report pipe, so that the pipe
+        // ends when the spawners do.
+        let life = || {
+            if let Some(fd) = report_copy.take() {
+                // SAFETY: the child has its own copy of the descriptor
+                // table and never drops this `OwnedFd` (it ends with
+                // `_exit`): closing its copy closes nothing of the
+                // spawner's, and nothing is closed twice.
+                if unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(fd)) } != 0 {
+                    return 1;
+                }
+            }
+            body(Role::Child(i))
+        };
+        // SAFETY: a spawner is single-threaded (a fork of a process that
+        // proved it was).
+        let forked = unsafe { fork_child(life) };
+        let sent = match forked {
+            Ok(pid) => send(encode_report(i as u32, pid.as_raw())),
+            Err(e) => {
+                send(encode_report(
+                    u32::MAX,
+                    e.raw_os_error().unwrap_or(libc::EAGAIN),
+                ));
+                return 1;
+            }
+        };
+        if !sent {
+            return 1;
+        }
+    }
+    0
+}
+
+/// The spawners of [`Children::spawn_all`]: ended and reaped on every path.
+struct Helpers(Vec<Pid>);
+
+impl Helpers {
+    /// Reaps every spawner, killing them first if `kill`.
+    fn end(&mut self, kill: bool) {
+        for pid in self.0.drain(..) {
+            if kill {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            }
+            while let Err(Errno::EINTR) = waitpid(pid, None) {}
+        }
+    }
+}
+
+impl Drop for Helpers {
+    fn drop(&mut self) {
+        self.end(true);
+    }
+}
+
+/// Forks a child that runs `body` and exits with the status it returns
+/// ([`PANICKED`] if it panics); returns its pid, and never returns in the
+/// child.
+///
+/// # Safety
+/// The calling process must be single-threaded: only then may the child
+/// run any code.
+unsafe fn fork_child(body: impl FnOnce() -> i32) -> io::Result<Pid> {
+    // SAFETY: the caller promises a single-threaded process. The child
+    // never returns from this block: it runs `body` under catch_unwind and
+    // `_exit`s.
+    match unsafe { nix::unistd::fork() }? {
+        ForkResult::Child => {
+            let status = match panic::catch_unwind(AssertUnwindSafe(body)) {
+                Ok(status) => status,
+                // Never dropped: a payload whose `Drop` panicked would
+                // unwind out of here.
+                Err(payload) => {
+                    std::mem::forget(payload);
+                    PANICKED
+                }
+            };
+            exit_child(status)
+        }
+        ForkResult::Parent { child } => Ok(child),
     }
 }
 

@@ -30,6 +30,13 @@ pub struct Outcome {
     pub delay_us: u64,
     /// Microseconds from holding the lock to releasing it.
     pub hold_us: u64,
+    /// Voluntary context switches while acquiring the lock (`getrusage`'s
+    /// `ru_nvcsw`, after minus before): how often this buyer went to sleep
+    /// on its way to the lock. One for a buyer that blocked once and was
+    /// woken when the lock was its turn; more when it was woken for
+    /// nothing and slept again — the thundering herd, made visible.
+    #[serde(default)]
+    pub wakeups: u64,
     /// `CLOCK_MONOTONIC` when the lock was acquired, in nanoseconds.
     pub acquired_ns: u64,
     /// `CLOCK_MONOTONIC` when the lock was released, in nanoseconds.
@@ -67,6 +74,7 @@ impl Outcome {
             wait_us: 0,
             delay_us: 0,
             hold_us: 0,
+            wakeups: 0,
             acquired_ns: 0,
             released_ns: 0,
             error: None,
@@ -159,6 +167,7 @@ mod tests {
             wait_us: 1,
             hold_us: 2,
             delay_us: 3,
+            wakeups: u64::MAX,
             acquired_ns: u64::MAX,
             released_ns: u64::MAX,
             error: Some("é".repeat(5000)),

@@ -243,7 +243,7 @@ impl Collector<'_> {
             {
                 self.take(&buf[..len], sender, truncated);
             }
-            self.reap_ended()?;
+            self.reap_ended(true)?;
             for (i, st) in states.iter_mut().enumerate() {
                 if *st == State::Done {
                     continue;

@@ -14,7 +14,7 @@ use super::channel::{self, Receiver, Sender};
 use super::collect::Collector;
 use super::config::RunConfig;
 use super::delay::Delay;
-use super::fork::{Children, Ending, SingleThreaded};
+use super::fork::{Children, Ending, Role, SingleThreaded, SpawnError};
 use super::outcome::{Outcome, monotonic_ns};
 use super::sys::{self, SharedCells, Turns};
 use super::workspace::Workspace;
@@ -77,33 +77,31 @@ pub fn supervise(
     let parent = getpid();
     // Nothing buffered may be copied into the children.
     crate::commands::output::flush();
-    for id in 0..cfg.buyers {
-        if let Some(sig) = sys::stop_signal() {
-            return Err(Error::interrupted(
-                sig,
-                format!(
-                    "while starting buyers ({id} of {} started); all stopped, nothing sold",
-                    cfg.buyers
-                ),
-            ));
-        }
-        let plan = Plan {
-            id,
-            stock: &ws.stock,
-            mode: ws.mode,
-            delay: delay.for_buyer(cfg.seed, id),
-            arrival: arrival.draw(cfg.seed, super::seed::stream::ARRIVAL, id),
-            protects: cfg.strategy.protects,
-            kill_at: victims[id as usize].then_some(cfg.faults.kill_at),
-            stages: &stages,
-            turns: turns.as_ref(),
-        };
-        let spawned = buyers.children.spawn(|| {
-            // In the child, on its own copy of `ends`: keep only its ends
-            // (a buyer holding the barrier's write end would never see
-            // end-of-file if the parent died).
+    let spawned = buyers.children.spawn_all(
+        cfg.buyers as usize,
+        cfg.spawners(),
+        || sys::stop_signal().is_some(),
+        |role| {
+            // In a spawner or a buyer, on its own copy of `ends`: neither
+            // keeps the parent's ends (a child holding the barrier's write
+            // end would never see end-of-file if the parent died).
             drop(ends.barrier_w.take());
             drop(ends.outcome_r.take());
+            let Role::Child(i) = role else {
+                return 0;
+            };
+            let id = i as u32;
+            let plan = Plan {
+                id,
+                stock: &ws.stock,
+                mode: ws.mode,
+                delay: delay.for_buyer(cfg.seed, id),
+                arrival: arrival.draw(cfg.seed, super::seed::stream::ARRIVAL, id),
+                protects: cfg.strategy.protects,
+                kill_at: victims[i].then_some(cfg.faults.kill_at),
+                stages: &stages,
+                turns: turns.as_ref(),
+            };
             let pipes = Pipes {
                 barrier: ends
                     .barrier_r
@@ -115,12 +113,25 @@ pub fn supervise(
                     .expect("the parent keeps it until all are forked"),
             };
             buyer::life(parent, shared, pipes, plan)
-        });
-        if let Err(e) = spawned {
+        },
+    );
+    match spawned {
+        Ok(()) => {}
+        Err(SpawnError::Stopped { started }) => {
+            let sig = sys::stop_signal().unwrap_or(nix::sys::signal::Signal::SIGINT);
+            return Err(Error::interrupted(
+                sig,
+                format!(
+                    "while starting buyers ({started} of {} started); all stopped, nothing sold",
+                    cfg.buyers
+                ),
+            ));
+        }
+        Err(SpawnError::Refused { started, error }) => {
             return Err(Error::Input(format!(
-                "--buyers {}: the system refused to start buyer {} ({e}; see `ulimit -u`); the {id} started were stopped and nothing was sold",
+                "--buyers {}: the system refused to start buyer {} ({error}; see `ulimit -u`); the {started} started were stopped and nothing was sold",
                 cfg.buyers,
-                id + 1
+                started + 1
             )));
         }
     }
@@ -143,6 +154,7 @@ pub fn supervise(
         notes: vec![None; cfg.buyers as usize],
         events: Vec::new(),
         rejected: 0,
+        reported: Vec::new(),
         opened_ns,
     };
     let schedule = match (&cfg.stepping, &turns) {

@@ -287,19 +287,30 @@ pub fn stop_signal() -> Option<Signal> {
     }
 }
 
-/// In a freshly forked buyer: restores the default action of the
-/// [`STOP_SIGNALS`] (the parent catches them to clean up; a buyer should
-/// simply die), and asks the kernel to `SIGKILL` this process if the parent dies,
-/// so that no buyer outlives a parent killed with `SIGKILL`.
+/// In a freshly forked child: restores the default action of the
+/// [`STOP_SIGNALS`] (the parent catches them to clean up; a child should
+/// simply die).
 ///
 /// # Errors
-/// Any error of `sigaction` or `prctl`.
-pub fn become_buyer() -> io::Result<()> {
+/// Any error of `sigaction`.
+pub fn default_stop_signals() -> io::Result<()> {
     for sig in STOP_SIGNALS {
         // SAFETY: installing SIG_DFL runs no handler code of ours, so no
         // async-signal-safety question arises.
         unsafe { nix::sys::signal::signal(sig, SigHandler::SigDfl) }?;
     }
+    Ok(())
+}
+
+/// Asks the kernel to `SIGKILL` this process when its parent dies
+/// (`PR_SET_PDEATHSIG`), so that it does not outlive a parent killed with
+/// `SIGKILL`. The parent that counts is the one it has *now*: a buyer
+/// forked by a spawner calls this only once adopted by `booking`, or the
+/// spawner's normal exit would kill it.
+///
+/// # Errors
+/// Any error of `prctl`.
+pub fn die_with_parent() -> io::Result<()> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
     Ok(())
 }

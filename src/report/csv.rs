@@ -29,6 +29,7 @@ struct Flat<'a> {
     purchases_per_s: f64,
     wait_p50_us: Option<u64>,
     wait_p99_us: Option<u64>,
+    wakeups_per_buyer: Option<f64>,
     vs_none: Option<f64>,
     vs_fastest_safe: Option<f64>,
 }
@@ -57,6 +58,7 @@ fn flat<'a>(c: &'a Comparison, r: &'a Row) -> Flat<'a> {
         purchases_per_s: r.purchases_per_s,
         wait_p50_us: r.wait_p50_us,
         wait_p99_us: r.wait_p99_us,
+        wakeups_per_buyer: r.wakeups_per_buyer,
         vs_none: r.vs_none,
         vs_fastest_safe: r.vs_fastest_safe,
     }

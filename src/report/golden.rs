@@ -33,6 +33,7 @@ fn sample() -> Comparison {
         purchases_per_s: 100_000.0 / wall.0,
         wait_p50_us: p50,
         wait_p99_us: p99,
+        wakeups_per_buyer: p99.map(|_| 1.0),
         vs_none: None,
         vs_fastest_safe: None,
     };

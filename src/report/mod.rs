@@ -25,7 +25,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::commands::compare::Comparison;
 
-pub use run::{RunReport, TicketCount, most_sold_ticket};
+pub use run::{RunReport, TicketCount, most_sold_ticket, wakeups_per_buyer};
 
 /// One output format of `compare`.
 pub struct Exporter {

@@ -60,6 +60,11 @@ pub struct RunReport {
     pub wait_p50_us: Option<u64>,
     /// 99th percentile of that wait, in microseconds.
     pub wait_p99_us: Option<u64>,
+    /// Mean voluntary context switches per buyer while acquiring the lock
+    /// (see `Outcome::wakeups`): about 1 when each waiter sleeps once,
+    /// more when waiters are woken for nothing (null when no buyer got as
+    /// far as the lock).
+    pub wakeups_per_buyer: Option<f64>,
     /// The ticket number sold to the most buyers, and to how many (null when
     /// no ticket was sold).
     pub most_sold_ticket: Option<TicketCount>,
@@ -80,6 +85,20 @@ pub struct RunReport {
     /// One record per buyer, by id; null for a `--kill` victim that never
     /// reported.
     pub buyers_detail: Vec<Option<Outcome>>,
+}
+
+/// The mean of `Outcome::wakeups` over the clean records that got the
+/// lock; `None` when there are none.
+pub fn wakeups_per_buyer<'a>(
+    outcomes: impl IntoIterator<Item = &'a Option<Outcome>>,
+) -> Option<f64> {
+    let w: Vec<u64> = outcomes
+        .into_iter()
+        .flatten()
+        .filter(|o| o.is_clean() && o.acquired_ns > 0)
+        .map(|o| o.wakeups)
+        .collect();
+    (!w.is_empty()).then(|| w.iter().sum::<u64>() as f64 / w.len() as f64)
 }
 
 impl RunReport {
@@ -116,6 +135,7 @@ impl RunReport {
             },
             wait_p50_us: percentile(&waits, 50.0),
             wait_p99_us: percentile(&waits, 99.0),
+            wakeups_per_buyer: wakeups_per_buyer(&out.outcomes),
             most_sold_ticket: most_sold_ticket(&out.outcomes),
             events: out.events,
             rerun: cfg_rerun.rerun(),
@@ -238,11 +258,13 @@ impl RunReport {
         s += &format!("verdict: {}\n", self.summary);
         let us = |x: Option<u64>| x.map_or("-".to_string(), fmt_us);
         s += &format!(
-            "wall {:.1} ms · {:.0} purchases/s · lock wait p50 {} p99 {}\n",
+            "wall {:.1} ms · {:.0} purchases/s · lock wait p50 {} p99 {} · {} wakeups per buyer\n",
             self.wall_ms,
             self.purchases_per_s,
             us(self.wait_p50_us),
-            us(self.wait_p99_us)
+            us(self.wait_p99_us),
+            self.wakeups_per_buyer
+                .map_or("-".to_string(), |w| format!("{w:.1}"))
         );
         s += &format!("re-run: {}\n", self.rerun);
         if !self.rerun_exact {

@@ -15,18 +15,20 @@ pub const HEADERS: [&str; COLUMNS] = [
     "wall time",
     "throughput",
     "lock wait p50 / p99",
+    "wakeups",
     "vs none",
-    "vs fastest safe",
+    "vs safe",
 ];
 
 /// Number of columns.
-pub const COLUMNS: usize = 10;
+pub const COLUMNS: usize = 11;
 
 /// What the cells mean, printed under the table.
 pub const LEGEND: &str = "oversold, double-booked, lost updates: mean / max over the runs · \
 wall time: median (min–max) · throughput: tickets sold per second, median · \
+wakeups: voluntary context switches per buyer while acquiring the lock, mean · \
 vs none: median wall time relative to none's · \
-vs fastest safe: relative to the fastest strategy that was safe in every run";
+vs safe: median wall time relative to the fastest strategy that was safe in every run";
 
 fn spread(s: Spread) -> String {
     format!("{:.1} / {}", s.mean, s.max)
@@ -73,6 +75,8 @@ pub fn cells(r: &Row) -> [String; COLUMNS] {
         ),
         format!("{:.0}/s", r.purchases_per_s),
         format!("{} / {}", us(r.wait_p50_us), us(r.wait_p99_us)),
+        r.wakeups_per_buyer
+            .map_or("-".to_string(), |w| format!("{w:.1}")),
         ratio(r.vs_none),
         ratio(r.vs_fastest_safe),
     ]

@@ -7,7 +7,7 @@ use crate::commands::compare::Comparison;
 
 /// The columns of each table: safety, then cost (the strategy in both).
 const SAFETY: [usize; 5] = [0, 1, 2, 3, 4];
-const COST: [usize; 6] = [0, 5, 6, 7, 8, 9];
+const COST: [usize; 7] = [0, 5, 6, 7, 8, 9, 10];
 
 /// The `columns` of `rows`, padded to their widest cell.
 fn block(rows: &[[String; table::COLUMNS]], columns: &[usize]) -> String {

@@ -175,14 +175,9 @@ fn none_with_killed_buyers_still_tells_the_truth() {
 )]
 fn start_with_buyers(work: &Work, args: &[&str], n: usize) -> (std::process::Child, Vec<u32>) {
     let mut child = work.command(args).spawn().unwrap();
-    let list = format!("/proc/{0}/task/{0}/children", child.id());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let pids: Vec<u32> = std::fs::read_to_string(&list)
-            .unwrap_or_default()
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect();
+        let pids = children_of(child.id());
         if pids.len() >= n {
             return (child, pids);
         }
@@ -193,6 +188,15 @@ fn start_with_buyers(work: &Work, args: &[&str], n: usize) -> (std::process::Chi
         }
         std::thread::yield_now();
     }
+}
+
+/// The children of process `pid` now.
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 fn alive(pid: u32) -> bool {
@@ -455,5 +459,55 @@ fn the_next_run_removes_a_killed_runs_system_v_set() {
     assert!(live.exists(), "a live run's lease was removed");
     drop(held);
     std::fs::remove_file(live).unwrap();
+    work.assert_clean();
+}
+
+/// Whether process `pid` is blocked in `flock` (`/proc/PID/syscall`).
+fn in_flock(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.split_whitespace().next() == Some(&nix::libc::SYS_flock.to_string()))
+}
+
+/// Buyers forked by spawners are adopted by `booking` and die with it:
+/// `booking` killed with SIGKILL once the race is on (one buyer holds the
+/// lock for 20 s, the others wait in `flock`) leaves no buyer behind.
+#[test]
+fn buyers_forked_by_spawners_die_with_booking() {
+    let work = Work::new();
+    let args = [
+        "--buyers",
+        "6",
+        "--lock",
+        "file",
+        "--delay",
+        "20s",
+        "--spawners",
+        "3",
+    ];
+    let (mut child, _) = start_with_buyers(&work, &args, 6);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let buyers = loop {
+        let pids = children_of(child.id());
+        // Six children, five of them waiting for the lock: the barrier
+        // is open, so every spawner is gone and every buyer adopted.
+        if pids.len() == 6 && pids.iter().filter(|&&p| in_flock(p)).count() == 5 {
+            break pids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the race never started: {pids:?}"
+        );
+        std::thread::yield_now();
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while buyers.iter().any(|&p| alive(p)) {
+        assert!(Instant::now() < deadline, "a buyer outlived booking");
+        std::thread::yield_now();
+    }
+    // The next run sweeps the killed run's directory.
+    work.booking(&["--buyers", "1", "--delay", "0"])
+        .expect_code(0);
     work.assert_clean();
 }

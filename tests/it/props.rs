@@ -41,6 +41,9 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 seed,
                 step_seed,
                 pct: None,
+                spawners: step_seed
+                    .is_none()
+                    .then(|| booking::commands::scenario::spawners_of(seed)),
             },
         )
 }

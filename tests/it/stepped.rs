@@ -296,3 +296,48 @@ fn pct_depth_one_runs_each_buyer_whole() {
     assert!(run.stderr().contains("--step-seed"), "{}", run.context());
     work.assert_clean();
 }
+
+/// `wakeups` counts the times a buyer slept on its way to the lock. In
+/// this schedule buyer 1 asks for `flock` while buyer 0 holds it, sleeps,
+/// and is woken by the unlock: one wakeup. Buyers 0 and 2 find the lock
+/// free: none. Without a lock nobody ever sleeps for one.
+#[test]
+fn wakeups_count_the_sleeps_on_the_way_to_the_lock() {
+    let work = Work::new();
+    let r = stepped(
+        &work,
+        &[
+            "--buyers",
+            "3",
+            "--tickets",
+            "2",
+            "--lock",
+            "file",
+            "--schedule",
+            "0,1,0,0,0,1,1,1,2,2,2",
+        ],
+    );
+    let wakeups: Vec<u64> = r["buyers_detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| u(b, "wakeups"))
+        .collect();
+    assert_eq!(wakeups, [0, 1, 0], "{r}");
+    assert_eq!(r["wakeups_per_buyer"].as_f64(), Some(1.0 / 3.0), "{r}");
+
+    let none = work
+        .booking(&["--buyers", "30", "--lock", "none", "--delay", "0", "--json"])
+        .json();
+    let slept: Vec<u64> = none["buyers_detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| u(b, "wakeups"))
+        .filter(|&w| w > 0)
+        .collect();
+    assert!(
+        slept.is_empty(),
+        "no lock, yet buyers slept for it: {slept:?}"
+    );
+}
