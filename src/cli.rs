@@ -378,8 +378,17 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_python: bool,
 
-    /// Buyer counts to measure, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "150,1000",
+    /// Buyer counts to measure, comma-separated (default: 150,1000; with
+    /// --scale 150,1000,10000,100000).
+    #[arg(long, value_delimiter = ',',
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
     pub buyers: Vec<u32>,
+
+    /// The price of a lock at scale: time per buyer of every safe strategy
+    /// at each buyer count, beside a kernel-only benchmark of the same lock
+    /// (N processes, one barrier, lock and unlock, nothing else), and the
+    /// wakeups per buyer. Counts the machine cannot start (pid_max, ulimit
+    /// -u) are skipped with the reason.
+    #[arg(long)]
+    pub scale: bool,
 }

@@ -361,6 +361,7 @@ mod tests {
             outcomes,
             final_stock: Stock::new(remaining),
             wall: Duration::from_millis(ms),
+            spawn: Duration::ZERO,
             events: vec![],
             schedule: None,
         }

@@ -15,6 +15,7 @@ pub mod grade;
 pub mod output;
 pub mod quiz;
 pub mod run;
+pub mod scale;
 pub mod scenario;
 
 use crate::cli::{Cli, Command};

@@ -410,6 +410,7 @@ impl Collector<'_> {
             events: std::mem::take(&mut self.events),
             rejected: self.rejected,
             schedule: None,
+            opened_ns: self.opened_ns,
         }
     }
 }

@@ -28,6 +28,10 @@ pub struct RunOutput {
     pub verdict: Verdict,
     /// From the first fork to the last reap.
     pub wall: Duration,
+    /// From the first fork to the start barrier's opening: the part of
+    /// `wall` spent creating the buyers (the rest is the race, and
+    /// reaping).
+    pub spawn: Duration,
     /// Things that happened to buyers (deaths, repairs, the watchdog), one
     /// line each.
     pub events: Vec<String>,
@@ -91,6 +95,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     let proof = SingleThreaded::check()
         .map_err(|e| Error::Failed(format!("after preparing {}: {e}", cfg.strategy.name)))?;
     let started = Instant::now();
+    let started_ns = super::outcome::monotonic_ns();
     // Every buyer, and any process a buyer left behind, is gone when this
     // returns, whatever it returns.
     let result = supervise(cfg, &ws, &*shared, proof);
@@ -104,6 +109,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         events,
         rejected,
         schedule,
+        opened_ns,
     } = result?;
     let final_stock = final_stock
         .expect("read when the run succeeded")
@@ -120,6 +126,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         final_stock,
         verdict,
         wall,
+        spawn: Duration::from_nanos(opened_ns.saturating_sub(started_ns)),
         events,
         schedule,
     })

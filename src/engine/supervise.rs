@@ -33,6 +33,8 @@ pub struct Collected {
     /// Stepped mode: the schedule that was run, and what happened at each
     /// step.
     pub schedule: Option<super::step::Schedule>,
+    /// `CLOCK_MONOTONIC` when the start barrier opened.
+    pub opened_ns: u64,
 }
 
 /// Forks the buyers, runs them, and collects what became of each. Every

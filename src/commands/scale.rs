@@ -1,0 +1,214 @@
+//! `booking bench --scale`: the price of a lock at scale. For each buyer
+//! count and each safe strategy, the time per buyer of a whole run beside
+//! a **kernel-only** benchmark of the same lock — N processes released by
+//! one barrier, each opens the lock, locks, unlocks and exits; no stock,
+//! no records, no collector — so a reader sees which part of the growth
+//! is the kernel's and which is `booking`'s. And the wakeups per buyer:
+//! how often a waiter slept on its way to the lock.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+
+use super::bench::{cores, med, safe_run, say};
+use crate::cli::BenchArgs;
+use crate::engine::delay::Delay;
+use crate::engine::fork::{Children, Ending, Role, SingleThreaded, SpawnError};
+use crate::engine::stock::{self, Stock};
+use crate::engine::{RunConfig, StockSource, sys};
+use crate::error::{Error, Result};
+use crate::lock::{self, Setup, Strategy};
+
+/// The counts measured when none are given.
+const COUNTS: [u32; 4] = [150, 1_000, 10_000, 100_000];
+
+/// From this many buyers on, at most 3 runs per figure: one run of 10,000
+/// takes seconds.
+const BIG: u32 = 10_000;
+
+/// Prints the scale table.
+///
+/// # Errors
+/// A measurement that fails, an unsafe run, or an interrupt.
+pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
+    let counts = if args.buyers.is_empty() {
+        COUNTS.to_vec()
+    } else {
+        args.buyers.clone()
+    };
+    say(
+        "\nthe price of a lock at scale: µs per buyer (medians), --delay 0, 100 tickets\n  \
+         run: a whole booking run, and its part after the start barrier (the race and the \
+         reaping)\n  kernel: the same lock alone, forked the same way: N processes open it, \
+         wait at one barrier, lock, unlock, exit\n  race ratio: run after the barrier / \
+         kernel after the barrier · wakeups: sleeps per buyer on the way to the lock",
+    )?;
+    let safe: Vec<_> = lock::listed().filter(|s| s.safe).collect();
+    for n in counts {
+        if let Some(why) = cannot_start(n) {
+            say(&format!("\n{n} buyers: skipped ({why})"))?;
+            continue;
+        }
+        let repeat = if n >= BIG {
+            args.repeat.min(3)
+        } else {
+            args.repeat
+        } as usize;
+        say(&format!(
+            "\n{n} buyers ({repeat} runs each)\n  {:<8}{:>9}{:>9}{:>9}{:>9}{:>8}{:>9}",
+            "lock", "run", "race", "kernel", "race", "ratio", "wakeups"
+        ))?;
+        for &s in &safe {
+            let cfg = RunConfig::new(s, n, StockSource::Fresh(100), Delay::ZERO, 1);
+            let mut runs = Vec::new();
+            let mut races = Vec::new();
+            let mut kernel = Vec::new();
+            let mut kernel_races = Vec::new();
+            let mut wakeups = Vec::new();
+            let mut failure = None;
+            for _ in 0..repeat {
+                match safe_run(&cfg) {
+                    Ok(out) => {
+                        runs.push(out.wall.as_secs_f64());
+                        races.push((out.wall.saturating_sub(out.spawn)).as_secs_f64());
+                        wakeups.extend(crate::report::wakeups_per_buyer(&out.outcomes));
+                    }
+                    // A finding, not the end of the bench: say it, go on.
+                    Err(Error::Failed(why)) => failure = Some(why),
+                    Err(e) => return Err(e),
+                }
+                let (total, race) = kernel_only(s, n, dir)?;
+                kernel.push(total.as_secs_f64());
+                kernel_races.push(race.as_secs_f64());
+            }
+            let per = |v: &[f64]| med(v) * 1e6 / f64::from(n);
+            if let Some(why) = failure {
+                say(&format!(
+                    "  {:<8}{:>9}{:>9}{:>9.1}{:>9.1}   {why}",
+                    s.name,
+                    "-",
+                    "-",
+                    per(&kernel),
+                    per(&kernel_races)
+                ))?;
+                continue;
+            }
+            say(&format!(
+                "  {:<8}{:>9.1}{:>9.1}{:>9.1}{:>9.1}{:>7.1}×{:>9.2}",
+                s.name,
+                per(&runs),
+                per(&races),
+                per(&kernel),
+                per(&kernel_races),
+                med(&races) / med(&kernel_races).max(1e-9),
+                med(&wakeups)
+            ))?;
+        }
+    }
+    Ok(0)
+}
+
+/// Why this machine cannot start `n` buyers at once, if it cannot: the
+/// kernel's `pid_max` (every buyer needs a pid while all wait at the
+/// barrier), or `ulimit -u`.
+fn cannot_start(n: u32) -> Option<String> {
+    let read = |p: &str| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok();
+    let running = std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .count() as u64
+        })
+        .unwrap_or(0);
+    if let Some(max) = read("/proc/sys/kernel/pid_max")
+        && u64::from(n) + running + 64 > max
+    {
+        return Some(format!(
+            "/proc/sys/kernel/pid_max is {max} and {running} processes exist"
+        ));
+    }
+    crate::engine::workspace::check_process_limit(n)
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// The kernel-only benchmark of `strategy`'s lock: `n` processes (forked
+/// as a run forks its buyers) open the lock, wait at one barrier, then
+/// lock, unlock and exit. Returns the time from the first fork to the
+/// last reap, and from the barrier to the last reap.
+fn kernel_only(strategy: &'static Strategy, n: u32, dir: &Path) -> Result<(Duration, Duration)> {
+    let stock = dir.join("kernel-only.json");
+    stock::save(&stock, &Stock::new(0), 0o600)
+        .map_err(|e| Error::failed("the kernel-only stock", e))?;
+    let setup = Setup {
+        stock,
+        repair: false,
+    };
+    let shared = (strategy.prepare)(&setup)?;
+    let proof = SingleThreaded::check().map_err(Error::Failed)?;
+    let (barrier_r, barrier_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::failed("pipe", e))?;
+    let mut barrier_w = Some(barrier_w);
+    let mut children = Children::new(proof).map_err(|e| Error::failed("SIGCHLD", e))?;
+    let spawners = cores().min(n as usize / 64).max(1);
+    let started = Instant::now();
+    let spawned = children.spawn_all(
+        n as usize,
+        spawners,
+        || sys::stop_signal().is_some(),
+        |role| {
+            drop(barrier_w.take());
+            if role == Role::Spawner || sys::default_stop_signals().is_err() {
+                return 0;
+            }
+            let Ok(mut l) = shared.open() else {
+                return 1;
+            };
+            let mut byte = [0u8; 1];
+            loop {
+                match nix::unistd::read(&barrier_r, &mut byte) {
+                    Ok(1) => break,
+                    Err(Errno::EINTR) => continue,
+                    _ => return 1,
+                }
+            }
+            match lock::acquire(&mut *l).map(lock::Guard::release) {
+                Ok(Ok(())) => 0,
+                _ => 1,
+            }
+        },
+    );
+    if let Err(e) = spawned {
+        return Err(match e {
+            SpawnError::Stopped { .. } => Error::Failed("interrupted".into()),
+            SpawnError::Refused { error, .. } => Error::failed("fork", error),
+        });
+    }
+    let w = barrier_w.take().expect("the parent keeps it");
+    let go = vec![1u8; n as usize];
+    let opened = Instant::now();
+    let mut done = 0;
+    while done < go.len() {
+        match nix::unistd::write(&w, &go[done..]) {
+            Ok(k) => done += k,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::failed("the barrier", e)),
+        }
+    }
+    for i in 0..children.len() {
+        let ended = children.reap(i).map_err(|e| Error::failed("waitpid", e))?;
+        if ended != Ending::Exited(0) {
+            return Err(Error::Failed(format!(
+                "a process of the kernel-only benchmark of {} {ended}",
+                strategy.name
+            )));
+        }
+    }
+    Ok((started.elapsed(), opened.elapsed()))
+}
