@@ -19,8 +19,7 @@ use crate::lock;
 /// strategy sells 100 tickets one after the other in well under a second.
 pub const DEFAULT_DELAY: &str = "1ms..5ms";
 
-/// The most buyers one run may start.
-pub const MAX_BUYERS: u32 = 100_000;
+pub use crate::engine::config::{MAX_BUYERS, MAX_POOLED_BUYERS};
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 the run completed and every buyer reported (whatever the verdict) · \
@@ -119,9 +118,9 @@ pub struct CheckArgs {
 /// Options of `compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Buyer processes per run.
+    /// Buyers per run (processes, unless --pool).
     #[arg(short, long, default_value_t = 150, allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_POOLED_BUYERS)))]
     pub buyers: u32,
 
     /// Tickets per run.
@@ -165,6 +164,12 @@ pub struct CompareArgs {
     /// side.
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
+
+    /// Also run every strategy on a worker pool of K processes (a row per
+    /// K, beside the row with one process per buyer), comma-separated.
+    #[arg(long, value_name = "K", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
+    pub pool: Vec<u32>,
 
     /// No progress bar.
     #[arg(short, long)]
@@ -224,9 +229,10 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 /// Options of one booking run.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Number of buyer processes.
+    /// Number of buyers: one process each, at most 100,000 (with --pool,
+    /// up to 1,000,000 purchases).
     #[arg(short, long, default_value_t = 150, allow_negative_numbers = true,
-          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_POOLED_BUYERS)))]
     pub buyers: u32,
 
     /// Locking strategy.
@@ -312,6 +318,13 @@ pub struct RunArgs {
     /// forks every buyer itself). How fast buyers start, never what they do.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub spawners: Option<u32>,
+
+    /// A worker pool, like Python's multiprocessing.Pool: K processes serve
+    /// the buyers, each buyer after buyer, so a million purchases need not
+    /// be a million processes. The verdict is per buyer, as without it. Not
+    /// with --kill or a stepped run.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
+    pub pool: Option<u32>,
 
     /// Draw the run's timeline: FILE.svg (a picture), FILE.txt (text), or
     /// `-` (text, on the terminal, after the summary).

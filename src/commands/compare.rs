@@ -186,6 +186,7 @@ impl Comparison {
 pub fn compare(
     base: &RunConfig,
     strategies: &[&'static Strategy],
+    pools: &[u32],
     repeat: usize,
     mut progress: impl FnMut(&str),
     mut sample: impl FnMut(&RunConfig, RunOutput),
@@ -202,9 +203,17 @@ pub fn compare(
         repeat,
         rows: Vec::new(),
     };
-    for &strategy in strategies {
+    // Each strategy with one process per buyer, then on each pool.
+    let hostings: Vec<Option<u32>> = std::iter::once(None)
+        .chain(pools.iter().map(|&k| Some(k)))
+        .collect();
+    for (&strategy, &pool) in strategies
+        .iter()
+        .flat_map(|s| hostings.iter().map(move |p| (s, p)))
+    {
         let cfg = RunConfig {
             strategy,
+            pool,
             ..base.clone()
         };
         let mut runs = Vec::with_capacity(repeat);
@@ -220,7 +229,11 @@ pub fn compare(
             }
             progress(strategy.name);
         }
-        cmp.rows.push(Row::of(strategy, &runs, &errors));
+        let mut row = Row::of(strategy, &runs, &errors);
+        if let Some(k) = pool {
+            row.strategy = format!("{} (pool {k})", strategy.name);
+        }
+        cmp.rows.push(row);
         cmp.set_ratios();
         if !runs.is_empty() {
             runs.sort_by_key(|r| r.wall);
@@ -257,7 +270,8 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
     let timeline = args.timeline.as_deref().map(timeline_out).transpose()?;
     let mut samples = Vec::new();
     let repeat = args.repeat as usize;
-    let bar = crate::report::progress_bar((strategies.len() * (repeat + 1)) as u64, args.quiet);
+    let rows = strategies.len() * (1 + args.pool.len());
+    let bar = crate::report::progress_bar((rows * (repeat + 1)) as u64, args.quiet);
     let write_out = |c: &Comparison| -> Result<()> {
         match &out {
             Some(f) => f.write(&(format.render)(c)),
@@ -267,6 +281,7 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
     let result = compare(
         &base,
         &strategies,
+        &args.pool,
         repeat,
         |name| {
             bar.set_message(name.to_string());

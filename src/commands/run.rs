@@ -37,6 +37,7 @@ pub fn config(args: &RunArgs) -> RunConfig {
         (None, None) => None,
     };
     cfg.spawners = args.spawners;
+    cfg.pool = args.pool;
     cfg.with_timeout(args.timeout)
 }
 

@@ -52,6 +52,10 @@ pub struct Scenario {
     /// spawner alike.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spawners: Option<u32>,
+    /// A worker pool (`--pool`) serves the buyers; absent: one process per
+    /// buyer (what `check` draws).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<u32>,
 }
 
 /// The ranges scenarios are drawn from.
@@ -102,6 +106,7 @@ impl Scenario {
             step_seed: None,
             pct: None,
             spawners: Some(spawners_of(seed)),
+            pool: None,
         }
     }
 
@@ -121,6 +126,7 @@ impl Scenario {
             // each buyer whole: it finds no race).
             pct: (between(rng, 0, 1) == 1).then(|| between(rng, 2, 3) as u32),
             spawners: None,
+            pool: None,
         }
     }
 
@@ -180,6 +186,7 @@ impl Scenario {
         );
         cfg.arrival = self.arrival();
         cfg.spawners = self.spawners;
+        cfg.pool = self.pool;
         cfg.stepping = self.step_seed.map(|seed| match self.pct {
             Some(depth) => Stepping::Pct { seed, depth },
             None => Stepping::Seeded(seed),
@@ -217,6 +224,7 @@ mod tests {
             step_seed: None,
             pct: None,
             spawners: None,
+            pool: None,
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(

@@ -218,22 +218,32 @@ pub struct Pipes {
     pub outcomes: Sender,
 }
 
-/// The life of buyer `plan.id`, in the child process. Returns its exit
-/// status: 0 once its outcome is written, 1 if it could not be (or the
-/// parent is gone).
+/// The life of a buyer process, in the child: buyer `plan.id`, or with a
+/// worker pool (`--pool`) each of `plans` in turn, one after the other.
+/// Returns its exit status: 0 once every outcome is written, 1 if one
+/// could not be (or the parent is gone).
 ///
 /// `parent` is `booking`. A buyer may have been forked by a spawner (see
 /// [`crate::engine::fork::Children::spawn_all`]) and adopted by `booking`
 /// only when the spawner exited, so it asks to die with its parent only
 /// after the barrier, which `booking` opens once every spawner is gone.
 /// Before that, a `booking` that died shows as end-of-file on the barrier.
-pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i32 {
+pub fn life<'a>(
+    parent: Pid,
+    shared: &'a dyn Shared,
+    pipes: Pipes,
+    plans: impl IntoIterator<Item = Plan<'a>>,
+) -> i32 {
     if sys::default_stop_signals().is_err() {
         return 1;
     }
     let pid = nix::unistd::getpid();
-    let ready = guarded(plan.id, pid, || Ready::prepare(shared, plan, pid));
-    plan.stage(Stage::Ready);
+    let mut plans = plans.into_iter();
+    let Some(first) = plans.next() else {
+        return 0;
+    };
+    let ready = guarded(first.id, pid, || Ready::prepare(shared, first, pid));
+    first.stage(Stage::Ready);
     if !wait_at_barrier(pipes.barrier) {
         return 1;
     }
@@ -242,20 +252,31 @@ pub fn life(parent: Pid, shared: &dyn Shared, pipes: Pipes, plan: Plan<'_>) -> i
     if sys::die_with_parent().is_err() || getppid() != parent {
         return 1;
     }
-    let outcome = match ready {
-        Ok(buyer) => guarded(plan.id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| *o),
-        Err(failed) => *failed,
-    };
-    let mut outcome = outcome;
-    outcome.note = NOTE.lock().unwrap_or_else(|e| e.into_inner()).take();
-    // One message: never interleaved with another buyer's.
-    match pipes.outcomes.send(&outcome.to_line()) {
-        Ok(()) => 0,
-        Err(_) => 1,
+    if !buy_and_report(first.id, pid, ready, &pipes.outcomes) {
+        return 1;
     }
+    for plan in plans {
+        let ready = guarded(plan.id, pid, || Ready::prepare(shared, plan, pid));
+        plan.stage(Stage::Ready);
+        if !buy_and_report(plan.id, pid, ready, &pipes.outcomes) {
+            return 1;
+        }
+    }
+    0
 }
 
-/// Runs `f`, turning a panic into a failed outcome with its message.
+/// Buys (if `ready`) and sends the outcome record of buyer `id`, one
+/// message, never interleaved with another's. False if it could not be
+/// sent.
+fn buy_and_report(id: u32, pid: Pid, ready: Result<Ready<'_>, Failed>, outcomes: &Sender) -> bool {
+    let mut outcome = match ready {
+        Ok(buyer) => guarded(id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| *o),
+        Err(failed) => *failed,
+    };
+    outcome.note = NOTE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    outcomes.send(&outcome.to_line()).is_ok()
+}
+
 /// A buyer's failure before it could buy: its record, boxed (a record is
 /// large next to the success it stands beside).
 type Failed = Box<Outcome>;

@@ -182,7 +182,7 @@ impl Collector<'_> {
                 o.id
             ));
         }
-        let pid = self.buyers.children.pid(id);
+        let pid = self.buyers.children.pid(self.cfg.host(id));
         if sender != Some(pid) || o.pid != pid {
             return self.reject(format!(
                 "an outcome record for buyer {id} (pid {pid}) came from {from}: not that buyer"
@@ -208,7 +208,11 @@ impl Collector<'_> {
             self.events.push(format!("buyer {id} (pid {pid}): {note}"));
         }
         self.outcomes[id] = Some(o);
-        self.reported.push(id);
+        // A buyer process that reported exits next: reap it by pid. (A
+        // pool worker goes on to its next buyer.)
+        if self.cfg.pool.is_none() {
+            self.reported.push(id);
+        }
         true
     }
 
@@ -290,10 +294,29 @@ impl Collector<'_> {
         Ok(any)
     }
 
-    /// Records how buyer `i` ended; tells the strategy if it died by a
-    /// signal, so it can repair a lock the buyer held.
+    /// `buyer i`, or `worker i` of a pool: process `i` in the events.
+    fn who(&self, i: usize) -> String {
+        match self.cfg.pool {
+            Some(_) => format!("worker {i}"),
+            None => format!("buyer {i}"),
+        }
+    }
+
+    /// The buyer process `i` is running now: buyer `i`, or the first of a
+    /// pool worker's buyers without a record.
+    fn current(&self, i: usize) -> usize {
+        let hosts = self.cfg.processes();
+        (i..self.outcomes.len())
+            .step_by(hosts)
+            .find(|&id| self.outcomes[id].is_none())
+            .unwrap_or(i)
+    }
+
+    /// Records how process `i` ended; tells the strategy if it died by a
+    /// signal, so it can repair a lock it held.
     fn ended(&mut self, i: usize, ending: Ending) -> Result<()> {
         let pid = self.buyers.children.pid(i);
+        let who = self.who(i);
         match ending {
             Ending::Exited(0) => {}
             Ending::Exited(_) => self.notes[i] = Some(Note::Died(ending)),
@@ -304,17 +327,18 @@ impl Collector<'_> {
                 } else {
                     Note::Died(ending)
                 });
-                let repair = self.shared.buyer_died(pid).map_err(|e| {
-                    Error::failed(format_args!("repairing after buyer {i} died"), e)
-                })?;
+                let repair = self
+                    .shared
+                    .buyer_died(pid)
+                    .map_err(|e| Error::failed(format_args!("repairing after {who} died"), e))?;
                 let what = if planned {
                     format!("was killed at {} (--kill)", self.cfg.faults.kill_at)
                 } else {
                     format!("{ending}")
                 };
                 self.events.push(match repair {
-                    Some(r) => format!("buyer {i} (pid {pid}) {what}; it {r}"),
-                    None => format!("buyer {i} (pid {pid}) {what}"),
+                    Some(r) => format!("{who} (pid {pid}) {what}; it {r}"),
+                    None => format!("{who} (pid {pid}) {what}"),
                 });
             }
         }
@@ -327,10 +351,11 @@ impl Collector<'_> {
         let live: Vec<usize> = self.buyers.children.live().collect();
         let mut by_stage: Vec<(Stage, Vec<String>)> = Vec::new();
         for &i in &live {
-            let stage = Stage::from_cell(self.stages.get(i));
+            let id = self.current(i);
+            let stage = Stage::from_cell(self.stages.get(id));
             match by_stage.iter_mut().find(|(s, _)| *s == stage) {
-                Some((_, ids)) => ids.push(i.to_string()),
-                None => by_stage.push((stage, vec![i.to_string()])),
+                Some((_, ids)) => ids.push(id.to_string()),
+                None => by_stage.push((stage, vec![id.to_string()])),
             }
             self.notes[i] = Some(Note::Hung(stage));
         }
@@ -387,14 +412,16 @@ impl Collector<'_> {
             if slot.is_some() {
                 continue;
             }
-            let pid = self.buyers.children.pid(i);
+            // Its process: the buyer's own, or its pool worker.
+            let host = self.cfg.host(i);
+            let pid = self.buyers.children.pid(host);
             let fail = |error: String, hung: bool| {
                 Some(Outcome {
                     hung,
                     ..Outcome::failed(i as u32, pid, error)
                 })
             };
-            *slot = match &self.notes[i] {
+            *slot = match &self.notes[host] {
                 Some(Note::Killed) => None,
                 Some(Note::Hung(stage)) => fail(format!("hung {}", stage.doing()), true),
                 Some(Note::Died(e)) => fail(format!("{e} before reporting"), false),

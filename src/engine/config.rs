@@ -47,6 +47,10 @@ pub struct RunConfig {
     /// [`RunConfig::spawners`]). Changes how fast the buyers start, never
     /// what they do.
     pub spawners: Option<u32>,
+    /// A worker pool (`--pool K`): K processes serve the buyers, each
+    /// buyer after buyer (like `multiprocessing.Pool`); `None`: one process
+    /// per buyer. The verdict is per buyer either way.
+    pub pool: Option<u32>,
 }
 
 /// How a stepped run chooses whose turn it is.
@@ -70,6 +74,13 @@ pub enum Stepping {
         depth: u32,
     },
 }
+
+/// The most buyer processes one run may start.
+pub const MAX_BUYERS: u32 = 100_000;
+
+/// The most buyers one run may have when a worker pool (`--pool`) serves
+/// them: they are not processes, only purchases.
+pub const MAX_POOLED_BUYERS: u32 = 1_000_000;
 
 /// The default `--timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,7 +106,23 @@ impl RunConfig {
             faults: Faults::default(),
             stepping: None,
             spawners: None,
+            pool: None,
         }
+    }
+
+    /// The processes that run the buyers: one per buyer, or the pool's
+    /// workers (never more than there are buyers).
+    pub fn processes(&self) -> usize {
+        match self.pool {
+            Some(k) => (k as usize).clamp(1, (self.buyers as usize).max(1)),
+            None => self.buyers as usize,
+        }
+    }
+
+    /// The process (0 to [`RunConfig::processes`] - 1) that runs buyer
+    /// `id`: its own, or worker `id mod K` of a pool.
+    pub fn host(&self, id: usize) -> usize {
+        id % self.processes().max(1)
     }
 
     /// The processes that fork the buyers: as asked, else one per core
@@ -104,7 +131,7 @@ impl RunConfig {
     /// than there are buyers. One means `booking` forks every buyer
     /// itself.
     pub fn spawners(&self) -> usize {
-        let n = self.buyers as usize;
+        let n = self.processes();
         match self.spawners {
             Some(k) => (k as usize).clamp(1, n.max(1)),
             None => {
@@ -160,6 +187,9 @@ impl RunConfig {
         }
         if self.faults.no_repair {
             s += " --no-repair";
+        }
+        if let Some(k) = self.pool {
+            s += &format!(" --pool {k}");
         }
         if let Some(k) = self.spawners {
             s += &format!(" --spawners {k}");

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::config::{RunConfig, Stepping, StockSource};
+use super::config::{MAX_BUYERS, RunConfig, Stepping, StockSource};
 use super::fork::SingleThreaded;
 use super::outcome::Outcome;
 use super::step::Schedule;
@@ -72,8 +72,33 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
     }
 }
 
+/// Refuses what a run cannot host: more buyer processes than
+/// [`MAX_BUYERS`] (a pool serves more), and a pool with `--kill` (a victim
+/// would take its worker's other buyers with it) or a stepped run (the
+/// schedule moves buyers, a worker runs one at a time).
+fn check_hosting(cfg: &RunConfig) -> Result<()> {
+    if cfg.pool.is_none() && cfg.buyers > MAX_BUYERS {
+        return Err(Error::Input(format!(
+            "--buyers {}: at most {MAX_BUYERS} buyer processes; for more purchases, serve them with a worker pool (--pool K)",
+            cfg.buyers
+        )));
+    }
+    if cfg.pool.is_some() && cfg.faults.kill > 0 {
+        return Err(Error::Input(
+            "--pool with --kill: a killed buyer would take its worker's other buyers with it; kill buyers without a pool".into(),
+        ));
+    }
+    if cfg.pool.is_some() && cfg.stepping.is_some() {
+        return Err(Error::Input(
+            "--pool with a stepped run (--schedule, --step-seed): the schedule moves buyers one step at a time, a worker runs its buyers whole; step without a pool".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     SingleThreaded::check().map_err(Error::Failed)?;
+    check_hosting(cfg)?;
     if cfg.stepping.is_some() && matches!(cfg.stock, StockSource::File(_)) {
         return Err(Error::Input(
             "a stepped run (--schedule, --step-seed) books a fresh stock, not --stock".into(),
@@ -84,7 +109,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         StockSource::Fresh(tickets) => Workspace::fresh(*tickets)?,
         StockSource::File(path) => Workspace::user_file(path)?,
     };
-    check_process_limit(cfg.buyers)?;
+    check_process_limit(cfg.processes() as u32)?;
     let tickets = ws.initial.count();
     let shared = (cfg.strategy.prepare)(&Setup {
         stock: ws.stock.clone(),

@@ -79,8 +79,9 @@ pub fn supervise(
     let parent = getpid();
     // Nothing buffered may be copied into the children.
     crate::commands::output::flush();
+    let hosts = cfg.processes();
     let spawned = buyers.children.spawn_all(
-        cfg.buyers as usize,
+        hosts,
         cfg.spawners(),
         || sys::stop_signal().is_some(),
         |role| {
@@ -89,21 +90,24 @@ pub fn supervise(
             // end would never see end-of-file if the parent died).
             drop(ends.barrier_w.take());
             drop(ends.outcome_r.take());
-            let Role::Child(i) = role else {
+            let Role::Child(host) = role else {
                 return 0;
             };
-            let id = i as u32;
-            let plan = Plan {
-                id,
-                stock: &ws.stock,
-                mode: ws.mode,
-                delay: delay.for_buyer(cfg.seed, id),
-                arrival: arrival.draw(cfg.seed, super::seed::stream::ARRIVAL, id),
-                protects: cfg.strategy.protects,
-                kill_at: victims[i].then_some(cfg.faults.kill_at),
-                stages: &stages,
-                turns: turns.as_ref(),
-            };
+            // Buyer `host`, or a pool worker's buyers host, host + K, ...
+            let plans = (host..cfg.buyers as usize).step_by(hosts).map(|i| {
+                let id = i as u32;
+                Plan {
+                    id,
+                    stock: &ws.stock,
+                    mode: ws.mode,
+                    delay: delay.for_buyer(cfg.seed, id),
+                    arrival: arrival.draw(cfg.seed, super::seed::stream::ARRIVAL, id),
+                    protects: cfg.strategy.protects,
+                    kill_at: victims[i].then_some(cfg.faults.kill_at),
+                    stages: &stages,
+                    turns: turns.as_ref(),
+                }
+            });
             let pipes = Pipes {
                 barrier: ends
                     .barrier_r
@@ -114,7 +118,7 @@ pub fn supervise(
                     .take()
                     .expect("the parent keeps it until all are forked"),
             };
-            buyer::life(parent, shared, pipes, plan)
+            buyer::life(parent, shared, pipes, plans)
         },
     );
     match spawned {
@@ -142,10 +146,7 @@ pub fn supervise(
     drop(ends.barrier_r.take());
     let outcome_r = ends.outcome_r.take().expect("taken only here");
     let opened_ns = monotonic_ns();
-    open_barrier(
-        ends.barrier_w.take().expect("taken only here"),
-        cfg.buyers as usize,
-    )?;
+    open_barrier(ends.barrier_w.take().expect("taken only here"), hosts)?;
     let mut s = Collector {
         cfg,
         shared,

@@ -47,6 +47,10 @@ pub struct RunReport {
     pub arrival: String,
     /// The stock file booked against in place, or null for a fresh stock.
     pub stock: Option<String>,
+    /// The worker pool that served the buyers (`--pool`): absent when every
+    /// buyer was its own process. A pool worker's buyers share its pid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<u32>,
     /// The verdict's numbers (`status`, `sold`, `remaining`, `failed`, ...).
     #[serde(flatten)]
     pub verdict: Verdict,
@@ -125,6 +129,7 @@ impl RunReport {
                 StockSource::Fresh(_) => None,
                 StockSource::File(p) => Some(p.display().to_string()),
             },
+            pool: cfg.pool,
             summary: out.verdict.summary(),
             verdict: out.verdict,
             wall_ms: wall_s * 1e3,

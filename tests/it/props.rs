@@ -30,9 +30,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         // A third of the cases are stepped: the parent chooses the
         // interleaving, from a seed.
         prop::option::weighted(0.33, 0u64..=booking::engine::seed::MAX_SEED),
+        // A quarter of the free-running cases run on a worker pool.
+        prop::option::weighted(0.25, 1u32..=4),
     )
         .prop_map(
-            |(tickets, buyers, a, b, arrival, seed, step_seed)| Scenario {
+            |(tickets, buyers, a, b, arrival, seed, step_seed, pool)| Scenario {
                 tickets,
                 buyers,
                 delay_min_us: a.min(b),
@@ -44,6 +46,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 spawners: step_seed
                     .is_none()
                     .then(|| booking::commands::scenario::spawners_of(seed)),
+                pool: pool.filter(|_| step_seed.is_none()),
             },
         )
 }

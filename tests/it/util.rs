@@ -178,6 +178,7 @@ pub fn assert_consistent(report: &Value, final_count: u64, parent_pid: u32) {
     let mut hung = 0u64;
     let mut per_ticket: HashMap<u64, u64> = HashMap::new();
     let mut pids = std::collections::HashSet::new();
+    let mut workers: HashMap<u64, u64> = HashMap::new();
     for (i, b) in detail.iter().enumerate() {
         if b.is_null() {
             indeterminate += 1;
@@ -198,7 +199,19 @@ pub fn assert_consistent(report: &Value, final_count: u64, parent_pid: u32) {
             u64::from(parent_pid),
             "a buyer ran in the parent process"
         );
-        assert!(pids.insert(pid), "pid {pid} appears twice");
+        // One process per buyer, or a pool worker per `id mod K`.
+        match report["pool"].as_u64() {
+            None => assert!(pids.insert(pid), "pid {pid} appears twice"),
+            Some(k) => {
+                let worker = workers.entry(i as u64 % k).or_insert(pid);
+                assert_eq!(
+                    *worker,
+                    pid,
+                    "buyer {i} was not served by worker {}",
+                    i as u64 % k
+                );
+            }
+        }
         assert!(u(b, "released_ns") >= u(b, "acquired_ns"));
         if b["got_ticket"].as_bool().unwrap() {
             sold += 1;
