@@ -404,4 +404,9 @@ pub struct BenchArgs {
     /// -u) are skipped with the reason.
     #[arg(long)]
     pub scale: bool,
+
+    /// With --scale: the strategies to measure, comma-separated (default:
+    /// every safe one).
+    #[arg(short, long, value_delimiter = ',', value_parser = lock_parser(), requires = "scale")]
+    pub lock: Vec<String>,
 }

@@ -29,12 +29,51 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 /// [`Error::Failed`] when standard output fails other than by being
 /// closed; [`Error::Interrupted`] on a stop signal.
 pub fn print(text: &str) -> Result<()> {
+    print_bytes(text.as_bytes())
+}
+
+/// `value` as one line of JSON on standard output, as [`print()`] writes,
+/// streamed through a buffer: a run of 100,000 buyers never holds its
+/// whole report as text.
+///
+/// # Errors
+/// As [`print()`].
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    /// Standard output as `io::Write`, keeping [`print_bytes`]'s error.
+    struct Raw(Option<Error>);
+    impl Write for Raw {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            match print_bytes(buf) {
+                Ok(()) => Ok(buf.len()),
+                Err(e) => {
+                    self.0 = Some(e);
+                    Err(io::Error::other("standard output"))
+                }
+            }
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = io::BufWriter::with_capacity(1 << 16, Raw(None));
+    let written = serde_json::to_writer(&mut out, value)
+        .map_err(io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    match (written, out.into_parts().0.0) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(Error::failed("writing JSON to standard output", e)),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+fn print_bytes(bytes: &[u8]) -> Result<()> {
     use std::os::fd::AsFd;
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return Ok(());
     }
     let stdout = io::stdout();
-    let mut rest = text.as_bytes();
+    let mut rest = bytes;
     while !rest.is_empty() {
         // A stop that came between two writes ends the output too.
         if let Some(sig) = sys::stop_signal() {

@@ -136,10 +136,7 @@ pub fn command(args: &RunArgs) -> Result<i32> {
             super::quiz::reveal(&report, question, &guess)
         ))?;
     } else if args.json {
-        output::print(&format!(
-            "{}\n",
-            serde_json::to_string(&report).expect("a report always serialises")
-        ))?;
+        output::print_json(&report)?;
     } else {
         output::print(&output::paint_verdict(&report.human()))?;
     }

@@ -42,10 +42,15 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
         "\nthe price of a lock at scale: µs per buyer (medians), --delay 0, 100 tickets\n  \
          run: a whole booking run, and its part after the start barrier (the race and the \
          reaping)\n  kernel: the same lock alone, forked the same way: N processes open it, \
-         wait at one barrier, lock, unlock, exit\n  race ratio: run after the barrier / \
+         wait at one barrier, lock, hold it as long as the run's buyers did (busy), unlock, \
+         exit\n  race ratio: run after the barrier / \
          kernel after the barrier · wakeups: sleeps per buyer on the way to the lock",
     )?;
-    let safe: Vec<_> = lock::listed().filter(|s| s.safe).collect();
+    let safe: Vec<_> = if args.lock.is_empty() {
+        lock::listed().filter(|s| s.safe).collect()
+    } else {
+        super::chosen(&args.lock)
+    };
     for n in counts {
         if let Some(why) = cannot_start(n) {
             say(&format!("\n{n} buyers: skipped ({why})"))?;
@@ -68,18 +73,20 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
             let mut kernel_races = Vec::new();
             let mut wakeups = Vec::new();
             let mut failure = None;
+            let mut hold = Duration::ZERO;
             for _ in 0..repeat {
                 match safe_run(&cfg) {
                     Ok(out) => {
                         runs.push(out.wall.as_secs_f64());
                         races.push((out.wall.saturating_sub(out.spawn)).as_secs_f64());
                         wakeups.extend(crate::report::wakeups_per_buyer(&out.outcomes));
+                        hold = mean_hold(&out.outcomes);
                     }
                     // A finding, not the end of the bench: say it, go on.
                     Err(Error::Failed(why)) => failure = Some(why),
                     Err(e) => return Err(e),
                 }
-                let (total, race) = kernel_only(s, n, dir)?;
+                let (total, race) = kernel_only(s, n, dir, hold)?;
                 kernel.push(total.as_secs_f64());
                 kernel_races.push(race.as_secs_f64());
             }
@@ -108,6 +115,18 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The mean time a buyer of a run held the lock.
+fn mean_hold(outcomes: &[Option<crate::engine::outcome::Outcome>]) -> Duration {
+    let holds: Vec<u64> = outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.is_clean() && o.acquired_ns > 0)
+        .map(|o| o.hold_us)
+        .collect();
+    let n = holds.len().max(1) as u64;
+    Duration::from_micros(holds.iter().sum::<u64>() / n)
 }
 
 /// Why this machine cannot start `n` buyers at once, if it cannot: the
@@ -140,9 +159,15 @@ fn cannot_start(n: u32) -> Option<String> {
 
 /// The kernel-only benchmark of `strategy`'s lock: `n` processes (forked
 /// as a run forks its buyers) open the lock, wait at one barrier, then
-/// lock, unlock and exit. Returns the time from the first fork to the
-/// last reap, and from the barrier to the last reap.
-fn kernel_only(strategy: &'static Strategy, n: u32, dir: &Path) -> Result<(Duration, Duration)> {
+/// lock, hold it for `hold` (busy, as a purchase is: the run's mean hold),
+/// unlock and exit. Returns the time from the first fork to the last reap,
+/// and from the barrier to the last reap.
+fn kernel_only(
+    strategy: &'static Strategy,
+    n: u32,
+    dir: &Path,
+    hold: Duration,
+) -> Result<(Duration, Duration)> {
     let stock = dir.join("kernel-only.json");
     stock::save(&stock, &Stock::new(0), 0o600)
         .map_err(|e| Error::failed("the kernel-only stock", e))?;
@@ -178,9 +203,16 @@ fn kernel_only(strategy: &'static Strategy, n: u32, dir: &Path) -> Result<(Durat
                     _ => return 1,
                 }
             }
-            match lock::acquire(&mut *l).map(lock::Guard::release) {
-                Ok(Ok(())) => 0,
-                _ => 1,
+            let Ok(guard) = lock::acquire(&mut *l) else {
+                return 1;
+            };
+            let held = Instant::now();
+            while held.elapsed() < hold {
+                std::hint::spin_loop();
+            }
+            match guard.release() {
+                Ok(()) => 0,
+                Err(_) => 1,
             }
         },
     );
