@@ -22,3 +22,4 @@ pub mod error;
 pub mod judge;
 pub mod lock;
 pub mod report;
+pub mod store;

@@ -29,6 +29,8 @@ mod report;
 mod run;
 #[path = "it/signals.rs"]
 mod signals;
+#[path = "it/sql.rs"]
+mod sql;
 #[path = "it/stepped.rs"]
 mod stepped;
 #[path = "it/timeline.rs"]

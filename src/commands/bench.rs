@@ -120,8 +120,9 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
                 None => format!("booking --lock {}", s.name),
             };
             let mut line = format!(
-                "  {name:<40}{:>9}   {:.2}× serial floor, {:.2}× parallel floor",
+                "  {name:<40}{:>9}   {:.0} purchases/s, {:.2}× serial floor, {:.2}× parallel floor",
                 ms(med(wall)),
+                TICKETS as f64 / med(wall).max(1e-9),
                 ratio(&floor),
                 ratio(&pfloor)
             );

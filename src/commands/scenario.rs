@@ -175,7 +175,9 @@ impl Scenario {
     }
 
     /// The run configuration of this scenario under `strategy`, with the
-    /// watchdog at `timeout`.
+    /// watchdog at `timeout`. A stepped scenario runs free for a strategy
+    /// that cannot be stepped (a database's transactions: see
+    /// [`Strategy::steppable`]): the same buyers and tickets, all at once.
     pub fn config(&self, strategy: &'static Strategy, timeout: Duration) -> RunConfig {
         let mut cfg = RunConfig::new(
             strategy,
@@ -187,10 +189,13 @@ impl Scenario {
         cfg.arrival = self.arrival();
         cfg.spawners = self.spawners;
         cfg.pool = self.pool;
-        cfg.stepping = self.step_seed.map(|seed| match self.pct {
-            Some(depth) => Stepping::Pct { seed, depth },
-            None => Stepping::Seeded(seed),
-        });
+        cfg.stepping = self
+            .step_seed
+            .filter(|_| strategy.steppable())
+            .map(|seed| match self.pct {
+                Some(depth) => Stepping::Pct { seed, depth },
+                None => Stepping::Seeded(seed),
+            });
         cfg.with_timeout(timeout)
     }
 }

@@ -305,7 +305,9 @@ struct Ready<'a> {
     plan: Plan<'a>,
     pid: Pid,
     lock: Box<dyn Lock + 'a>,
-    tmp: TempFile,
+    /// The temporary file of its write (none for a strategy whose store
+    /// does the purchase).
+    tmp: Option<TempFile>,
 }
 
 impl<'a> Ready<'a> {
@@ -315,8 +317,13 @@ impl<'a> Ready<'a> {
             Box::new(Outcome::failed(plan.id, pid, format!("{what}: {e}")))
         };
         let lock = shared.open().map_err(|e| fail("opening the lock", e))?;
-        let tmp = TempFile::create(plan.stock, plan.mode)
-            .map_err(|e| fail("creating the temporary file", e))?;
+        let tmp = match plan.protects {
+            Protects::Transaction => None,
+            _ => Some(
+                TempFile::create(plan.stock, plan.mode)
+                    .map_err(|e| fail("creating the temporary file", e))?,
+            ),
+        };
         // Warm-up: fault in the code and heap pages the purchase will use.
         let warm = Stock::new(u64::from(plan.id)).to_text();
         let _ = Stock::parse(&warm).map(|s| s.count());
@@ -357,9 +364,12 @@ impl<'a> Ready<'a> {
                 pauses: 0,
             });
         }
+        if plan.protects == Protects::Transaction {
+            return transact(&plan, &mut *lock, out);
+        }
         let mut sale = Sale {
             plan: &plan,
-            tmp: Some(tmp),
+            tmp,
             read: None,
         };
         if plan.protects == Protects::Write {
@@ -410,6 +420,44 @@ impl<'a> Ready<'a> {
         }
         out
     }
+}
+
+/// A purchase that the strategy's store does itself ([`Lock::transact`]):
+/// the section's times are the strategy's; the kill points are its
+/// moments.
+fn transact(plan: &Plan<'_>, lock: &mut dyn Lock, mut out: Outcome) -> Outcome {
+    use crate::lock::{Moment, Order};
+    plan.stage(Stage::Waiting);
+    let slept = voluntary_switches();
+    let asked = monotonic_ns();
+    let mut at = |m: Moment| match m {
+        Moment::Holding => {
+            plan.stage(Stage::Holding);
+            plan.maybe_die(KillPoint::Hold);
+        }
+        Moment::Read => plan.maybe_die(KillPoint::Read),
+        Moment::Wrote => plan.maybe_die(KillPoint::Write),
+        Moment::Committed => plan.maybe_die(KillPoint::Commit),
+    };
+    let result = lock.transact(&mut Order {
+        buyer: plan.id,
+        delay: plan.delay,
+        at: &mut at,
+    });
+    plan.stage(Stage::Done);
+    out.wakeups = voluntary_switches().saturating_sub(slept);
+    match result {
+        Ok(sold) => {
+            out.acquired_ns = sold.acquired_ns;
+            out.released_ns = sold.released_ns.max(sold.acquired_ns);
+            out.wait_us = sold.acquired_ns.saturating_sub(asked) / 1000;
+            out.hold_us = (out.released_ns - out.acquired_ns) / 1000;
+            out.got_ticket = sold.ticket.is_some();
+            out.ticket = sold.ticket;
+        }
+        Err(e) => out.error = Some(format!("the transaction failed: {e}")),
+    }
+    out
 }
 
 /// This process's voluntary context switches so far (0 if `getrusage`

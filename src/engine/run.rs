@@ -7,12 +7,12 @@ use super::config::{MAX_BUYERS, RunConfig, Stepping, StockSource};
 use super::fork::SingleThreaded;
 use super::outcome::Outcome;
 use super::step::Schedule;
-use super::stock::{self, Stock};
+use super::stock::Stock;
 use super::supervise::{Collected, supervise};
 use super::workspace::{Workspace, check_process_limit};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
-use crate::lock::Setup;
+use crate::lock::{Setup, Store};
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -88,6 +88,12 @@ fn check_hosting(cfg: &RunConfig) -> Result<()> {
             "--pool with --kill: a killed buyer would take its worker's other buyers with it; kill buyers without a pool".into(),
         ));
     }
+    if cfg.stepping.is_some() && !cfg.strategy.steppable() {
+        return Err(Error::Input(format!(
+            "--lock {}: a stepped run (--schedule, --step-seed) cannot schedule a database's transactions (they wait inside the database, where the scheduler cannot see them); run it free",
+            cfg.strategy.name
+        )));
+    }
     if cfg.pool.is_some() && cfg.stepping.is_some() {
         return Err(Error::Input(
             "--pool with a stepped run (--schedule, --step-seed): the schedule moves buyers one step at a time, a worker runs its buyers whole; step without a pool".into(),
@@ -109,11 +115,16 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         StockSource::Fresh(tickets) => Workspace::fresh(*tickets)?,
         StockSource::File(path) => Workspace::user_file(path)?,
     };
+    let ws = match cfg.strategy.store {
+        Store::File => ws,
+        Store::Sqlite => ws.with_database()?,
+    };
     check_process_limit(cfg.processes() as u32)?;
     let tickets = ws.initial.count();
     let shared = (cfg.strategy.prepare)(&Setup {
         stock: ws.stock.clone(),
         repair: !cfg.faults.no_repair,
+        database: ws.database.clone(),
     })?;
     // Checked again after the strategy's `prepare`, which might have
     // started a thread: the forks come next.
@@ -127,7 +138,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     let wall = started.elapsed();
     // The final stock is read before the strategy's state is dropped: what
     // the strategy's clean-up does to the file is not part of the run.
-    let final_stock = result.as_ref().ok().map(|_| stock::load(&ws.stock));
+    let final_stock = result.as_ref().ok().map(|_| ws.final_stock());
     drop(shared);
     let Collected {
         outcomes,

@@ -61,6 +61,8 @@ pub struct Workspace {
     pub initial: Stock,
     /// The stock file's permissions, given to every rewrite.
     pub mode: u32,
+    /// A SQL strategy's database (see [`Workspace::with_database`]).
+    pub database: Option<PathBuf>,
     /// The run directory of a fresh stock, removed when dropped. Declared
     /// before the marker, so it is removed while the marker is still locked.
     _dir: Option<tempfile::TempDir>,
@@ -76,6 +78,72 @@ impl Workspace {
     /// # Errors
     /// [`Error::Failed`] when the directory or the stock cannot be made.
     pub fn fresh(tickets: u64) -> Result<Self> {
+        let (dir, marker) = run_dir()?;
+        let stock = dir.path().join("stock.json");
+        let initial = Stock::new(tickets);
+        stock::save(&stock, &initial, 0o600)
+            .map_err(|e| Error::failed("writing the fresh stock", e))?;
+        Ok(Workspace {
+            stock,
+            initial,
+            mode: 0o600,
+            database: None,
+            _marker: Some(marker),
+            _dir: Some(dir),
+            _claim: None,
+        })
+    }
+
+    /// The same workspace with a SQLite database of the stock, for a SQL
+    /// strategy: in the run directory (a new one for a user's stock file),
+    /// seeded with the stock's count.
+    ///
+    /// # Errors
+    /// [`Error::Failed`] when the database cannot be made.
+    pub fn with_database(mut self) -> Result<Self> {
+        if self._dir.is_none() {
+            let (dir, marker) = run_dir()?;
+            self._dir = Some(dir);
+            self._marker = Some(marker);
+        }
+        let path = self
+            ._dir
+            .as_ref()
+            .expect("made above")
+            .path()
+            .join("stock.db");
+        crate::store::sqlite::create(&path, self.initial.count())
+            .map_err(|e| Error::failed("creating the SQLite stock", e))?;
+        self.database = Some(path);
+        Ok(self)
+    }
+
+    /// The stock after the run: the stock file, or, with a database, the
+    /// initial stock with the database's count — which is then also
+    /// written back to a user's stock file (the file gets the run's
+    /// result, its other fields kept).
+    ///
+    /// # Errors
+    /// The file or the database cannot be read (or the file written).
+    pub fn final_stock(&self) -> std::result::Result<Stock, String> {
+        let Some(db) = &self.database else {
+            return stock::load(&self.stock);
+        };
+        let count =
+            crate::store::sqlite::count(db).map_err(|e| format!("{}: {e}", db.display()))?;
+        let mut s = self.initial.clone();
+        s.set_count(count);
+        if self._claim.is_some() {
+            stock::save(&self.stock, &s, self.mode).map_err(|e| e.to_string())?;
+        }
+        Ok(s)
+    }
+}
+
+/// A new private run directory (see the module doc), locked marker
+/// included, after sweeping what dead runs left.
+fn run_dir() -> Result<(tempfile::TempDir, File)> {
+    {
         let base = run_dir_base();
         sweep_dead_run_dirs(&base);
         sweep_dead_ipc(&base);
@@ -97,20 +165,11 @@ impl Workspace {
             .and_then(|f| f.try_lock_exclusive().map(|()| f))
             .and_then(|f| std::fs::rename(&unnamed, dir.path().join(MARKER)).map(|()| f))
             .map_err(|e| Error::failed("marking the run directory", e))?;
-        let stock = dir.path().join("stock.json");
-        let initial = Stock::new(tickets);
-        stock::save(&stock, &initial, 0o600)
-            .map_err(|e| Error::failed("writing the fresh stock", e))?;
-        Ok(Workspace {
-            stock,
-            initial,
-            mode: 0o600,
-            _marker: Some(marker),
-            _dir: Some(dir),
-            _claim: None,
-        })
+        Ok((dir, marker))
     }
+}
 
+impl Workspace {
     /// The user's stock file at `path`, checked: a symbolic link is resolved
     /// once (the run books its target, and the link stays a link), the
     /// content must parse, and the file and its directory must be writable.
@@ -132,6 +191,7 @@ impl Workspace {
             stock,
             initial,
             mode,
+            database: None,
             _marker: None,
             _dir: None,
             _claim: Some(claim),

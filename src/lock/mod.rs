@@ -56,7 +56,65 @@ pub trait Lock {
     /// # Errors
     /// When the underlying call fails (`EINTR` is retried by the library).
     fn unlock(&mut self) -> io::Result<()>;
+
+    /// For a strategy that [`Protects::Transaction`]: the whole purchase,
+    /// done by the store (a SQL transaction) instead of around `lock` and
+    /// `unlock`. The default refuses.
+    ///
+    /// # Errors
+    /// When the store fails (a busy database, a lost connection): the
+    /// buyer reports it, and a run with a failed buyer is never SAFE.
+    fn transact(&mut self, _order: &mut Order<'_>) -> io::Result<Sold> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this strategy has no transaction: it locks around the purchase",
+        ))
+    }
 }
+
+/// What a buyer asks of [`Lock::transact`].
+pub struct Order<'a> {
+    /// The buyer's number (recorded with its sale).
+    pub buyer: u32,
+    /// The simulated delay to wait between reading the count and writing
+    /// it back (the network of the classic demo).
+    pub delay: std::time::Duration,
+    /// Call at each moment of the purchase, in order: the buyer may be
+    /// told to die there (`--kill-at`).
+    pub at: &'a mut dyn FnMut(Moment),
+}
+
+/// The moments of a purchase a transaction reports through [`Order::at`]
+/// (the `--kill-at` points).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Moment {
+    /// Exclusive access begun (the transaction holds its write lock), or,
+    /// for a single atomic statement, about to run it.
+    Holding,
+    /// The count was read (or decremented, by an atomic statement).
+    Read,
+    /// The new count is written, not committed.
+    Wrote,
+    /// Committed: the sale is in the store, nobody told yet.
+    Committed,
+}
+
+/// What [`Lock::transact`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sold {
+    /// The ticket sold (the count read), or `None`: sold out.
+    pub ticket: Option<u64>,
+    /// `CLOCK_MONOTONIC` (ns) when exclusive access began; for a strategy
+    /// without exclusive access, the moment its change took effect.
+    pub acquired_ns: u64,
+    /// `CLOCK_MONOTONIC` (ns) just before exclusive access ended (before
+    /// the commit); equal to `acquired_ns` when there was none. Under a
+    /// correct strategy two such sections never overlap.
+    pub released_ns: u64,
+}
+
+/// `CLOCK_MONOTONIC` now, in ns: the clock of [`Sold`]'s times.
+pub use crate::engine::outcome::monotonic_ns as now_ns;
 
 /// Proof that a buyer holds a [`Lock`]; releases it when dropped (also
 /// when a panic unwinds through it).
@@ -125,6 +183,21 @@ pub enum Protects {
     /// lock. The classic mistake: two buyers can read the same count, and
     /// the lock only orders their two writes of the same value.
     Write,
+    /// Nothing: the store does the purchase ([`Lock::transact`]), in a
+    /// database whose transactions are the strategy.
+    Transaction,
+}
+
+/// Where a strategy's stock lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Store {
+    /// The JSON stock file (`{"count": N}`).
+    #[default]
+    File,
+    /// A SQLite database (`stock` and `sales` tables) in the run
+    /// directory; a `--stock FILE` seeds it with the file's count and gets
+    /// the final count back when the run ends.
+    Sqlite,
 }
 
 /// Where a run's files are, for a strategy to put its state beside them.
@@ -134,6 +207,8 @@ pub struct Setup {
     pub stock: PathBuf,
     /// Whether to repair a lock whose holder died (off with `--no-repair`).
     pub repair: bool,
+    /// The SQLite database, for a strategy whose [`Store`] is `Sqlite`.
+    pub database: Option<PathBuf>,
 }
 
 impl Setup {
@@ -198,6 +273,8 @@ pub struct Strategy {
     /// `check` and `compare`; `--lock NAME` still selects them. For the
     /// faulty strategies that test the harness itself.
     pub hidden: bool,
+    /// Where its stock lives.
+    pub store: Store,
     /// Parent side: creates the shared state.
     pub prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
 }
@@ -216,8 +293,31 @@ impl Strategy {
             safe,
             protects: Protects::Purchase,
             hidden: false,
+            store: Store::File,
             prepare,
         }
+    }
+
+    /// A strategy whose purchase is a transaction in a SQLite database.
+    pub const fn sqlite(
+        name: &'static str,
+        about: &'static str,
+        safe: bool,
+        prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
+    ) -> Self {
+        Strategy {
+            protects: Protects::Transaction,
+            store: Store::Sqlite,
+            ..Strategy::new(name, about, safe, prepare)
+        }
+    }
+
+    /// Whether a stepped run can schedule it: its buyers stop at the
+    /// pause points and block in the kernel's lock calls. A database's
+    /// transaction waits in the database (SQLite's busy handler sleeps),
+    /// where the scheduler cannot tell waiting from working.
+    pub fn steppable(&self) -> bool {
+        self.store == Store::File
     }
 }
 
