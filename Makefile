@@ -10,7 +10,7 @@ BUYERS ?= 150
 LOCK ?= none
 ARGS ?=
 
-.PHONY: run test lint fmt check compare bench scale zoo grade clean
+.PHONY: run test lint fmt check compare bench scale zoo grade db db-stop clean
 
 run:
 	$(STATIC) run --release --quiet --target $(HOST) -- --buyers $(BUYERS) --lock $(LOCK) $(ARGS)
@@ -56,6 +56,12 @@ zoo:
 # project; ARGS go to `booking grade` (--results results.json, --junit ...).
 grade:
 	scripts/grade-file.sh $(FILE) $(ARGS)
+
+# A PostgreSQL for the pg-* strategies, by hand (prints the --store URL).
+db:
+	scripts/db.sh
+db-stop:
+	scripts/db.sh stop
 
 clean:
 	$(CARGO) clean

@@ -21,6 +21,15 @@ pub const DEFAULT_DELAY: &str = "1ms..5ms";
 
 pub use crate::engine::config::{MAX_BUYERS, MAX_POOLED_BUYERS};
 
+/// `--store`: a PostgreSQL URL (`postgres://` or `postgresql://`).
+fn parse_server(s: &str) -> Result<String, String> {
+    if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+        Ok(s.to_string())
+    } else {
+        Err("a PostgreSQL URL: postgres://USER@HOST:PORT/DATABASE (the sql-* strategies need none: SQLite is built in)".into())
+    }
+}
+
 const EXIT_CODES: &str = "\
 Exit codes: 0 the run completed and every buyer reported (whatever the verdict) · \
 1 a buyer failed or hung, or the run failed · 2 bad usage or input (nothing changed) · \
@@ -110,6 +119,13 @@ pub struct CheckArgs {
     #[arg(long, default_value = "2s", value_parser = parse_timeout)]
     pub timeout: Duration,
 
+    /// The PostgreSQL server of the pg-* strategies:
+    /// postgres://USER@HOST:PORT/DATABASE. The run makes a schema of its
+    /// own there and drops it at the end. (The sql-* strategies use SQLite,
+    /// built in: nothing to give.)
+    #[arg(long, value_name = "URL", value_parser = parse_server)]
+    pub store: Option<String>,
+
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -140,6 +156,13 @@ pub struct CompareArgs {
     /// stopped and counted as hung; the comparison goes on.
     #[arg(long, default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// The PostgreSQL server of the pg-* strategies:
+    /// postgres://USER@HOST:PORT/DATABASE. The run makes a schema of its
+    /// own there and drops it at the end. (The sql-* strategies use SQLite,
+    /// built in: nothing to give.)
+    #[arg(long, value_name = "URL", value_parser = parse_server)]
+    pub store: Option<String>,
 
     /// Strategies to compare, comma-separated (default: all).
     #[arg(short, long, value_delimiter = ',', value_parser = lock_parser())]
@@ -299,6 +322,13 @@ pub struct RunArgs {
     /// hung and the run still reports.
     #[arg(long, default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// The PostgreSQL server of the pg-* strategies:
+    /// postgres://USER@HOST:PORT/DATABASE. The run makes a schema of its
+    /// own there and drops it at the end. (The sql-* strategies use SQLite,
+    /// built in: nothing to give.)
+    #[arg(long, value_name = "URL", value_parser = parse_server)]
+    pub store: Option<String>,
 
     /// Kill this many buyers (chosen by the seed) with SIGKILL, at --kill-at.
     #[arg(long, default_value_t = 0, value_name = "N")]

@@ -19,6 +19,8 @@ mod handout;
 mod hostile;
 #[path = "it/judge.rs"]
 mod judge;
+#[path = "it/pg.rs"]
+pub mod pg;
 #[path = "it/pool.rs"]
 mod pool;
 #[path = "it/props.rs"]

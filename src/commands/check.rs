@@ -178,6 +178,7 @@ pub fn check(
     cases: usize,
     seed: u64,
     timeout: Duration,
+    server: Option<&str>,
     mut progress: impl FnMut(),
 ) -> Result<CheckReport> {
     let scenarios = Scenario::generate_both(seed, cases, SPACE);
@@ -202,7 +203,8 @@ pub fn check(
             smallest_problem: None,
         };
         for scenario in &scenarios {
-            let cfg = scenario.config(strategy, timeout);
+            let mut cfg = scenario.config(strategy, timeout);
+            cfg.server = server.map(str::to_string);
             let mut replay = None;
             let found = match run(&cfg) {
                 Ok(out) => {
@@ -253,11 +255,18 @@ pub fn check(
 /// # Errors
 /// Only when interrupted.
 pub fn command(args: &CheckArgs) -> Result<i32> {
-    let strategies = super::chosen(&args.lock);
+    let strategies = super::chosen_with_store(&args.lock, args.store.as_deref())?;
     let seed = args.seed.unwrap_or_else(random_seed);
     let cases = args.cases as usize;
     let bar = crate::report::progress_bar((cases * strategies.len()) as u64, args.json);
-    let report = check(&strategies, cases, seed, args.timeout, || bar.inc(1));
+    let report = check(
+        &strategies,
+        cases,
+        seed,
+        args.timeout,
+        args.store.as_deref(),
+        || bar.inc(1),
+    );
     bar.finish_and_clear();
     let report = report?;
     if args.json {

@@ -250,7 +250,7 @@ pub fn compare(
 /// # Errors
 /// Bad input (an unwritable `--out`: nothing run), or an interrupt.
 pub fn command(args: &CompareArgs) -> Result<i32> {
-    let strategies = super::chosen(&args.lock);
+    let strategies = super::chosen_with_store(&args.lock, args.store.as_deref())?;
     let seed = args.seed.unwrap_or_else(random_seed);
     let base = RunConfig::new(
         strategies[0],
@@ -260,6 +260,10 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
         seed,
     )
     .with_timeout(args.timeout);
+    let base = RunConfig {
+        server: args.store.clone(),
+        ..base
+    };
     let format = exporter_for(args)?;
     // Refuse an unwritable --out before any run, without touching it.
     let out = args

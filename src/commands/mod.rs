@@ -107,6 +107,40 @@ fn chosen(names: &[String]) -> Vec<&'static lock::Strategy> {
     }
 }
 
+/// [`chosen`], for a command with `--store`: without a PostgreSQL server,
+/// the default list leaves out the `pg-*` strategies (and says so on
+/// standard error), and naming one is refused.
+///
+/// # Errors
+/// [`Error::Input`] when a `pg-*` strategy is named without `--store`.
+fn chosen_with_store(
+    names: &[String],
+    server: Option<&str>,
+) -> Result<Vec<&'static lock::Strategy>> {
+    let all = chosen(names);
+    if server.is_some() {
+        return Ok(all);
+    }
+    let needs = |s: &lock::Strategy| s.store == lock::Store::Postgres;
+    if !names.is_empty() {
+        if let Some(s) = all.iter().find(|s| needs(s)) {
+            return Err(Error::Input(format!(
+                "--lock {}: a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE",
+                s.name
+            )));
+        }
+        return Ok(all);
+    }
+    let left: Vec<&str> = all.iter().filter(|s| needs(s)).map(|s| s.name).collect();
+    if !left.is_empty() {
+        output::warn(&format!(
+            "booking: left out {} (no PostgreSQL server: give --store postgres://HOST:PORT/DATABASE)",
+            left.join(", ")
+        ));
+    }
+    Ok(all.into_iter().filter(|s| !needs(s)).collect())
+}
+
 /// A stop signal that arrived, as the error that ends the command.
 fn stopped(doing: &str) -> Result<()> {
     match sys::stop_signal() {

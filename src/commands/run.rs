@@ -38,6 +38,7 @@ pub fn config(args: &RunArgs) -> RunConfig {
     };
     cfg.spawners = args.spawners;
     cfg.pool = args.pool;
+    cfg.server = args.store.clone();
     cfg.with_timeout(args.timeout)
 }
 

@@ -47,7 +47,9 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
          kernel after the barrier · wakeups: sleeps per buyer on the way to the lock",
     )?;
     let safe: Vec<_> = if args.lock.is_empty() {
-        lock::listed().filter(|s| s.safe).collect()
+        lock::listed()
+            .filter(|s| s.safe && s.store != lock::Store::Postgres)
+            .collect()
     } else {
         super::chosen(&args.lock)
     };

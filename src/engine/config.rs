@@ -51,6 +51,8 @@ pub struct RunConfig {
     /// buyer after buyer (like `multiprocessing.Pool`); `None`: one process
     /// per buyer. The verdict is per buyer either way.
     pub pool: Option<u32>,
+    /// The PostgreSQL server of the `pg-*` strategies (`--store URL`).
+    pub server: Option<String>,
 }
 
 /// How a stepped run chooses whose turn it is.
@@ -107,6 +109,7 @@ impl RunConfig {
             stepping: None,
             spawners: None,
             pool: None,
+            server: None,
         }
     }
 
@@ -190,6 +193,13 @@ impl RunConfig {
         }
         if let Some(k) = self.pool {
             s += &format!(" --pool {k}");
+        }
+        if let Some(url) = self
+            .server
+            .as_ref()
+            .filter(|_| self.strategy.store == crate::lock::Store::Postgres)
+        {
+            s += &format!(" --store {}", shell_word(url));
         }
         if let Some(k) = self.spawners {
             s += &format!(" --spawners {k}");

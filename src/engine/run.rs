@@ -115,9 +115,16 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         StockSource::Fresh(tickets) => Workspace::fresh(*tickets)?,
         StockSource::File(path) => Workspace::user_file(path)?,
     };
-    let ws = match cfg.strategy.store {
-        Store::File => ws,
-        Store::Sqlite => ws.with_database()?,
+    let ws = match (cfg.strategy.store, &cfg.server) {
+        (Store::File, _) => ws,
+        (Store::Sqlite, _) => ws.with_sqlite()?,
+        (Store::Postgres, Some(url)) => ws.with_postgres(url)?,
+        (Store::Postgres, None) => {
+            return Err(Error::Input(format!(
+                "--lock {}: a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE",
+                cfg.strategy.name
+            )));
+        }
     };
     check_process_limit(cfg.processes() as u32)?;
     let tickets = ws.initial.count();

@@ -62,13 +62,26 @@ pub struct Workspace {
     /// The stock file's permissions, given to every rewrite.
     pub mode: u32,
     /// A SQL strategy's database (see [`Workspace::with_database`]).
-    pub database: Option<PathBuf>,
+    pub database: Option<crate::store::Database>,
     /// The run directory of a fresh stock, removed when dropped. Declared
     /// before the marker, so it is removed while the marker is still locked.
     _dir: Option<tempfile::TempDir>,
     _marker: Option<File>,
     /// A user's stock file: the claim that this run alone books it.
     _claim: Option<std::os::fd::OwnedFd>,
+    /// A PostgreSQL schema made for the run, dropped with it.
+    _schema: Option<Schema>,
+}
+
+/// A run's PostgreSQL schema: dropped (with its tables) when dropped.
+/// Only the parent drops it (buyers end with `_exit`). A `booking` killed
+/// with `SIGKILL` leaves its `booking_<pid>_<n>` schema on the server.
+struct Schema(crate::store::postgres::Place);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = crate::store::postgres::drop_schema(&self.0);
+    }
 }
 
 impl Workspace {
@@ -91,6 +104,7 @@ impl Workspace {
             _marker: Some(marker),
             _dir: Some(dir),
             _claim: None,
+            _schema: None,
         })
     }
 
@@ -100,7 +114,7 @@ impl Workspace {
     ///
     /// # Errors
     /// [`Error::Failed`] when the database cannot be made.
-    pub fn with_database(mut self) -> Result<Self> {
+    pub fn with_sqlite(mut self) -> Result<Self> {
         if self._dir.is_none() {
             let (dir, marker) = run_dir()?;
             self._dir = Some(dir);
@@ -114,7 +128,32 @@ impl Workspace {
             .join("stock.db");
         crate::store::sqlite::create(&path, self.initial.count())
             .map_err(|e| Error::failed("creating the SQLite stock", e))?;
-        self.database = Some(path);
+        self.database = Some(crate::store::Database::Sqlite(path));
+        Ok(self)
+    }
+
+    /// The same workspace with the stock in a schema of its own on the
+    /// PostgreSQL server at `url`, seeded with the stock's count; the
+    /// schema is dropped when the workspace is.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for a URL that does not parse or resolve;
+    /// [`Error::Failed`] when the server refuses.
+    pub fn with_postgres(mut self, url: &str) -> Result<Self> {
+        use crate::store::postgres;
+        let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
+        let place = postgres::Place {
+            config,
+            schema: format!(
+                "booking_{}_{}",
+                nix::unistd::getpid(),
+                super::outcome::monotonic_ns()
+            ),
+        };
+        postgres::create(&place, self.initial.count())
+            .map_err(|e| Error::failed(format_args!("the PostgreSQL stock at {url}"), e))?;
+        self._schema = Some(Schema(place.clone()));
+        self.database = Some(crate::store::Database::Postgres(Box::new(place)));
         Ok(self)
     }
 
@@ -126,11 +165,16 @@ impl Workspace {
     /// # Errors
     /// The file or the database cannot be read (or the file written).
     pub fn final_stock(&self) -> std::result::Result<Stock, String> {
-        let Some(db) = &self.database else {
-            return stock::load(&self.stock);
+        let count = match &self.database {
+            None => return stock::load(&self.stock),
+            Some(crate::store::Database::Sqlite(db)) => {
+                crate::store::sqlite::count(db).map_err(|e| format!("{}: {e}", db.display()))?
+            }
+            Some(crate::store::Database::Postgres(place)) => {
+                crate::store::postgres::count(place)
+                    .map_err(|e| format!("the PostgreSQL stock: {e}"))?
+            }
         };
-        let count =
-            crate::store::sqlite::count(db).map_err(|e| format!("{}: {e}", db.display()))?;
         let mut s = self.initial.clone();
         s.set_count(count);
         if self._claim.is_some() {
@@ -195,6 +239,7 @@ impl Workspace {
             _marker: None,
             _dir: None,
             _claim: Some(claim),
+            _schema: None,
         })
     }
 }

@@ -198,6 +198,9 @@ pub enum Store {
     /// directory; a `--stock FILE` seeds it with the file's count and gets
     /// the final count back when the run ends.
     Sqlite,
+    /// A schema on a PostgreSQL server (`--store postgres://...`), made for
+    /// the run and dropped at its end; a `--stock FILE` as for SQLite.
+    Postgres,
 }
 
 /// Where a run's files are, for a strategy to put its state beside them.
@@ -207,8 +210,8 @@ pub struct Setup {
     pub stock: PathBuf,
     /// Whether to repair a lock whose holder died (off with `--no-repair`).
     pub repair: bool,
-    /// The SQLite database, for a strategy whose [`Store`] is `Sqlite`.
-    pub database: Option<PathBuf>,
+    /// The run's database, for a strategy whose [`Store`] is not a file.
+    pub database: Option<crate::store::Database>,
 }
 
 impl Setup {
@@ -308,6 +311,20 @@ impl Strategy {
         Strategy {
             protects: Protects::Transaction,
             store: Store::Sqlite,
+            ..Strategy::new(name, about, safe, prepare)
+        }
+    }
+
+    /// A strategy whose purchase is a transaction on a PostgreSQL server.
+    pub const fn postgres(
+        name: &'static str,
+        about: &'static str,
+        safe: bool,
+        prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
+    ) -> Self {
+        Strategy {
+            protects: Protects::Transaction,
+            store: Store::Postgres,
             ..Strategy::new(name, about, safe, prepare)
         }
     }

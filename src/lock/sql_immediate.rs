@@ -55,7 +55,13 @@ pub(super) fn in_transaction(
     } else {
         None
     };
-    let released_ns = now_ns();
+    // A buyer that found no ticket only read: its section is that read
+    // (read-only transactions may run side by side; that is no race).
+    let released_ns = if ticket.is_some() {
+        now_ns()
+    } else {
+        acquired_ns
+    };
     tx.commit()?;
     if ticket.is_some() {
         (o.at)(Moment::Committed);

@@ -111,11 +111,15 @@ struct Database {
 /// # Errors
 /// When the run has no database (the strategy was given a file store).
 pub fn shared(setup: &Setup, purchase: Purchase) -> crate::error::Result<Box<dyn Shared>> {
-    let path = setup
-        .database
-        .clone()
-        .ok_or_else(|| crate::error::Error::Failed("a SQL strategy needs a SQLite store".into()))?;
-    Ok(Box::new(Database { path, purchase }))
+    match &setup.database {
+        Some(super::Database::Sqlite(path)) => Ok(Box::new(Database {
+            path: path.clone(),
+            purchase,
+        })),
+        _ => Err(crate::error::Error::Failed(
+            "a SQLite strategy needs a SQLite store".into(),
+        )),
+    }
 }
 
 impl Shared for Database {

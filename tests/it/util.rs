@@ -322,10 +322,15 @@ pub fn count_of(path: &Path) -> u64 {
     u(&v, "count")
 }
 
-/// Names of the strategies the binary lists, with whether each claims to
-/// be safe, as `booking --help` lists them (read from the registry).
+/// Names of the strategies the binary lists that need no server, with
+/// whether each claims to be safe (read from the registry).
 pub fn strategies() -> Vec<(String, bool)> {
-    booking::lock::listed()
-        .map(|s| (s.name.to_string(), s.safe))
-        .collect()
+    serverless().map(|s| (s.name.to_string(), s.safe)).collect()
+}
+
+/// The listed strategies that need no database server: what `check` and
+/// `compare` run by default without `--store` (the pg-* ones are tested
+/// against a throwaway cluster, in `pg.rs` and the property harness).
+pub fn serverless() -> impl Iterator<Item = &'static booking::lock::Strategy> {
+    booking::lock::listed().filter(|s| s.store != booking::lock::Store::Postgres)
 }

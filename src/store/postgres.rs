@@ -1,0 +1,217 @@
+//! The PostgreSQL store: the stock and the sales in a schema of their own,
+//! `booking_<pid>_<n>`, made by the parent for the run and dropped at its
+//! end, on a server the user names (`--store postgres://...`).
+//!
+//! ```sql
+//! CREATE TABLE stock (id INTEGER PRIMARY KEY CHECK (id = 1), count BIGINT NOT NULL,
+//!                     version BIGINT NOT NULL DEFAULT 0);
+//! CREATE TABLE sales (buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);
+//! ```
+//!
+//! **Each buyer connects after the fork**; a connection never crosses a
+//! `fork`. The parent stays single-threaded: the sync client runs its
+//! protocol on a current-thread runtime, and a host name is resolved here,
+//! with the C library, before connecting (the client would resolve it on a
+//! thread of its own).
+//!
+//! Who releases a dead buyer's locks: the server, which sees the
+//! connection close, rolls its transaction back and releases its row and
+//! advisory locks. No repair of ours.
+
+use std::io;
+use std::net::ToSocketAddrs;
+
+use postgres::{Client, Config, NoTls};
+
+use crate::lock::{Lock, Order, Setup, Shared, Sold};
+
+fn to_io(e: postgres::Error) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Where a run's stock lives on a server: the connection settings (host
+/// names resolved) and the run's schema.
+#[derive(Clone, Debug)]
+pub struct Place {
+    /// How to connect.
+    pub config: Config,
+    /// The run's schema.
+    pub schema: String,
+}
+
+/// The settings of `url`, each host name resolved to an address here (so
+/// that connecting starts no thread).
+///
+/// # Errors
+/// A URL that does not parse, or a host that does not resolve.
+pub fn config(url: &str) -> Result<Config, String> {
+    let mut config: Config = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    if config.get_hostaddrs().is_empty() {
+        let ports = config.get_ports().to_vec();
+        let port = ports.first().copied().unwrap_or(5432);
+        let mut addrs = Vec::new();
+        for host in config.get_hosts() {
+            if let postgres::config::Host::Tcp(name) = host {
+                let ip = (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map_err(|e| format!("{url}: resolving {name}: {e}"))?
+                    .next()
+                    .ok_or_else(|| format!("{url}: {name} has no address"))?
+                    .ip();
+                addrs.push(ip);
+            }
+        }
+        if addrs.len() == config.get_hosts().len() {
+            for ip in addrs {
+                config.hostaddr(ip);
+            }
+        }
+    }
+    Ok(config)
+}
+
+/// A connection to `place`, its schema first on the search path.
+///
+/// # Errors
+/// When the server cannot be reached.
+pub fn connect(place: &Place) -> io::Result<Client> {
+    let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    c.batch_execute(&format!("SET search_path TO {}", place.schema))
+        .map_err(to_io)?;
+    Ok(c)
+}
+
+/// Makes the run's schema at `place` with `count` tickets.
+///
+/// # Errors
+/// When the server refuses.
+pub fn create(place: &Place, count: u64) -> io::Result<()> {
+    let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    let count = i64::try_from(count).map_err(io::Error::other)?;
+    c.batch_execute(&format!(
+        "CREATE SCHEMA {s};
+         CREATE TABLE {s}.stock (id INTEGER PRIMARY KEY CHECK (id = 1), count BIGINT NOT NULL,
+                                 version BIGINT NOT NULL DEFAULT 0);
+         CREATE TABLE {s}.sales (buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);",
+        s = place.schema
+    ))
+    .map_err(to_io)?;
+    c.execute(
+        &format!(
+            "INSERT INTO {}.stock (id, count) VALUES (1, $1)",
+            place.schema
+        ),
+        &[&count],
+    )
+    .map_err(to_io)?;
+    Ok(())
+}
+
+/// The count at `place`.
+///
+/// # Errors
+/// When it cannot be read, or is negative.
+pub fn count(place: &Place) -> io::Result<u64> {
+    let mut c = connect(place)?;
+    let n: i64 = c
+        .query_one("SELECT count FROM stock WHERE id = 1", &[])
+        .map_err(to_io)?
+        .get(0);
+    u64::try_from(n).map_err(|_| io::Error::other(format!("the stock count is {n}")))
+}
+
+/// Drops the run's schema (its tables with it).
+///
+/// # Errors
+/// When the server refuses.
+pub fn drop_schema(place: &Place) -> io::Result<()> {
+    let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", place.schema))
+        .map_err(to_io)
+}
+
+/// A purchase on a connection: what a PostgreSQL strategy's file defines.
+pub type Purchase = fn(&mut Client, &mut Order<'_>) -> Result<Sold, postgres::Error>;
+
+struct Server {
+    place: Place,
+    purchase: Purchase,
+}
+
+/// The [`Shared`] state of a PostgreSQL strategy whose purchase is
+/// `purchase`.
+///
+/// # Errors
+/// When the run has no PostgreSQL store.
+pub fn shared(setup: &Setup, purchase: Purchase) -> crate::error::Result<Box<dyn Shared>> {
+    match &setup.database {
+        Some(super::Database::Postgres(place)) => Ok(Box::new(Server {
+            place: (**place).clone(),
+            purchase,
+        })),
+        _ => Err(crate::error::Error::Input(
+            "a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE".into(),
+        )),
+    }
+}
+
+impl Shared for Server {
+    fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
+        Ok(Box::new(Buyer {
+            client: connect(&self.place)?,
+            purchase: self.purchase,
+        }))
+    }
+}
+
+struct Buyer {
+    client: Client,
+    purchase: Purchase,
+}
+
+impl Lock for Buyer {
+    fn lock(&mut self) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a SQL strategy has no lock(): its purchase is a transaction",
+        ))
+    }
+
+    fn unlock(&mut self) -> io::Result<()> {
+        self.lock()
+    }
+
+    fn transact(&mut self, order: &mut Order<'_>) -> io::Result<Sold> {
+        (self.purchase)(&mut self.client, order).map_err(to_io)
+    }
+}
+
+/// The stock's count, in the client's current transaction.
+///
+/// # Errors
+/// As the server's.
+pub fn read_count(
+    c: &mut impl postgres::GenericClient,
+    lock: &str,
+) -> Result<i64, postgres::Error> {
+    Ok(
+        c.query_one(&format!("SELECT count FROM stock WHERE id = 1 {lock}"), &[])?
+            .get(0),
+    )
+}
+
+/// Records buyer `buyer`'s sale of `ticket`.
+///
+/// # Errors
+/// As the server's.
+pub fn record_sale(
+    c: &mut impl postgres::GenericClient,
+    buyer: u32,
+    ticket: i64,
+) -> Result<(), postgres::Error> {
+    c.execute(
+        "INSERT INTO sales (buyer, ticket) VALUES ($1, $2)",
+        &[&(buyer as i32), &ticket],
+    )
+    .map(drop)
+}
