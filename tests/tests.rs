@@ -32,7 +32,7 @@ mod run;
 #[path = "it/signals.rs"]
 mod signals;
 #[path = "it/sql.rs"]
-mod sql;
+pub mod sql;
 #[path = "it/stepped.rs"]
 mod stepped;
 #[path = "it/timeline.rs"]

@@ -301,8 +301,10 @@ impl Strategy {
         }
     }
 
-    /// A strategy whose purchase is a transaction in a SQLite database.
-    pub const fn sqlite(
+    /// A strategy whose purchase is a transaction in a database: its
+    /// stock lives in `store` (`Store::Sqlite` or `Store::Postgres`).
+    pub const fn transaction(
+        store: Store,
         name: &'static str,
         about: &'static str,
         safe: bool,
@@ -310,21 +312,7 @@ impl Strategy {
     ) -> Self {
         Strategy {
             protects: Protects::Transaction,
-            store: Store::Sqlite,
-            ..Strategy::new(name, about, safe, prepare)
-        }
-    }
-
-    /// A strategy whose purchase is a transaction on a PostgreSQL server.
-    pub const fn postgres(
-        name: &'static str,
-        about: &'static str,
-        safe: bool,
-        prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
-    ) -> Self {
-        Strategy {
-            protects: Protects::Transaction,
-            store: Store::Postgres,
+            store,
             ..Strategy::new(name, about, safe, prepare)
         }
     }

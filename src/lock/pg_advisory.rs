@@ -8,12 +8,13 @@
 
 use postgres::Client;
 
-use super::{Order, Setup, Shared, Sold, Strategy};
+use super::{Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
 use crate::store::postgres as pg;
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::postgres(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Postgres,
     "pg-advisory",
     "PostgreSQL: pg_advisory_xact_lock, then SELECT and UPDATE, in one transaction",
     true,

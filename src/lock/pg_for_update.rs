@@ -7,12 +7,13 @@
 
 use postgres::Client;
 
-use super::{Moment, Order, Setup, Shared, Sold, Strategy, now_ns};
+use super::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
-use crate::store::postgres as pg;
+use crate::store::{self, postgres as pg};
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::postgres(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Postgres,
     "pg-for-update",
     "PostgreSQL: SELECT ... FOR UPDATE, then UPDATE, in one transaction",
     true,
@@ -36,35 +37,12 @@ pub(super) fn locked_purchase(
     if !first.is_empty() {
         tx.batch_execute(first)?;
     }
-    (o.at)(Moment::Holding);
-    let count = pg::read_count(&mut tx, lock)?;
-    let acquired_ns = now_ns();
-    (o.at)(Moment::Read);
-    let ticket = if count > 0 {
-        std::thread::sleep(o.delay);
-        tx.execute("UPDATE stock SET count = $1 WHERE id = 1", &[&(count - 1)])?;
-        pg::record_sale(&mut tx, o.buyer, count)?;
-        (o.at)(Moment::Wrote);
-        Some(count as u64)
-    } else {
-        None
-    };
-    // A buyer that found no ticket only read: its section is that read
-    // (read-only transactions may run side by side; that is no race).
-    let released_ns = if ticket.is_some() {
-        now_ns()
-    } else {
-        acquired_ns
-    };
+    let sold = store::read_modify_write(&mut tx, o, lock)?;
     tx.commit()?;
-    if ticket.is_some() {
+    if sold.ticket.is_some() {
         (o.at)(Moment::Committed);
     }
-    Ok(Sold {
-        ticket,
-        acquired_ns,
-        released_ns,
-    })
+    Ok(sold)
 }
 
 fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {

@@ -7,12 +7,13 @@
 
 use postgres::Client;
 
-use super::{Moment, Order, Setup, Shared, Sold, Strategy, now_ns};
+use super::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
-use crate::store::postgres as pg;
+use crate::store::{self, postgres as pg};
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::postgres(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Postgres,
     "pg-none",
     "zoo, PostgreSQL: SELECT, then UPDATE count = read - 1 in another statement: lost updates",
     false,
@@ -24,26 +25,9 @@ fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
 }
 
 fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
-    (o.at)(Moment::Holding);
-    let acquired_ns = now_ns();
-    let count = pg::read_count(c, "")?;
-    (o.at)(Moment::Read);
-    if count <= 0 {
-        return Ok(Sold {
-            ticket: None,
-            acquired_ns,
-            released_ns: now_ns(),
-        });
+    let sold = store::read_modify_write(c, o, "")?;
+    if sold.ticket.is_some() {
+        (o.at)(Moment::Committed);
     }
-    std::thread::sleep(o.delay);
-    c.execute("UPDATE stock SET count = $1 WHERE id = 1", &[&(count - 1)])?;
-    (o.at)(Moment::Wrote);
-    pg::record_sale(c, o.buyer, count)?;
-    let released_ns = now_ns();
-    (o.at)(Moment::Committed);
-    Ok(Sold {
-        ticket: Some(count as u64),
-        acquired_ns,
-        released_ns,
-    })
+    Ok(sold)
 }

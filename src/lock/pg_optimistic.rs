@@ -8,12 +8,13 @@
 
 use postgres::Client;
 
-use super::{Moment, Order, Setup, Shared, Sold, Strategy, now_ns};
+use super::{Moment, Order, Setup, Shared, Sold, Store, Strategy, now_ns};
 use crate::error::Result;
 use crate::store::postgres as pg;
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::postgres(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Postgres,
     "pg-optimistic",
     "PostgreSQL: UPDATE ... WHERE version = <read>, retried when another buyer wrote first",
     true,

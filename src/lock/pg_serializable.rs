@@ -8,12 +8,13 @@
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel};
 
-use super::{Moment, Order, Setup, Shared, Sold, Strategy, now_ns};
+use super::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
-use crate::store::postgres as pg;
+use crate::store::{self, postgres as pg};
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::postgres(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Postgres,
     "pg-serializable",
     "PostgreSQL: SELECT, UPDATE in a SERIALIZABLE transaction, retried on SQLSTATE 40001",
     true,
@@ -29,35 +30,12 @@ fn attempt(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postg
         .build_transaction()
         .isolation_level(IsolationLevel::Serializable)
         .start()?;
-    (o.at)(Moment::Holding);
-    let count = pg::read_count(&mut tx, "")?;
-    let acquired_ns = now_ns();
-    (o.at)(Moment::Read);
-    let ticket = if count > 0 {
-        std::thread::sleep(o.delay);
-        tx.execute("UPDATE stock SET count = $1 WHERE id = 1", &[&(count - 1)])?;
-        pg::record_sale(&mut tx, o.buyer, count)?;
-        (o.at)(Moment::Wrote);
-        Some(count as u64)
-    } else {
-        None
-    };
-    // A buyer that found no ticket only read: its section is that read
-    // (read-only transactions may run side by side; that is no race).
-    let released_ns = if ticket.is_some() {
-        now_ns()
-    } else {
-        acquired_ns
-    };
+    let sold = store::read_modify_write(&mut tx, o, "")?;
     tx.commit()?;
-    if ticket.is_some() {
+    if sold.ticket.is_some() {
         (o.at)(Moment::Committed);
     }
-    Ok(Sold {
-        ticket,
-        acquired_ns,
-        released_ns,
-    })
+    Ok(sold)
 }
 
 fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {

@@ -19,12 +19,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{Moment, Order, Setup, Shared, Sold, Strategy, now_ns};
+use super::{Moment, Order, Setup, Shared, Sold, Store, Strategy, now_ns};
 use crate::error::Result;
-use crate::store::sqlite;
+use crate::store::{self, sqlite};
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::sqlite(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Sqlite,
     "sql-atomic",
     "SQLite: one UPDATE ... SET count = count - 1 WHERE count > 0 RETURNING count",
     true,
@@ -57,7 +58,7 @@ fn purchase(c: &mut Connection, o: &mut Order<'_>) -> rusqlite::Result<Sold> {
         });
     };
     (o.at)(Moment::Wrote);
-    sqlite::record_sale(c, o.buyer, left + 1)?;
+    store::Statements::record_sale(&mut &*c, o.buyer, left + 1)?;
     (o.at)(Moment::Committed);
     Ok(Sold {
         ticket: Some((left + 1) as u64),

@@ -12,12 +12,13 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{Order, Setup, Shared, Sold, Strategy};
+use super::{Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
 use crate::store::sqlite;
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::sqlite(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Sqlite,
     "sql-deferred",
     "zoo, SQLite: BEGIN (deferred), SELECT, UPDATE: the lock upgrade fails with SQLITE_BUSY",
     false,

@@ -11,16 +11,15 @@
 //! file locks with the process, and the next writer rolls back the dead
 //! holder's half-done transaction from its journal. No repair of ours.
 
-use std::time::Duration;
-
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::{Moment, Order, Setup, Shared, Sold, Strategy, now_ns};
+use super::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
-use crate::store::sqlite;
+use crate::store::{self, sqlite};
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::sqlite(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Sqlite,
     "sql-immediate",
     "SQLite: BEGIN IMMEDIATE (the write lock first), SELECT, UPDATE, COMMIT",
     true,
@@ -39,38 +38,12 @@ pub(super) fn in_transaction(
     behavior: TransactionBehavior,
 ) -> rusqlite::Result<Sold> {
     let tx = c.transaction_with_behavior(behavior)?;
-    (o.at)(Moment::Holding);
-    let count = sqlite::read_count(&tx)?;
-    // After the read: a deferred transaction holds nothing before it.
-    let acquired_ns = now_ns();
-    (o.at)(Moment::Read);
-    let ticket = if count > 0 {
-        if o.delay > Duration::ZERO {
-            std::thread::sleep(o.delay);
-        }
-        tx.execute("UPDATE stock SET count = ?1 WHERE id = 1", [count - 1])?;
-        sqlite::record_sale(&tx, o.buyer, count)?;
-        (o.at)(Moment::Wrote);
-        Some(count as u64)
-    } else {
-        None
-    };
-    // A buyer that found no ticket only read: its section is that read
-    // (read-only transactions may run side by side; that is no race).
-    let released_ns = if ticket.is_some() {
-        now_ns()
-    } else {
-        acquired_ns
-    };
+    let sold = store::read_modify_write(&mut &*tx, o, "")?;
     tx.commit()?;
-    if ticket.is_some() {
+    if sold.ticket.is_some() {
         (o.at)(Moment::Committed);
     }
-    Ok(Sold {
-        ticket,
-        acquired_ns,
-        released_ns,
-    })
+    Ok(sold)
 }
 
 fn purchase(c: &mut Connection, o: &mut Order<'_>) -> rusqlite::Result<Sold> {

@@ -10,16 +10,15 @@
 //! section, in the report, runs from the read to the write, so the overlap
 //! is visible.
 
-use std::time::Duration;
-
 use rusqlite::Connection;
 
-use super::{Moment, Order, Setup, Shared, Sold, Strategy, now_ns};
+use super::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
-use crate::store::sqlite;
+use crate::store::{self, sqlite};
 
 /// The registry entry.
-pub const STRATEGY: Strategy = Strategy::sqlite(
+pub const STRATEGY: Strategy = Strategy::transaction(
+    Store::Sqlite,
     "sql-none",
     "zoo, SQLite: SELECT, then UPDATE count = read - 1 in another statement: lost updates",
     false,
@@ -31,29 +30,9 @@ fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
 }
 
 fn purchase(c: &mut Connection, o: &mut Order<'_>) -> rusqlite::Result<Sold> {
-    (o.at)(Moment::Holding);
-    let acquired_ns = now_ns();
-    let count = sqlite::read_count(c)?;
-    (o.at)(Moment::Read);
-    if count <= 0 {
-        let t = now_ns();
-        return Ok(Sold {
-            ticket: None,
-            acquired_ns,
-            released_ns: t.max(acquired_ns),
-        });
+    let sold = store::read_modify_write(&mut &*c, o, "")?;
+    if sold.ticket.is_some() {
+        (o.at)(Moment::Committed);
     }
-    if o.delay > Duration::ZERO {
-        std::thread::sleep(o.delay);
-    }
-    c.execute("UPDATE stock SET count = ?1 WHERE id = 1", [count - 1])?;
-    (o.at)(Moment::Wrote);
-    sqlite::record_sale(c, o.buyer, count)?;
-    let released_ns = now_ns();
-    (o.at)(Moment::Committed);
-    Ok(Sold {
-        ticket: Some(count as u64),
-        acquired_ns,
-        released_ns,
-    })
+    Ok(sold)
 }

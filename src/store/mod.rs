@@ -12,3 +12,87 @@ pub enum Database {
     /// A schema on a PostgreSQL server.
     Postgres(Box<postgres::Place>),
 }
+
+use std::fmt::Display;
+use std::io;
+
+use crate::lock::{Lock, Moment, Order, Sold, now_ns};
+
+/// The statements a purchase makes, on a connection or in a transaction,
+/// in either database.
+pub trait Statements {
+    /// The database's error.
+    type Error: Display;
+    /// `SELECT count FROM stock`, with `lock` appended (`FOR UPDATE`, or
+    /// nothing).
+    fn read_count(&mut self, lock: &str) -> Result<i64, Self::Error>;
+    /// `UPDATE stock SET count = count`.
+    fn write_count(&mut self, count: i64) -> Result<(), Self::Error>;
+    /// `INSERT INTO sales`.
+    fn record_sale(&mut self, buyer: u32, ticket: i64) -> Result<(), Self::Error>;
+}
+
+/// The classic purchase on `db`: read the count (with `lock`), and if a
+/// ticket is left wait the delay, write the count minus one and record
+/// the sale. Reports the moments to `o.at` up to `Wrote`; the caller
+/// commits (or not: autocommit) and reports `Committed`.
+///
+/// The section runs from the read to the end of the write. A buyer that
+/// found no ticket only read: its section is that instant (read-only
+/// transactions may run side by side; that is no race).
+///
+/// # Errors
+/// The database's.
+pub fn read_modify_write<S: Statements>(
+    db: &mut S,
+    o: &mut Order<'_>,
+    lock: &str,
+) -> Result<Sold, S::Error> {
+    (o.at)(Moment::Holding);
+    let count = db.read_count(lock)?;
+    let acquired_ns = now_ns();
+    (o.at)(Moment::Read);
+    if count <= 0 {
+        return Ok(Sold {
+            ticket: None,
+            acquired_ns,
+            released_ns: acquired_ns,
+        });
+    }
+    std::thread::sleep(o.delay);
+    db.write_count(count - 1)?;
+    db.record_sale(o.buyer, count)?;
+    (o.at)(Moment::Wrote);
+    Ok(Sold {
+        ticket: Some(count as u64),
+        acquired_ns,
+        released_ns: now_ns(),
+    })
+}
+
+/// One buyer's connection to a database, and the strategy's purchase on
+/// it: the [`Lock`] of every SQL strategy. It has no `lock`/`unlock`: its
+/// purchase is a transaction ([`Lock::transact`]).
+pub struct Connection<C, E> {
+    /// The connection, made in the buyer after the fork.
+    pub conn: C,
+    /// The strategy's purchase.
+    pub purchase: fn(&mut C, &mut Order<'_>) -> Result<Sold, E>,
+}
+
+impl<C, E: Display> Lock for Connection<C, E> {
+    fn lock(&mut self) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a SQL strategy has no lock(): its purchase is a transaction",
+        ))
+    }
+
+    fn unlock(&mut self) -> io::Result<()> {
+        self.lock()
+    }
+
+    fn transact(&mut self, order: &mut Order<'_>) -> io::Result<Sold> {
+        (self.purchase)(&mut self.conn, order).map_err(|e| io::Error::other(e.to_string()))
+    }
+}

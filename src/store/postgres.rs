@@ -21,7 +21,7 @@
 use std::io;
 use std::net::ToSocketAddrs;
 
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config, GenericClient, NoTls, Transaction};
 
 use crate::lock::{Lock, Order, Setup, Shared, Sold};
 
@@ -157,47 +157,23 @@ pub fn shared(setup: &Setup, purchase: Purchase) -> crate::error::Result<Box<dyn
 
 impl Shared for Server {
     fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
-        Ok(Box::new(Buyer {
-            client: connect(&self.place)?,
+        Ok(Box::new(super::Connection {
+            conn: connect(&self.place)?,
             purchase: self.purchase,
         }))
     }
 }
 
-struct Buyer {
-    client: Client,
-    purchase: Purchase,
-}
-
-impl Lock for Buyer {
-    fn lock(&mut self) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a SQL strategy has no lock(): its purchase is a transaction",
-        ))
-    }
-
-    fn unlock(&mut self) -> io::Result<()> {
-        self.lock()
-    }
-
-    fn transact(&mut self, order: &mut Order<'_>) -> io::Result<Sold> {
-        (self.purchase)(&mut self.client, order).map_err(to_io)
-    }
-}
-
-/// The stock's count, in the client's current transaction.
-///
-/// # Errors
-/// As the server's.
-pub fn read_count(
-    c: &mut impl postgres::GenericClient,
-    lock: &str,
-) -> Result<i64, postgres::Error> {
+fn read_count(c: &mut impl GenericClient, lock: &str) -> Result<i64, postgres::Error> {
     Ok(
         c.query_one(&format!("SELECT count FROM stock WHERE id = 1 {lock}"), &[])?
             .get(0),
     )
+}
+
+fn write_count(c: &mut impl GenericClient, count: i64) -> Result<(), postgres::Error> {
+    c.execute("UPDATE stock SET count = $1 WHERE id = 1", &[&count])
+        .map(drop)
 }
 
 /// Records buyer `buyer`'s sale of `ticket`.
@@ -205,7 +181,7 @@ pub fn read_count(
 /// # Errors
 /// As the server's.
 pub fn record_sale(
-    c: &mut impl postgres::GenericClient,
+    c: &mut impl GenericClient,
     buyer: u32,
     ticket: i64,
 ) -> Result<(), postgres::Error> {
@@ -215,3 +191,24 @@ pub fn record_sale(
     )
     .map(drop)
 }
+
+/// The purchase's statements on a connection (autocommit) and in a
+/// transaction: the same three calls on either.
+macro_rules! statements {
+    ($t:ty) => {
+        impl super::Statements for $t {
+            type Error = postgres::Error;
+            fn read_count(&mut self, lock: &str) -> Result<i64, postgres::Error> {
+                read_count(self, lock)
+            }
+            fn write_count(&mut self, count: i64) -> Result<(), postgres::Error> {
+                write_count(self, count)
+            }
+            fn record_sale(&mut self, buyer: u32, ticket: i64) -> Result<(), postgres::Error> {
+                record_sale(self, buyer, ticket)
+            }
+        }
+    };
+}
+statements!(Client);
+statements!(Transaction<'_>);

@@ -124,52 +124,33 @@ pub fn shared(setup: &Setup, purchase: Purchase) -> crate::error::Result<Box<dyn
 
 impl Shared for Database {
     fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
-        Ok(Box::new(Buyer {
+        Ok(Box::new(super::Connection {
             conn: connect(&self.path)?,
             purchase: self.purchase,
         }))
     }
 }
 
-/// One buyer's connection.
-struct Buyer {
-    conn: Connection,
-    purchase: Purchase,
-}
+/// The purchase's statements on a connection (autocommit) or in a
+/// transaction (`Transaction` derefs to `&Connection`).
+impl super::Statements for &Connection {
+    type Error = rusqlite::Error;
 
-impl Lock for Buyer {
-    fn lock(&mut self) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "a SQL strategy has no lock(): its purchase is a transaction",
-        ))
+    fn read_count(&mut self, lock: &str) -> rusqlite::Result<i64> {
+        debug_assert!(lock.is_empty(), "SQLite has no row locks");
+        self.query_row("SELECT count FROM stock WHERE id = 1", [], |r| r.get(0))
     }
 
-    fn unlock(&mut self) -> io::Result<()> {
-        self.lock()
+    fn write_count(&mut self, count: i64) -> rusqlite::Result<()> {
+        self.execute("UPDATE stock SET count = ?1 WHERE id = 1", [count])
+            .map(drop)
     }
 
-    fn transact(&mut self, order: &mut Order<'_>) -> io::Result<Sold> {
-        (self.purchase)(&mut self.conn, order).map_err(to_io)
+    fn record_sale(&mut self, buyer: u32, ticket: i64) -> rusqlite::Result<()> {
+        self.execute(
+            "INSERT INTO sales (buyer, ticket) VALUES (?1, ?2)",
+            rusqlite::params![buyer, ticket],
+        )
+        .map(drop)
     }
-}
-
-/// The stock's count, read in `c`'s current transaction (or on its own).
-///
-/// # Errors
-/// As SQLite's.
-pub fn read_count(c: &Connection) -> rusqlite::Result<i64> {
-    c.query_row("SELECT count FROM stock WHERE id = 1", [], |r| r.get(0))
-}
-
-/// Records buyer `buyer`'s sale of `ticket`.
-///
-/// # Errors
-/// As SQLite's.
-pub fn record_sale(c: &Connection, buyer: u32, ticket: i64) -> rusqlite::Result<()> {
-    c.execute(
-        "INSERT INTO sales (buyer, ticket) VALUES (?1, ?2)",
-        rusqlite::params![buyer, ticket],
-    )
-    .map(drop)
 }
