@@ -12,8 +12,9 @@
 //! Only the environment differs from a student's: the install root, a build
 //! directory of its own under `target/` (kept between test runs, so the
 //! dependencies are built once), no network (the outer build fetched every
-//! crate), and a release profile without LTO or optimisation (the commands
-//! are checked for working, not for speed).
+//! crate), a release profile without LTO or optimisation (the commands
+//! are checked for working, not for speed), and two property-test cases
+//! (`BOOKING_CASES`) for the nested `cargo test`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -99,6 +100,8 @@ fn the_handout_runs_as_written() {
             .env("CARGO_PROFILE_RELEASE_LTO", "false")
             .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
             .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            // The nested property test: a couple of cases show it runs.
+            .env("BOOKING_CASES", "2")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
