@@ -8,13 +8,7 @@ use std::collections::HashSet;
 use crate::util::{Work, assert_consistent, u};
 
 fn pids(r: &serde_json::Value) -> HashSet<u64> {
-    r["buyers_detail"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| !b.is_null())
-        .map(|b| u(b, "pid"))
-        .collect()
+    crate::util::column(r, "pid").into_iter().collect()
 }
 
 #[test]

@@ -317,23 +317,15 @@ fn wakeups_count_the_sleeps_on_the_way_to_the_lock() {
             "0,1,0,0,0,1,1,1,2,2,2",
         ],
     );
-    let wakeups: Vec<u64> = r["buyers_detail"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| u(b, "wakeups"))
-        .collect();
+    let wakeups = crate::util::column(&r, "wakeups");
     assert_eq!(wakeups, [0, 1, 0], "{r}");
     assert_eq!(r["wakeups_per_buyer"].as_f64(), Some(1.0 / 3.0), "{r}");
 
     let none = work
         .booking(&["--buyers", "30", "--lock", "none", "--delay", "0", "--json"])
         .json();
-    let slept: Vec<u64> = none["buyers_detail"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| u(b, "wakeups"))
+    let slept: Vec<u64> = crate::util::column(&none, "wakeups")
+        .into_iter()
         .filter(|&w| w > 0)
         .collect();
     assert!(

@@ -150,6 +150,17 @@ impl Run {
     }
 }
 
+/// `field` of every buyer that reported, in id order.
+pub fn column(report: &Value, field: &str) -> Vec<u64> {
+    report["buyers_detail"]
+        .as_array()
+        .expect("buyers_detail")
+        .iter()
+        .filter(|b| !b.is_null())
+        .map(|b| u(b, field))
+        .collect()
+}
+
 pub fn u(v: &Value, field: &str) -> u64 {
     v[field]
         .as_u64()
