@@ -2,7 +2,8 @@
 # The zoo's catch rate: runs a default `booking check` ROUNDS times (20 by
 # default), each with its own scenario seed (1, 2, ...), and prints per
 # strategy in how many invocations it was caught. A deliberately wrong
-# strategy is caught when at least one of its scenarios was proven unsafe;
+# strategy is caught when at least one of its scenarios was proven unsafe
+# (or, for a liveness mistake like sql-deferred, failed its buyers);
 # a strategy that claims to be safe is flagged when any scenario of it was
 # unsafe, failed, hung or sold too few. The goal: every zoo strategy caught
 # in at least 19 of 20, every safe strategy flagged in none.
@@ -26,6 +27,7 @@ cat "$out"/*.json | awk -v rounds="$rounds" '
   /"claims_safe":/     { gsub(/,/, "", $2); claims[name] = $2 }
   /"scenarios":/        { gsub(/,/, "", $2); cases = $2 + 0 }
   /"unsafe_scenarios":/ { gsub(/,/, "", $2); unsafe_now = $2 + 0; found[name] += unsafe_now }
+  /"failed_scenarios":/ { gsub(/,/, "", $2); if (claims[name] != "true") unsafe_now += $2 + 0 }
   /"kept_claim":/      { gsub(/,/, "", $2)
                          if (claims[name] == "true") { if ($2 == "false") hit[name]++ }
                          else if (unsafe_now > 0) hit[name]++ }
@@ -46,11 +48,12 @@ echo
 echo "re-runs of the first check's counterexamples (20 each; same verdict and final count):"
 grep -E '"rerun":' "$out/1.json" | sed -E 's/^ *"rerun": "booking (.*)",?$/\1/' | while read -r line; do
   # shellcheck disable=SC2086
-  first=$("$booking" $line --json 2>/dev/null | grep -oE '"(status|remaining)":("[a-z]+"|[0-9]+)' | tr '\n' ' ')
+  # A run whose buyers fail exits 1 (sql-deferred): its verdict still counts.
+  first=$("$booking" $line --json 2>/dev/null | grep -oE '"(status|remaining)":("[a-z]+"|[0-9]+)' | tr '\n' ' ') || true
   same=0
   for _ in $(seq 1 20); do
     # shellcheck disable=SC2086
-    now=$("$booking" $line --json 2>/dev/null | grep -oE '"(status|remaining)":("[a-z]+"|[0-9]+)' | tr '\n' ' ')
+    now=$("$booking" $line --json 2>/dev/null | grep -oE '"(status|remaining)":("[a-z]+"|[0-9]+)' | tr '\n' ' ') || true
     [ "$now" = "$first" ] && same=$((same + 1))
   done
   lock=$(echo "$line" | sed -E 's/.*--lock ([^ ]+).*/\1/')

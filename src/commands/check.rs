@@ -113,6 +113,9 @@ impl CheckReport {
                 "kept its claim"
             } else if s.unsafe_scenarios > 0 {
                 "caught"
+            } else if s.failed_scenarios + s.hung_scenarios > 0 {
+                // A liveness mistake (sql-deferred): buyers fail, data stay.
+                "caught, its buyers failing"
             } else {
                 "NOT CAUGHT"
             };
