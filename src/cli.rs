@@ -63,6 +63,7 @@ impl Cli {
             Some(Command::Check(a)) => a.json,
             Some(Command::Compare(a)) => a.format.as_deref() == Some("json"),
             Some(Command::Grade(a)) => a.json,
+            Some(Command::Verdict(a)) => a.json,
             Some(Command::Completions { .. }) => false,
             Some(Command::Bench(_)) => false,
         }
@@ -87,6 +88,9 @@ pub enum Command {
     /// scenarios, a holder killed at every point, liveness; a score, and
     /// Gradescope's results.json or JUnit XML on request.
     Grade(GradeArgs),
+    /// Judge a run made by several hosts (`--run NAME --hosts N`) from the
+    /// database alone: every host's buyers, and the final count.
+    Verdict(VerdictArgs),
     /// Print a shell completion script (`booking completions bash >
     /// ~/.local/share/bash-completion/completions/booking`).
     Completions {
@@ -94,6 +98,33 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// Options of `verdict`.
+#[derive(Debug, Clone, Args)]
+pub struct VerdictArgs {
+    /// The PostgreSQL server the hosts booked on.
+    #[arg(long, value_name = "URL", value_parser = parse_server)]
+    pub store: String,
+    /// The run's name, as the hosts gave it.
+    #[arg(long, value_name = "NAME", value_parser = parse_run_name)]
+    pub run: String,
+    /// One JSON object instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--run`: a name for a run several hosts share (a SQL identifier part).
+fn parse_run_name(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 40
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err("1 to 40 characters from a-z, 0-9 and _".into())
+    }
 }
 
 /// Options of `check`.
@@ -355,6 +386,23 @@ pub struct RunArgs {
     /// with --kill or a stepped run.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BUYERS)))]
     pub pool: Option<u32>,
+
+    /// A run shared by several hosts (with --store and a pg-* strategy):
+    /// each host runs its own buyers against one stock, after a start
+    /// barrier in the database; `booking verdict --run NAME` judges them
+    /// all. Each host judges only its own part.
+    #[arg(long, value_name = "NAME", value_parser = parse_run_name, requires = "store")]
+    pub run: Option<String>,
+
+    /// With --run: how many hosts the run waits for before it starts.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "run",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub hosts: u32,
+
+    /// With --run: this host's name in the run (default: the machine's
+    /// name and this process's id).
+    #[arg(long, value_name = "NAME", requires = "run")]
+    pub host_name: Option<String>,
 
     /// Draw the run's timeline: FILE.svg (a picture), FILE.txt (text), or
     /// `-` (text, on the terminal, after the summary).

@@ -17,6 +17,7 @@ pub mod quiz;
 pub mod run;
 pub mod scale;
 pub mod scenario;
+pub mod verdict;
 
 use crate::cli::{Cli, Command};
 use crate::engine::sys;
@@ -37,6 +38,7 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Compare(args)) => compare::command(&args),
             Some(Command::Bench(args)) => bench::bench(&args),
             Some(Command::Grade(args)) => grade::command(&args),
+            Some(Command::Verdict(args)) => verdict::command(&args),
             Some(Command::Completions { shell }) => completions(shell),
         });
     match result {

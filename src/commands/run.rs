@@ -39,6 +39,19 @@ pub fn config(args: &RunArgs) -> RunConfig {
     cfg.spawners = args.spawners;
     cfg.pool = args.pool;
     cfg.server = args.store.clone();
+    cfg.shared = args
+        .run
+        .as_ref()
+        .map(|name| crate::engine::config::SharedRun {
+            name: name.clone(),
+            hosts: args.hosts,
+            host: args.host_name.clone().unwrap_or_else(|| {
+                let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_else(|_| "host".into());
+                format!("{machine}-{}", std::process::id())
+            }),
+        });
     cfg.with_timeout(args.timeout)
 }
 

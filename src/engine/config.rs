@@ -53,6 +53,19 @@ pub struct RunConfig {
     pub pool: Option<u32>,
     /// The PostgreSQL server of the `pg-*` strategies (`--store URL`).
     pub server: Option<String>,
+    /// A run shared by several hosts (`--run`), on `server`.
+    pub shared: Option<SharedRun>,
+}
+
+/// One host's part in a run several hosts share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedRun {
+    /// The run's name.
+    pub name: String,
+    /// How many hosts it waits for.
+    pub hosts: u32,
+    /// This host's name.
+    pub host: String,
 }
 
 /// How a stepped run chooses whose turn it is.
@@ -110,6 +123,7 @@ impl RunConfig {
             spawners: None,
             pool: None,
             server: None,
+            shared: None,
         }
     }
 
@@ -200,6 +214,14 @@ impl RunConfig {
             .filter(|_| self.strategy.store == crate::lock::Store::Postgres)
         {
             s += &format!(" --store {}", shell_word(url));
+        }
+        if let Some(r) = &self.shared {
+            s += &format!(
+                " --run {} --hosts {} --host-name {}",
+                r.name,
+                r.hosts,
+                shell_word(&r.host)
+            );
         }
         if let Some(k) = self.spawners {
             s += &format!(" --spawners {k}");

@@ -118,7 +118,9 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     let ws = match (cfg.strategy.store, &cfg.server) {
         (Store::File, _) => ws,
         (Store::Sqlite, _) => ws.with_sqlite()?,
-        (Store::Postgres, Some(url)) => ws.with_postgres(url)?,
+        (Store::Postgres, Some(url)) => {
+            ws.with_postgres(url, cfg.shared.as_ref(), cfg.processes() as u32)?
+        }
         (Store::Postgres, None) => {
             return Err(Error::Input(format!(
                 "--lock {}: a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE",
@@ -162,7 +164,33 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
                 ws.stock.display()
             ))
         })?;
-    let verdict = judge(tickets, final_stock.count(), &outcomes, rejected);
+    let mut events = events;
+    let verdict = match (&cfg.shared, &ws.database) {
+        (Some(run), Some(crate::store::Database::Postgres(place))) => {
+            // The stock is every host's: this host can judge only its own
+            // buyers (double bookings among them, overlaps, failures), not
+            // the count. It hands its records to the run for `verdict`.
+            let records: Vec<Option<String>> = outcomes
+                .iter()
+                .map(|o| {
+                    o.as_ref().map(|o| {
+                        let line = o.to_line();
+                        String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line))
+                            .into_owned()
+                    })
+                })
+                .collect();
+            crate::store::postgres::report(place, &run.host, &records)
+                .map_err(|e| Error::failed(format_args!("reporting to run {}", run.name), e))?;
+            events.push(format!(
+                "run {}: host {} judged only its own buyers (the stock is shared); `booking verdict --run {}` judges the whole run",
+                run.name, run.host, run.name
+            ));
+            let sold = outcomes.iter().flatten().filter(|o| o.got_ticket).count() as u64;
+            judge(sold, 0, &outcomes, rejected)
+        }
+        _ => judge(tickets, final_stock.count(), &outcomes, rejected),
+    };
     Ok(RunOutput {
         tickets,
         outcomes,

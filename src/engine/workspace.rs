@@ -73,6 +73,9 @@ pub struct Workspace {
     _schema: Option<Schema>,
 }
 
+/// How long a host of a shared run waits for the others to join.
+const SHARED_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A run's PostgreSQL schema: dropped (with its tables) when dropped.
 /// Only the parent drops it (buyers end with `_exit`). A `booking` killed
 /// with `SIGKILL` leaves its `booking_<pid>_<n>` schema on the server.
@@ -139,20 +142,40 @@ impl Workspace {
     /// # Errors
     /// [`Error::Input`] for a URL that does not parse or resolve;
     /// [`Error::Failed`] when the server refuses.
-    pub fn with_postgres(mut self, url: &str) -> Result<Self> {
+    pub fn with_postgres(
+        mut self,
+        url: &str,
+        shared: Option<&super::config::SharedRun>,
+        buyers: u32,
+    ) -> Result<Self> {
         use crate::store::postgres;
         let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
+        let Some(run) = shared else {
+            let place = postgres::Place {
+                config,
+                schema: format!(
+                    "booking_{}_{}",
+                    nix::unistd::getpid(),
+                    super::outcome::monotonic_ns()
+                ),
+            };
+            postgres::create(&place, self.initial.count())
+                .map_err(|e| Error::failed(format_args!("the PostgreSQL stock at {url}"), e))?;
+            self._schema = Some(Schema(place.clone()));
+            self.database = Some(crate::store::Database::Postgres(Box::new(place)));
+            return Ok(self);
+        };
+        // A shared run: join it (the first host makes it), wait for the
+        // others at the database's barrier. Its schema stays for `verdict`.
         let place = postgres::Place {
             config,
-            schema: format!(
-                "booking_{}_{}",
-                nix::unistd::getpid(),
-                super::outcome::monotonic_ns()
-            ),
+            schema: postgres::run_schema(&run.name),
         };
-        postgres::create(&place, self.initial.count())
-            .map_err(|e| Error::failed(format_args!("the PostgreSQL stock at {url}"), e))?;
-        self._schema = Some(Schema(place.clone()));
+        let tickets = postgres::join(&place, self.initial.count(), run.hosts, &run.host, buyers)
+            .map_err(|e| Error::failed(format_args!("joining run {} at {url}", run.name), e))?;
+        self.initial.set_count(tickets);
+        postgres::wait_for_hosts(&place, SHARED_RUN_WAIT)
+            .map_err(|e| Error::failed(format_args!("run {}", run.name), e))?;
         self.database = Some(crate::store::Database::Postgres(Box::new(place)));
         Ok(self)
     }

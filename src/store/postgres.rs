@@ -212,3 +212,175 @@ macro_rules! statements {
 }
 statements!(Client);
 statements!(Transaction<'_>);
+
+/// The schema of the run several hosts share under `name`.
+pub fn run_schema(name: &str) -> String {
+    format!("booking_run_{name}")
+}
+
+/// Joins host `host` (with `buyers` buyers) to the shared run at `place`,
+/// creating the run on the first join (its stock: `tickets`; it waits for
+/// `hosts`). Creation is serialised by an advisory lock, so hosts that
+/// join at once make it once. Returns the run's tickets (the first host's
+/// `--tickets`).
+///
+/// # Errors
+/// The server's, or a host name already in the run.
+pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) -> io::Result<u64> {
+    let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    let s = &place.schema;
+    let tickets = i64::try_from(tickets).map_err(io::Error::other)?;
+    let key = format!("booking run {s}");
+    c.execute("SELECT pg_advisory_lock(hashtext($1))", &[&key])
+        .map_err(to_io)?;
+    let made = c.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {s};
+         CREATE TABLE IF NOT EXISTS {s}.stock (id INTEGER PRIMARY KEY CHECK (id = 1),
+             count BIGINT NOT NULL, version BIGINT NOT NULL DEFAULT 0);
+         CREATE TABLE IF NOT EXISTS {s}.sales (buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.meta (tickets BIGINT NOT NULL, hosts INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.hosts (name TEXT PRIMARY KEY, buyers INTEGER NOT NULL,
+             finished BOOLEAN NOT NULL DEFAULT false);
+         CREATE TABLE IF NOT EXISTS {s}.outcomes (host TEXT NOT NULL, buyer INTEGER NOT NULL,
+             record TEXT NOT NULL);"
+    ));
+    let seeded = made.and_then(|()| {
+        c.execute(
+            &format!("INSERT INTO {s}.stock (id, count) VALUES (1, $1) ON CONFLICT DO NOTHING"),
+            &[&tickets],
+        )?;
+        c.execute(
+            &format!(
+                "INSERT INTO {s}.meta SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM {s}.meta)"
+            ),
+            &[&tickets, &(hosts as i32)],
+        )?;
+        c.execute(
+            &format!("INSERT INTO {s}.hosts (name, buyers) VALUES ($1, $2)"),
+            &[&host, &(buyers as i32)],
+        )?;
+        c.query_one(&format!("SELECT tickets FROM {s}.meta"), &[])
+    });
+    let _ = c.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&key]);
+    let row = seeded.map_err(|e| match e.code() {
+        Some(&postgres::error::SqlState::UNIQUE_VIOLATION) => io::Error::other(format!(
+            "the host name {host} is taken in this run: give each host its own --host-name"
+        )),
+        _ => to_io(e),
+    })?;
+    u64::try_from(row.get::<_, i64>(0)).map_err(io::Error::other)
+}
+
+/// The start barrier of a shared run: waits (polling every 10 ms, up to
+/// `timeout`) until the run's hosts have all joined.
+///
+/// # Errors
+/// The server's, or the hosts that did not come.
+pub fn wait_for_hosts(place: &Place, timeout: std::time::Duration) -> io::Result<()> {
+    let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    let s = &place.schema;
+    let started = std::time::Instant::now();
+    loop {
+        let row = c
+            .query_one(
+                &format!("SELECT (SELECT count(*) FROM {s}.hosts), (SELECT hosts FROM {s}.meta)"),
+                &[],
+            )
+            .map_err(to_io)?;
+        let (joined, wanted): (i64, i32) = (row.get(0), row.get(1));
+        if joined >= i64::from(wanted) {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(io::Error::other(format!(
+                "only {joined} of {wanted} hosts joined within {} s",
+                timeout.as_secs()
+            )));
+        }
+        if let Some(sig) = crate::engine::sys::stop_signal() {
+            return Err(io::Error::other(format!("stopped by {sig}")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// Writes host `host`'s outcome records, by buyer id (one JSON line each,
+/// as the buyers sent them; `null` for a `--kill` victim), and marks the
+/// host finished, in one transaction: a host that dies before has written
+/// nothing and is not finished.
+///
+/// # Errors
+/// The server's.
+pub fn report(place: &Place, host: &str, records: &[Option<String>]) -> io::Result<()> {
+    let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    let s = &place.schema;
+    let mut tx = c.transaction().map_err(to_io)?;
+    for (id, r) in records.iter().enumerate() {
+        let text = r.clone().unwrap_or_else(|| "null".into());
+        tx.execute(
+            &format!("INSERT INTO {s}.outcomes (host, buyer, record) VALUES ($1, $2, $3)"),
+            &[&host, &(id as i32), &text],
+        )
+        .map_err(to_io)?;
+    }
+    tx.execute(
+        &format!("UPDATE {s}.hosts SET finished = true WHERE name = $1"),
+        &[&host],
+    )
+    .map_err(to_io)?;
+    tx.commit().map_err(to_io)
+}
+
+/// What the database knows of a shared run.
+pub struct RunRecords {
+    /// The run's tickets.
+    pub tickets: u64,
+    /// The hosts it waited for.
+    pub hosts_wanted: u32,
+    /// The count now.
+    pub remaining: u64,
+    /// Every host that joined: name, buyers, finished, and (finished) its
+    /// records, in order.
+    pub hosts: Vec<(String, u32, bool, Vec<String>)>,
+}
+
+/// Reads a shared run back.
+///
+/// # Errors
+/// The server's (a run that does not exist among them).
+pub fn read_run(place: &Place) -> io::Result<RunRecords> {
+    let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    let s = &place.schema;
+    let meta = c
+        .query_one(
+            &format!("SELECT m.tickets, m.hosts, st.count FROM {s}.meta m, {s}.stock st"),
+            &[],
+        )
+        .map_err(to_io)?;
+    let mut hosts = Vec::new();
+    for row in c
+        .query(
+            &format!("SELECT name, buyers, finished FROM {s}.hosts ORDER BY name"),
+            &[],
+        )
+        .map_err(to_io)?
+    {
+        let name: String = row.get(0);
+        let records = c
+            .query(
+                &format!("SELECT record FROM {s}.outcomes WHERE host = $1 ORDER BY buyer"),
+                &[&name],
+            )
+            .map_err(to_io)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        hosts.push((name, row.get::<_, i32>(1) as u32, row.get(2), records));
+    }
+    Ok(RunRecords {
+        tickets: u64::try_from(meta.get::<_, i64>(0)).map_err(io::Error::other)?,
+        hosts_wanted: meta.get::<_, i32>(1) as u32,
+        remaining: u64::try_from(meta.get::<_, i64>(2)).map_err(io::Error::other)?,
+        hosts,
+    })
+}

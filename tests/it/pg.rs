@@ -232,3 +232,92 @@ fn a_pg_strategy_without_a_server_is_refused() {
     run.expect_code(2);
     work.assert_clean();
 }
+
+/// Three `booking` processes on one machine act as three hosts of one run:
+/// they meet at the database's barrier, each judges its own buyers, and
+/// `booking verdict` judges the whole run from the database: its sold is
+/// the sum of the hosts', its remaining the database's count. A host
+/// killed mid-run leaves its buyers failed: the run is never SAFE.
+#[test]
+fn three_hosts_share_one_run_and_one_verdict() {
+    let Some(pg) = Cluster::start("three_hosts_share_one_run_and_one_verdict") else {
+        return;
+    };
+    let work = Work::new();
+    let host = |name: &str, run: &str, hosts: &str, delay: &str| {
+        work.command(&[
+            "--buyers",
+            "10",
+            "--tickets",
+            "25",
+            "--lock",
+            "pg-atomic",
+            "--store",
+            &pg.url,
+            "--run",
+            run,
+            "--hosts",
+            hosts,
+            "--host-name",
+            name,
+            "--delay",
+            delay,
+            "--json",
+        ])
+        .spawn()
+        .unwrap()
+    };
+    let children: Vec<_> = ["h1", "h2", "h3"]
+        .iter()
+        .map(|n| host(n, "lab", "3", "0..2ms"))
+        .collect();
+    let mut sold = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["status"], "safe", "{r}");
+        sold += u(&r, "sold");
+    }
+    let v = work
+        .booking(&["verdict", "--store", &pg.url, "--run", "lab", "--json"])
+        .json();
+    assert_eq!(u(&v, "sold"), sold, "{v}");
+    assert_eq!(sold, 25, "30 buyers for 25 tickets: {v}");
+    assert_eq!(u(&v, "remaining"), 0, "{v}");
+    assert_eq!(v["status"], "safe", "{v}");
+
+    // Two hosts; one is killed while its buyers wait out a long delay.
+    let steady = host("a", "cut", "2", "0..2ms");
+    let mut doomed = host("b", "cut", "2", "20s");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let list = format!("/proc/{0}/task/{0}/children", doomed.id());
+    while std::fs::read_to_string(&list)
+        .unwrap_or_default()
+        .split_whitespace()
+        .count()
+        < 10
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "host b never started its buyers"
+        );
+        std::thread::yield_now();
+    }
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    assert!(steady.wait_with_output().unwrap().status.success());
+    let run = work.booking(&["verdict", "--store", &pg.url, "--run", "cut", "--json"]);
+    run.expect_code(1);
+    let v: serde_json::Value = serde_json::from_slice(&run.out.stdout).unwrap();
+    assert_eq!(v["status"], "failed", "{v}");
+    assert_eq!(u(&v, "failed"), 10, "host b's buyers: {v}");
+    // The next run sweeps the killed host's run directory.
+    work.booking(&["--buyers", "1", "--delay", "0"])
+        .expect_code(0);
+    work.assert_clean();
+}
