@@ -483,6 +483,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub scale: bool,
 
+    /// The PostgreSQL server for the pg-* strategies (without it they are
+    /// left out).
+    #[arg(long, value_name = "URL", value_parser = parse_server)]
+    pub store: Option<String>,
+
     /// With --scale: the strategies to measure, comma-separated (default:
     /// every safe one).
     #[arg(short, long, value_delimiter = ',', value_parser = lock_parser(), requires = "scale")]

@@ -58,9 +58,9 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
         args.buyers.clone()
     };
     let cores = cores();
-    // The pg-* strategies need a server the bench does not have.
+    // The pg-* strategies need a server (--store).
     let safe: Vec<_> = lock::listed()
-        .filter(|s| s.safe && s.store != lock::Store::Postgres)
+        .filter(|s| s.safe && (s.store != lock::Store::Postgres || args.store.is_some()))
         .collect();
     // Every safe strategy as booking runs it (spawners by default), then
     // file and sem forked by booking alone: what parallel spawning buys.
@@ -87,6 +87,7 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
                 1,
             );
             cfg.spawners = spawners;
+            cfg.server = args.store.clone();
             probes.push(Box::new(move || Ok(safe_run(&cfg)?.wall)));
         }
         let t = rounds(repeat, &mut probes)?;
