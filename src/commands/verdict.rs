@@ -99,9 +99,15 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
                 .count() as u64,
         });
     }
-    let verdict = judge(run.tickets, run.remaining, &outcomes, rejected);
+    let mut verdict = judge(run.tickets, run.remaining, &outcomes, rejected);
     let mut summary = verdict.summary();
-    if (run.hosts.len() as u32) < run.hosts_wanted {
+    // A run whose hosts did not all join proves nothing, whatever its
+    // (perhaps empty) records say: its status says so too, not only its
+    // summary.
+    let all_joined = run.hosts.len() as u32 >= run.hosts_wanted;
+    if !all_joined {
+        verdict.status = crate::judge::verdict::Status::Failed;
+        verdict.safe = false;
         summary = format!(
             "FAILED: only {} of {} hosts joined; the run never started",
             run.hosts.len(),
@@ -149,11 +155,5 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
         );
         super::output::print(&super::output::paint_verdict(&text))?;
     }
-    Ok(
-        if complete && (run.hosts.len() as u32) >= run.hosts_wanted {
-            0
-        } else {
-            1
-        },
-    )
+    Ok(if complete && all_joined { 0 } else { 1 })
 }
