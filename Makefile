@@ -10,7 +10,7 @@ BUYERS ?= 150
 LOCK ?= none
 ARGS ?=
 
-.PHONY: run test lint fmt check compare bench scale zoo grade db db-stop clean
+.PHONY: run test lint fmt check compare bench scale zoo grade db db-stop redis redis-stop clean
 
 run:
 	$(STATIC) run --release --quiet --target $(HOST) -- --buyers $(BUYERS) --lock $(LOCK) $(ARGS)
@@ -62,6 +62,12 @@ db:
 	scripts/db.sh
 db-stop:
 	scripts/db.sh stop
+
+# A Redis for the redis-* strategies, by hand (prints the --lock-server URL).
+redis:
+	scripts/redis.sh
+redis-stop:
+	scripts/redis.sh stop
 
 clean:
 	$(CARGO) clean

@@ -30,6 +30,38 @@ fn parse_server(s: &str) -> Result<String, String> {
     }
 }
 
+/// `--lock-server`: a Redis URL.
+fn parse_lock_server(s: &str) -> Result<String, String> {
+    if s.starts_with("redis://") {
+        Ok(s.to_string())
+    } else {
+        Err("a Redis URL: redis://HOST:PORT".into())
+    }
+}
+
+fn parse_lease(s: &str) -> Result<Duration, String> {
+    let d = delay::parse_one(s, "ms")?;
+    if d < Duration::from_millis(1) {
+        return Err("a lease of at least 1ms (Redis counts in milliseconds)".into());
+    }
+    Ok(d)
+}
+
+/// The lock server of the leased strategies (`redis-*`), for every
+/// command that runs them.
+#[derive(Debug, Clone, Args)]
+pub struct LeaseArgs {
+    /// The lock server of the redis-* strategies: redis://HOST:PORT
+    /// (without it they are left out, and naming one is refused).
+    #[arg(long, value_name = "URL", value_parser = parse_lock_server)]
+    pub lock_server: Option<String>,
+
+    /// How long a lease from the lock server lasts: a holder stopped for
+    /// longer (--pause) loses it while it sleeps.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_lease)]
+    pub lease: Duration,
+}
+
 const EXIT_CODES: &str = "\
 Exit codes: 0 the run completed and every buyer reported (whatever the verdict) · \
 1 a buyer failed or hung, or the run failed · 2 bad usage or input (nothing changed) · \
@@ -137,7 +169,8 @@ pub struct CheckArgs {
     /// Scenarios per strategy, twice over: free-running ones (up to 60
     /// tickets, 40 buyers, 3 ms of delay, arrivals spread over up to 3 ms)
     /// and as many stepped ones (up to 6 buyers and 4 tickets, a seeded
-    /// interleaving).
+    /// interleaving); plus one paused scenario per ten (2 or 3 buyers, each
+    /// stopped for 100 ms after its read, under a 10 ms lease).
     #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub cases: u32,
 
@@ -156,6 +189,9 @@ pub struct CheckArgs {
     /// built in: nothing to give.)
     #[arg(long, value_name = "URL", value_parser = parse_server)]
     pub store: Option<String>,
+
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 
     /// Print one JSON object instead of the table.
     #[arg(long)]
@@ -194,6 +230,9 @@ pub struct CompareArgs {
     /// built in: nothing to give.)
     #[arg(long, value_name = "URL", value_parser = parse_server)]
     pub store: Option<String>,
+
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 
     /// Strategies to compare, comma-separated (default: all).
     #[arg(short, long, value_delimiter = ',', value_parser = lock_parser())]
@@ -270,6 +309,14 @@ fn kill_point_parser() -> impl TypedValueParser<Value = KillPoint> {
 /// JavaScript) keep exact.
 fn seed_parser() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(0..=MAX_SEED)
+}
+
+fn parse_pause(s: &str) -> Result<Duration, String> {
+    let d = delay::parse_one(s, "ms")?;
+    if d.is_zero() || d > Duration::from_secs(600) {
+        return Err("a pause above 0 and at most 10min".into());
+    }
+    Ok(d)
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
@@ -374,6 +421,24 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_repair: bool,
 
+    /// Stop this many buyers (chosen by the seed) with SIGSTOP at
+    /// --pause-at, for --pause-for: a pause the buyer does not see (a
+    /// garbage collector, a swapped-out page). A kernel lock waits for it;
+    /// a lease (redis-lease) expires under it. Not in a stepped run.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub pause: u32,
+
+    /// Where the --pause buyers stop (the --kill-at points).
+    #[arg(long, value_parser = kill_point_parser(), default_value = "read", value_name = "POINT")]
+    pub pause_at: KillPoint,
+
+    /// How long the --pause buyers stay stopped.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_pause)]
+    pub pause_for: Duration,
+
+    #[command(flatten)]
+    pub lease: LeaseArgs,
+
     /// Processes that fork the buyers at once, so starting them uses every
     /// core (default: one per core, at most one per 64 buyers; 1: booking
     /// forks every buyer itself). How fast buyers start, never what they do.
@@ -433,7 +498,8 @@ pub struct GradeArgs {
     #[arg(long, value_name = "STEM", conflicts_with = "lock")]
     pub file: Option<String>,
 
-    /// Scenarios of each kind (free-running, stepped).
+    /// Scenarios of each kind (free-running, stepped), plus one paused
+    /// scenario per ten.
     #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub cases: u32,
 
@@ -487,6 +553,9 @@ pub struct BenchArgs {
     /// left out).
     #[arg(long, value_name = "URL", value_parser = parse_server)]
     pub store: Option<String>,
+
+    #[command(flatten)]
+    pub lease: LeaseArgs,
 
     /// With --scale: the strategies to measure, comma-separated (default:
     /// every safe one).

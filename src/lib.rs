@@ -20,6 +20,7 @@ pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod judge;
+pub mod lease;
 pub mod lock;
 pub mod report;
 pub mod store;

@@ -25,6 +25,8 @@ pub mod pg;
 mod pool;
 #[path = "it/props.rs"]
 mod props;
+#[path = "it/redis.rs"]
+pub mod redis;
 #[path = "it/report.rs"]
 mod report;
 #[path = "it/run.rs"]

@@ -58,9 +58,14 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
         args.buyers.clone()
     };
     let cores = cores();
-    // The pg-* strategies need a server (--store).
+    // The pg-* strategies need a server (--store), the redis-* ones a
+    // lock server (--lock-server).
     let safe: Vec<_> = lock::listed()
-        .filter(|s| s.safe && (s.store != lock::Store::Postgres || args.store.is_some()))
+        .filter(|s| {
+            s.safe
+                && (s.store != lock::Store::Postgres || args.store.is_some())
+                && (!s.lock_server || args.lease.lock_server.is_some())
+        })
         .collect();
     // Every safe strategy as booking runs it (spawners by default), then
     // file and sem forked by booking alone: what parallel spawning buys.
@@ -87,7 +92,7 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
                 1,
             );
             cfg.spawners = spawners;
-            cfg.server = args.store.clone();
+            super::Servers::new(args.store.as_ref(), &args.lease).apply(&mut cfg);
             probes.push(Box::new(move || Ok(safe_run(&cfg)?.wall)));
         }
         let t = rounds(repeat, &mut probes)?;

@@ -81,7 +81,8 @@ pub struct CheckReport {
     pub seed: u64,
     /// The watchdog's timeout per scenario, in seconds.
     pub timeout_s: f64,
-    /// Free-running scenarios per strategy (as many stepped ones follow).
+    /// Free-running scenarios per strategy (as many stepped ones follow,
+    /// then one paused scenario per ten).
     pub cases: usize,
     /// One entry per strategy checked.
     pub strategies: Vec<StrategyCheck>,
@@ -138,7 +139,7 @@ impl CheckReport {
         } else {
             "A STRATEGY THAT CLAIMS TO BE SAFE BROKE ITS CLAIM (see above)\n"
         };
-        out += "(scenarios: half free-running, half stepped (--step-seed: the parent chooses the interleaving). A stepped re-run line carries its --schedule and repeats exactly; a free one repeats the seed, delays and arrivals, but the interleaving is the scheduler's)\n";
+        out += "(scenarios: free-running, as many stepped (--step-seed: the parent chooses the interleaving), and one paused per ten (--pause: every buyer stopped past its lease after reading). A stepped re-run line carries its --schedule and repeats exactly; a free one repeats the seed, delays, arrivals and pauses, but the interleaving is the scheduler's)\n";
         out
     }
 }
@@ -181,7 +182,7 @@ pub fn check(
     cases: usize,
     seed: u64,
     timeout: Duration,
-    server: Option<&str>,
+    servers: super::Servers<'_>,
     mut progress: impl FnMut(),
 ) -> Result<CheckReport> {
     let scenarios = Scenario::generate_both(seed, cases, SPACE);
@@ -206,8 +207,7 @@ pub fn check(
             smallest_problem: None,
         };
         for scenario in &scenarios {
-            let mut cfg = scenario.config(strategy, timeout);
-            cfg.server = server.map(str::to_string);
+            let cfg = scenario.config(strategy, timeout, servers);
             let mut replay = None;
             let found = match run(&cfg) {
                 Ok(out) => {
@@ -227,12 +227,13 @@ pub fn check(
                     "short" => &mut entry.short_scenarios,
                     _ => &mut entry.failed_scenarios,
                 } += 1;
-                // Unsafe findings first, then the smallest scenario.
-                let rank = |k: &str, s: &Scenario| (k != "unsafe", s.size());
-                let better = entry
-                    .smallest_problem
-                    .as_ref()
-                    .is_none_or(|f| rank(kind, scenario) < rank(f.kind, &f.scenario));
+                // Unsafe findings first, then those whose re-run line
+                // repeats the interleaving exactly (stepped), then the
+                // smallest scenario.
+                let rank = |k: &str, exact: bool, s: &Scenario| (k != "unsafe", !exact, s.size());
+                let better = entry.smallest_problem.as_ref().is_none_or(|f| {
+                    rank(kind, replay.is_some(), scenario) < rank(f.kind, f.exact, &f.scenario)
+                });
                 if better {
                     entry.smallest_problem = Some(Failure {
                         scenario: *scenario,
@@ -258,18 +259,14 @@ pub fn check(
 /// # Errors
 /// Only when interrupted.
 pub fn command(args: &CheckArgs) -> Result<i32> {
-    let strategies = super::chosen_with_store(&args.lock, args.store.as_deref())?;
+    let servers = super::Servers::new(args.store.as_ref(), &args.lease);
+    let strategies = super::chosen_with_servers(&args.lock, servers)?;
     let seed = args.seed.unwrap_or_else(random_seed);
     let cases = args.cases as usize;
     let bar = crate::report::progress_bar((cases * strategies.len()) as u64, args.json);
-    let report = check(
-        &strategies,
-        cases,
-        seed,
-        args.timeout,
-        args.store.as_deref(),
-        || bar.inc(1),
-    );
+    let report = check(&strategies, cases, seed, args.timeout, servers, || {
+        bar.inc(1)
+    });
     bar.finish_and_clear();
     let report = report?;
     if args.json {

@@ -250,7 +250,8 @@ pub fn compare(
 /// # Errors
 /// Bad input (an unwritable `--out`: nothing run), or an interrupt.
 pub fn command(args: &CompareArgs) -> Result<i32> {
-    let strategies = super::chosen_with_store(&args.lock, args.store.as_deref())?;
+    let servers = super::Servers::new(args.store.as_ref(), &args.lease);
+    let strategies = super::chosen_with_servers(&args.lock, servers)?;
     let seed = args.seed.unwrap_or_else(random_seed);
     let base = RunConfig::new(
         strategies[0],
@@ -260,10 +261,8 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
         seed,
     )
     .with_timeout(args.timeout);
-    let base = RunConfig {
-        server: args.store.clone(),
-        ..base
-    };
+    let mut base = base;
+    servers.apply(&mut base);
     let format = exporter_for(args)?;
     // Refuse an unwritable --out before any run, without touching it.
     let out = args

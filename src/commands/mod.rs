@@ -109,38 +109,97 @@ fn chosen(names: &[String]) -> Vec<&'static lock::Strategy> {
     }
 }
 
-/// [`chosen`], for a command with `--store`: without a PostgreSQL server,
-/// the default list leaves out the `pg-*` strategies (and says so on
-/// standard error), and naming one is refused.
+/// The servers a command was given: the PostgreSQL server of the `pg-*`
+/// strategies (`--store`) and the lock server of the `redis-*` ones
+/// (`--lock-server`, with its `--lease`).
+#[derive(Clone, Copy, Debug)]
+pub struct Servers<'a> {
+    /// `--store URL`.
+    pub store: Option<&'a str>,
+    /// `--lock-server URL`.
+    pub lock_server: Option<&'a str>,
+    /// `--lease`.
+    pub lease: std::time::Duration,
+}
+
+impl<'a> Servers<'a> {
+    /// No server given.
+    pub const NONE: Servers<'static> = Servers {
+        store: None,
+        lock_server: None,
+        lease: crate::engine::config::DEFAULT_LEASE,
+    };
+
+    /// From a command's `--store` and lease arguments.
+    pub fn new(store: Option<&'a String>, lease: &'a crate::cli::LeaseArgs) -> Self {
+        Servers {
+            store: store.map(String::as_str),
+            lock_server: lease.lock_server.as_deref(),
+            lease: lease.lease,
+        }
+    }
+
+    /// Gives `cfg` these servers.
+    pub fn apply(&self, cfg: &mut crate::engine::RunConfig) {
+        cfg.server = self.store.map(str::to_string);
+        cfg.lock_server = self.lock_server.map(str::to_string);
+        cfg.lease = self.lease;
+    }
+
+    /// The flag `s` needs and was not given, if any.
+    fn missing(&self, s: &lock::Strategy) -> Option<&'static str> {
+        if s.store == lock::Store::Postgres && self.store.is_none() {
+            Some("--store postgres://HOST:PORT/DATABASE")
+        } else if s.lock_server && self.lock_server.is_none() {
+            Some("--lock-server redis://HOST:PORT")
+        } else {
+            None
+        }
+    }
+}
+
+/// [`chosen`], for a command with servers: the default list leaves out
+/// the strategies whose server was not given (and says so on standard
+/// error), and naming one is refused.
 ///
 /// # Errors
-/// [`Error::Input`] when a `pg-*` strategy is named without `--store`.
-fn chosen_with_store(
+/// [`Error::Input`] when a strategy is named without its server.
+fn chosen_with_servers(
     names: &[String],
-    server: Option<&str>,
+    servers: Servers<'_>,
 ) -> Result<Vec<&'static lock::Strategy>> {
     let all = chosen(names);
-    if server.is_some() {
-        return Ok(all);
-    }
-    let needs = |s: &lock::Strategy| s.store == lock::Store::Postgres;
     if !names.is_empty() {
-        if let Some(s) = all.iter().find(|s| needs(s)) {
+        if let Some((s, flag)) = all
+            .iter()
+            .find_map(|s| servers.missing(s).map(|flag| (s, flag)))
+        {
             return Err(Error::Input(format!(
-                "--lock {}: a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE",
+                "--lock {}: this strategy needs a server: {flag}",
                 s.name
             )));
         }
         return Ok(all);
     }
-    let left: Vec<&str> = all.iter().filter(|s| needs(s)).map(|s| s.name).collect();
-    if !left.is_empty() {
+    let mut left: Vec<(&str, Vec<&str>)> = Vec::new();
+    for s in &all {
+        if let Some(flag) = servers.missing(s) {
+            match left.iter_mut().find(|(f, _)| *f == flag) {
+                Some((_, names)) => names.push(s.name),
+                None => left.push((flag, vec![s.name])),
+            }
+        }
+    }
+    for (flag, names) in &left {
         output::warn(&format!(
-            "booking: left out {} (no PostgreSQL server: give --store postgres://HOST:PORT/DATABASE)",
-            left.join(", ")
+            "booking: left out {} (no server: give {flag})",
+            names.join(", ")
         ));
     }
-    Ok(all.into_iter().filter(|s| !needs(s)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|s| servers.missing(s).is_none())
+        .collect())
 }
 
 /// A stop signal that arrived, as the error that ends the command.

@@ -27,6 +27,9 @@ pub fn config(args: &RunArgs) -> RunConfig {
         kill: args.kill.min(args.buyers),
         kill_at: args.kill_at,
         no_repair: args.no_repair,
+        pause: args.pause.min(args.buyers),
+        pause_at: args.pause_at,
+        pause_for: args.pause_for,
     };
     cfg.stepping = match (&args.schedule, args.step_seed) {
         (Some(steps), _) => Some(Stepping::Schedule(steps.clone())),
@@ -39,6 +42,8 @@ pub fn config(args: &RunArgs) -> RunConfig {
     cfg.spawners = args.spawners;
     cfg.pool = args.pool;
     cfg.server = args.store.clone();
+    cfg.lock_server = args.lease.lock_server.clone();
+    cfg.lease = args.lease.lease;
     cfg.shared = args
         .run
         .as_ref()

@@ -194,6 +194,7 @@ fn kernel_only(
         stock,
         repair: false,
         database: None,
+        lease: None,
     };
     let shared = (strategy.prepare)(&setup)?;
     let proof = SingleThreaded::check().map_err(Error::Failed)?;

@@ -7,6 +7,13 @@
 //! arrivals matter on a machine with many cores: buyers that all reach the
 //! lock in the same microsecond all open the same file, and some wrong
 //! strategies (`flock-stock`) are only wrong for buyers that come later.
+//!
+//! A few scenarios are **paused** ([`Scenario::draw_paused`]): two or
+//! three buyers, each stopped with `SIGSTOP` for [`PAUSE_MS`] just after
+//! it read the stock, under a lease of a tenth of that. A safe strategy
+//! only gets slower; a lease (`redis-lease`) expires under the sleeper and
+//! the next buyer reads the same count, a race made certain by a window of
+//! 90 ms.
 
 use std::time::Duration;
 
@@ -14,7 +21,9 @@ use serde::Serialize;
 
 use crate::engine::delay::Delay;
 use crate::engine::seed::{self, MAX_SEED, between};
-use crate::engine::{RunConfig, Stepping, StockSource};
+use crate::engine::{KillPoint, RunConfig, Stepping, StockSource};
+
+use super::Servers;
 
 /// The most buyers of a stepped scenario.
 pub const STEPPED_MAX_BUYERS: u32 = 6;
@@ -56,7 +65,14 @@ pub struct Scenario {
     /// buyer (what `check` draws).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pool: Option<u32>,
+    /// A paused scenario: every buyer stops (`SIGSTOP`) this long after
+    /// reading the stock, and a lease lasts a tenth of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_ms: Option<u64>,
 }
+
+/// How long a paused scenario stops each buyer.
+pub const PAUSE_MS: u64 = 100;
 
 /// The ranges scenarios are drawn from.
 #[derive(Clone, Copy, Debug)]
@@ -107,6 +123,25 @@ impl Scenario {
             pct: None,
             spawners: Some(spawners_of(seed)),
             pool: None,
+            pause_ms: None,
+        }
+    }
+
+    /// Draws a paused scenario: 2 or 3 buyers, 1 to 3 tickets, no delay,
+    /// all arriving at once, each stopped for [`PAUSE_MS`] after its read.
+    pub fn draw_paused(rng: &mut seed::SeededRng) -> Self {
+        Scenario {
+            tickets: between(rng, 1, 3),
+            buyers: between(rng, 2, 3) as u32,
+            delay_min_us: 0,
+            delay_max_us: 0,
+            arrival_max_us: 0,
+            seed: between(rng, 0, MAX_SEED),
+            step_seed: None,
+            pct: None,
+            spawners: None,
+            pool: None,
+            pause_ms: Some(PAUSE_MS),
         }
     }
 
@@ -127,15 +162,19 @@ impl Scenario {
             pct: (between(rng, 0, 1) == 1).then(|| between(rng, 2, 3) as u32),
             spawners: None,
             pool: None,
+            pause_ms: None,
         }
     }
 
     /// `count` free-running scenarios drawn from `space`, then `count`
-    /// stepped ones, with a generator seeded by `seed`.
+    /// stepped ones, then one paused scenario per ten (at least one), with
+    /// generators seeded by `seed`.
     pub fn generate_both(seed: u64, count: usize, space: Space) -> Vec<Self> {
         let mut all = Scenario::generate(seed, count, space);
         let mut rng = seed::rng(seed, seed::stream::SCENARIOS + 1);
         all.extend((0..count).map(|_| Scenario::draw_stepped(&mut rng)));
+        let mut rng = seed::rng(seed, seed::stream::SCENARIOS + 2);
+        all.extend((0..count.div_ceil(10)).map(|_| Scenario::draw_paused(&mut rng)));
         all
     }
 
@@ -174,11 +213,17 @@ impl Scenario {
         (self.buyers, self.tickets)
     }
 
-    /// The run configuration of this scenario under `strategy`, with the
-    /// watchdog at `timeout`. A stepped scenario runs free for a strategy
-    /// that cannot be stepped (a database's transactions: see
-    /// [`Strategy::steppable`]): the same buyers and tickets, all at once.
-    pub fn config(&self, strategy: &'static Strategy, timeout: Duration) -> RunConfig {
+    /// The run configuration of this scenario under `strategy`, on
+    /// `servers`, with the watchdog at `timeout`. A stepped scenario runs
+    /// free for a strategy that cannot be stepped (a database's
+    /// transactions: see [`Strategy::steppable`]): the same buyers and
+    /// tickets, all at once.
+    pub fn config(
+        &self,
+        strategy: &'static Strategy,
+        timeout: Duration,
+        servers: Servers<'_>,
+    ) -> RunConfig {
         let mut cfg = RunConfig::new(
             strategy,
             self.buyers,
@@ -196,6 +241,13 @@ impl Scenario {
                 Some(depth) => Stepping::Pct { seed, depth },
                 None => Stepping::Seeded(seed),
             });
+        servers.apply(&mut cfg);
+        if let Some(ms) = self.pause_ms {
+            cfg.faults.pause = self.buyers;
+            cfg.faults.pause_at = KillPoint::Read;
+            cfg.faults.pause_for = Duration::from_millis(ms);
+            cfg.lease = Duration::from_millis(ms / 10);
+        }
         cfg.with_timeout(timeout)
     }
 }
@@ -230,10 +282,11 @@ mod tests {
             pct: None,
             spawners: None,
             pool: None,
+            pause_ms: None,
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(
-            s.config(sem, DEFAULT_TIMEOUT).rerun(),
+            s.config(sem, DEFAULT_TIMEOUT, Servers::NONE).rerun(),
             "booking --buyers 7 --lock sem --tickets 3 --delay 250us..1ms --arrival 0..1500us --seed 5"
         );
         assert_eq!(s.delay().to_string().parse::<Delay>(), Ok(s.delay()));

@@ -57,6 +57,8 @@ pub enum Stage {
     /// Reading the stock and waiting the delay before taking the lock
     /// (a strategy that protects only the write).
     Reading = 6,
+    /// Stopped by `--pause` (`SIGSTOP`), at one of the kill points.
+    Paused = 7,
 }
 
 impl Stage {
@@ -69,6 +71,7 @@ impl Stage {
             4 => Stage::Holding,
             5 => Stage::Done,
             6 => Stage::Reading,
+            7 => Stage::Paused,
             _ => Stage::Starting,
         }
     }
@@ -83,6 +86,7 @@ impl Stage {
             Stage::Holding => "holding the lock",
             Stage::Done => "releasing the lock or reporting",
             Stage::Reading => "reading the stock before locking",
+            Stage::Paused => "stopped by --pause (SIGSTOP)",
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Plan<'a> {
     pub protects: Protects,
     /// Where this buyer kills itself, if it is a `--kill` victim.
     pub kill_at: Option<KillPoint>,
+    /// Where and for how long this buyer stops, if `--pause` chose it.
+    pub pause: Option<(KillPoint, Duration)>,
     /// Every buyer's stage, in shared memory.
     pub stages: &'a SharedCells,
     /// Stepped mode: the turns this buyer waits for at each point.
@@ -199,6 +205,23 @@ pub fn strategy_point() {
 impl Plan<'_> {
     fn stage(&self, stage: Stage) {
         self.stages.set(self.id as usize, stage as u8);
+    }
+
+    /// Stops here for the pause (`SIGSTOP`, resumed by a kernel timer: see
+    /// [`sys::stop_for`]) if `--pause` chose this buyer and this point.
+    /// Its stage shows [`Stage::Paused`] meanwhile.
+    fn maybe_pause(&self, here: KillPoint) {
+        let Some((at, pause)) = self.pause else {
+            return;
+        };
+        if at == here {
+            let was = self.stages.get(self.id as usize);
+            self.stage(Stage::Paused);
+            // Should the timer fail, the buyer goes on unpaused: a pause
+            // only ever slows a buyer down; the verdict does not depend on it.
+            let _ = sys::stop_for(pause);
+            self.stages.set(self.id as usize, was);
+        }
     }
 
     /// Dies here if this is the victim's point.
@@ -396,9 +419,11 @@ impl<'a> Ready<'a> {
         out.acquired_ns = monotonic_ns();
         out.wakeups = voluntary_switches().saturating_sub(slept);
         plan.stage(Stage::Holding);
+        plan.maybe_pause(KillPoint::Hold);
         plan.maybe_die(KillPoint::Hold);
         let result = sale.finish();
         if matches!(result, Ok(Some(_))) {
+            plan.maybe_pause(KillPoint::Commit);
             plan.maybe_die(KillPoint::Commit);
         }
         let result = match pause(Point::Unlock) {
@@ -430,14 +455,24 @@ fn transact(plan: &Plan<'_>, lock: &mut dyn Lock, mut out: Outcome) -> Outcome {
     plan.stage(Stage::Waiting);
     let slept = voluntary_switches();
     let asked = monotonic_ns();
-    let mut at = |m: Moment| match m {
-        Moment::Holding => {
-            plan.stage(Stage::Holding);
-            plan.maybe_die(KillPoint::Hold);
+    // A strategy that retries (a lease refused by the store) passes the
+    // same moments again: the pause is one, at the first.
+    let mut paused = false;
+    let mut at = |m: Moment| {
+        let here = match m {
+            Moment::Holding => {
+                plan.stage(Stage::Holding);
+                KillPoint::Hold
+            }
+            Moment::Read => KillPoint::Read,
+            Moment::Wrote => KillPoint::Write,
+            Moment::Committed => KillPoint::Commit,
+        };
+        if !paused && plan.pause.is_some_and(|(p, _)| p == here) {
+            paused = true;
+            plan.maybe_pause(here);
         }
-        Moment::Read => plan.maybe_die(KillPoint::Read),
-        Moment::Wrote => plan.maybe_die(KillPoint::Write),
-        Moment::Committed => plan.maybe_die(KillPoint::Commit),
+        plan.maybe_die(here);
     };
     let result = lock.transact(&mut Order {
         buyer: plan.id,
@@ -481,6 +516,7 @@ impl Sale<'_, '_> {
         pause(Point::Read)?;
         let s = stock::load(self.plan.stock)
             .map_err(|e| format!("reading stock file {}: {e}", self.plan.stock.display()))?;
+        self.plan.maybe_pause(KillPoint::Read);
         self.plan.maybe_die(KillPoint::Read);
         if s.count() > 0 && !self.plan.delay.is_zero() {
             // std's sleep resumes after EINTR for the remaining time.
@@ -505,6 +541,7 @@ impl Sale<'_, '_> {
         s.set_count(count - 1);
         pause(Point::Write)?;
         let mut tmp = self.tmp.take().expect("one temporary file per purchase");
+        self.plan.maybe_pause(KillPoint::Write);
         if self.plan.kill_at == Some(KillPoint::Write) {
             let _ = tmp.write_torn(&s);
             self.plan.maybe_die(KillPoint::Write);

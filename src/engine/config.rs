@@ -55,7 +55,16 @@ pub struct RunConfig {
     pub server: Option<String>,
     /// A run shared by several hosts (`--run`), on `server`.
     pub shared: Option<SharedRun>,
+    /// The lock server of the `redis-*` strategies (`--lock-server URL`).
+    pub lock_server: Option<String>,
+    /// How long a lease from the lock server lasts (`--lease`).
+    pub lease: Duration,
 }
+
+/// The default `--lease`: far longer than any holder's delay (5 ms by
+/// default), so that only a pause (`--pause`) or a starved machine
+/// outlives it.
+pub const DEFAULT_LEASE: Duration = Duration::from_millis(500);
 
 /// One host's part in a run several hosts share.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,6 +133,8 @@ impl RunConfig {
             pool: None,
             server: None,
             shared: None,
+            lock_server: None,
+            lease: DEFAULT_LEASE,
         }
     }
 
@@ -160,8 +171,20 @@ impl RunConfig {
 
     /// The same run with the watchdog at `asked` (see [`watchdog_timeout`]).
     pub fn with_timeout(mut self, asked: Duration) -> Self {
-        self.timeout = watchdog_timeout(asked, self.delay, self.arrival);
+        self.timeout = self.watchdog(asked);
         self
+    }
+
+    /// The watchdog's timeout for `asked`: see [`watchdog_timeout`]; a
+    /// `--pause` adds its length (a stopped buyer finishes nothing).
+    fn watchdog(&self, asked: Duration) -> Duration {
+        let paused = if self.faults.pause > 0 {
+            self.faults.pause_for
+        } else {
+            Duration::ZERO
+        };
+        watchdog_timeout(asked, self.delay, self.arrival)
+            .max(watchdog_timeout(Duration::ZERO, self.delay, self.arrival) + paused * 2)
     }
 
     /// The command line that asks for this run again: every flag that
@@ -193,7 +216,7 @@ impl RunConfig {
             }
         }
         s += &format!(" --seed {}", self.seed);
-        if self.timeout != watchdog_timeout(DEFAULT_TIMEOUT, self.delay, self.arrival) {
+        if self.timeout != self.watchdog(DEFAULT_TIMEOUT) {
             s += &format!(" --timeout {}", fmt_duration(self.timeout));
         }
         if self.faults.kill > 0 {
@@ -204,6 +227,22 @@ impl RunConfig {
         }
         if self.faults.no_repair {
             s += " --no-repair";
+        }
+        if self.faults.pause > 0 {
+            s += &format!(
+                " --pause {} --pause-at {} --pause-for {}",
+                self.faults.pause,
+                self.faults.pause_at,
+                fmt_duration(self.faults.pause_for)
+            );
+        }
+        if self.strategy.lock_server {
+            if let Some(url) = &self.lock_server {
+                s += &format!(" --lock-server {}", shell_word(url));
+            }
+            if self.lease != DEFAULT_LEASE {
+                s += &format!(" --lease {}", fmt_duration(self.lease));
+            }
         }
         if let Some(k) = self.pool {
             s += &format!(" --pool {k}");
@@ -356,25 +395,44 @@ pub struct Faults {
     /// Do not repair a lock whose holder died: watch the other buyers
     /// wait until the watchdog ends the run.
     pub no_repair: bool,
+    /// How many buyers stop (`SIGSTOP`) for [`Faults::pause_for`] (chosen
+    /// by the seed, apart from the `--kill` victims' draw).
+    pub pause: u32,
+    /// Where they stop: `--kill-at`'s points.
+    pub pause_at: KillPoint,
+    /// How long they stay stopped.
+    pub pause_for: Duration,
 }
 
 impl Faults {
     /// Which buyers are victims: the first `kill` of a shuffle of the ids
     /// seeded by `seed`, so a run with the same seed kills the same buyers.
     pub fn victims(&self, buyers: u32, seed: u64) -> Vec<bool> {
-        let mut ids: Vec<u32> = (0..buyers).collect();
-        let mut rng = seed::rng(seed, seed::stream::VICTIMS);
-        // Fisher–Yates, with our own portable draws.
-        for i in (1..ids.len()).rev() {
-            let j = seed::between(&mut rng, 0, i as u64) as usize;
-            ids.swap(i, j);
-        }
-        let mut victim = vec![false; buyers as usize];
-        for &id in ids.iter().take(self.kill as usize) {
-            victim[id as usize] = true;
-        }
-        victim
+        chosen(buyers, self.kill, seed, seed::stream::VICTIMS)
     }
+
+    /// Which buyers `--pause` stops: as [`Faults::victims`], from a stream
+    /// of their own, so adding a pause leaves the victims the same.
+    pub fn paused(&self, buyers: u32, seed: u64) -> Vec<bool> {
+        chosen(buyers, self.pause, seed, seed::stream::PAUSED)
+    }
+}
+
+/// `n` of `buyers`: the first `n` of a shuffle of the ids seeded by `seed`
+/// in `stream`.
+fn chosen(buyers: u32, n: u32, seed: u64, stream: u64) -> Vec<bool> {
+    let mut ids: Vec<u32> = (0..buyers).collect();
+    let mut rng = seed::rng(seed, stream);
+    // Fisher–Yates, with our own portable draws.
+    for i in (1..ids.len()).rev() {
+        let j = seed::between(&mut rng, 0, i as u64) as usize;
+        ids.swap(i, j);
+    }
+    let mut pick = vec![false; buyers as usize];
+    for &id in ids.iter().take(n as usize) {
+        pick[id as usize] = true;
+    }
+    pick
 }
 
 #[cfg(test)]
@@ -401,10 +459,32 @@ mod tests {
             kill: 2,
             kill_at: KillPoint::Commit,
             no_repair: true,
+            ..Faults::default()
         };
         assert_eq!(
             cfg.rerun(),
             "booking --buyers 7 --lock sem --stock 'my stock.json' --delay 1ms..2ms --arrival 0..3ms --seed 5 --timeout 2s --kill 2 --kill-at commit --no-repair"
+        );
+        let mut leased = RunConfig::new(
+            crate::lock::find("redis-lease").unwrap(),
+            3,
+            StockSource::Fresh(2),
+            Delay::ZERO,
+            1,
+        );
+        leased.faults.pause = 3;
+        leased.faults.pause_at = KillPoint::Read;
+        leased.faults.pause_for = Duration::from_millis(300);
+        leased.lock_server = Some("redis://127.0.0.1:6379".into());
+        leased.lease = Duration::from_millis(50);
+        leased = leased.with_timeout(DEFAULT_TIMEOUT);
+        assert_eq!(
+            leased.rerun(),
+            "booking --buyers 3 --lock redis-lease --tickets 2 --delay 0 --seed 1 --pause 3 --pause-at read --pause-for 300ms --lock-server redis://127.0.0.1:6379 --lease 50ms"
+        );
+        assert_eq!(
+            cfg.lock_server, None,
+            "a strategy without a lock server names none"
         );
     }
 

@@ -94,12 +94,28 @@ fn check_hosting(cfg: &RunConfig) -> Result<()> {
             cfg.strategy.name
         )));
     }
+    if cfg.faults.pause > 0 && cfg.stepping.is_some() {
+        return Err(Error::Input(
+            "--pause with a stepped run (--schedule, --step-seed): a pause is a time, a stepped run has none (the schedule already holds any buyer as long as it likes); pause a free run".into(),
+        ));
+    }
+    if cfg.strategy.lock_server && cfg.lock_server.is_none() {
+        return Err(needs_lock_server(cfg.strategy));
+    }
     if cfg.pool.is_some() && cfg.stepping.is_some() {
         return Err(Error::Input(
             "--pool with a stepped run (--schedule, --step-seed): the schedule moves buyers one step at a time, a worker runs its buyers whole; step without a pool".into(),
         ));
     }
     Ok(())
+}
+
+/// The refusal of a leased strategy without `--lock-server`.
+pub fn needs_lock_server(strategy: &crate::lock::Strategy) -> Error {
+    Error::Input(format!(
+        "--lock {}: a leased strategy needs a lock server: --lock-server redis://HOST:PORT",
+        strategy.name
+    ))
 }
 
 fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
@@ -130,10 +146,16 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     };
     check_process_limit(cfg.processes() as u32)?;
     let tickets = ws.initial.count();
+    let lease = match (cfg.strategy.lock_server, &cfg.lock_server) {
+        (false, _) => None,
+        (true, Some(url)) => Some(crate::lease::Server::new(url, cfg.lease)),
+        (true, None) => return Err(needs_lock_server(cfg.strategy)),
+    };
     let shared = (cfg.strategy.prepare)(&Setup {
         stock: ws.stock.clone(),
         repair: !cfg.faults.no_repair,
         database: ws.database.clone(),
+        lease,
     })?;
     // Checked again after the strategy's `prepare`, which might have
     // started a thread: the forks come next.
@@ -165,6 +187,27 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
             ))
         })?;
     let mut events = events;
+    if cfg.faults.pause > 0 {
+        let ids: Vec<String> = cfg
+            .faults
+            .paused(cfg.buyers, cfg.seed)
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| **p)
+            .map(|(i, _)| i.to_string())
+            .collect();
+        let (who, was) = if ids.len() == 1 {
+            ("buyer", "was")
+        } else {
+            ("buyers", "were")
+        };
+        events.push(format!(
+            "{who} {} {was} stopped (SIGSTOP) at {} for {} (--pause)",
+            ids.join(", "),
+            cfg.faults.pause_at,
+            super::delay::fmt_duration(cfg.faults.pause_for),
+        ));
+    }
     let verdict = match (&cfg.shared, &ws.database) {
         (Some(run), Some(crate::store::Database::Postgres(place))) => {
             // The stock is every host's: this host can judge only its own

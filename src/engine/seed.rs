@@ -62,6 +62,8 @@ pub mod stream {
     pub const ARRIVAL: u64 = 0x6172_7269_7600_0000;
     /// Which buyers `--kill` kills.
     pub const VICTIMS: u64 = 0x6b69_6c6c;
+    /// Which buyers `--pause` stops.
+    pub const PAUSED: u64 = 0x7061_7573;
     /// `check`'s scenarios.
     pub const SCENARIOS: u64 = 0x7363_656e;
     /// A stepped run's seeded schedule.

@@ -72,6 +72,7 @@ pub fn supervise(
         None => (cfg.delay, cfg.arrival),
     };
     let victims = cfg.faults.victims(cfg.buyers, cfg.seed);
+    let paused = cfg.faults.paused(cfg.buyers, cfg.seed);
     let mut buyers = Buyers {
         children: Children::new(proof).map_err(|e| Error::failed("resetting SIGCHLD", e))?,
         stock: &ws.stock,
@@ -104,6 +105,7 @@ pub fn supervise(
                     arrival: arrival.draw(cfg.seed, super::seed::stream::ARRIVAL, id),
                     protects: cfg.strategy.protects,
                     kill_at: victims[i].then_some(cfg.faults.kill_at),
+                    pause: paused[i].then_some((cfg.faults.pause_at, cfg.faults.pause_for)),
                     stages: &stages,
                     turns: turns.as_ref(),
                 }

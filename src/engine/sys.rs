@@ -315,6 +315,44 @@ pub fn die_with_parent() -> io::Result<()> {
     Ok(())
 }
 
+/// Stops this process with `SIGSTOP` for about `pause` (`--pause`): the
+/// pause of a garbage collector, a swapped-out page, a migrated virtual
+/// machine. A stopped process runs nothing — no timer of its own, no
+/// lease renewal — so it cannot wake itself: a POSIX timer
+/// (`timer_create`) armed before the stop has the **kernel** send
+/// `SIGCONT` when it expires, and a `SIGCONT` continues a stopped process
+/// when it is sent, whatever its mask. The timer repeats every
+/// millisecond after the first expiry: were the first `SIGCONT` sent
+/// before the `SIGSTOP` took effect (this process preempted for all of
+/// `pause` between the two calls), the next one still ends the stop.
+/// `SIGCONT`'s default action on a running process is to do nothing, so
+/// the repeats are harmless until the timer is deleted (dropped).
+///
+/// The parent sees nothing of it: it waits for its children without
+/// `WUNTRACED`, and the watchdog allows for the pause.
+///
+/// # Errors
+/// Any error of `timer_create`, `timer_settime` or `raise`.
+pub fn stop_for(pause: std::time::Duration) -> io::Result<()> {
+    use nix::sys::signal::{SigEvent, SigevNotify};
+    use nix::sys::time::TimeSpec;
+    use nix::sys::timer::{Expiration, Timer, TimerSetTimeFlags};
+    let wake = SigEvent::new(SigevNotify::SigevSignal {
+        signal: Signal::SIGCONT,
+        si_value: 0,
+    });
+    let mut timer = Timer::new(nix::time::ClockId::CLOCK_MONOTONIC, wake)?;
+    let first = TimeSpec::from_duration(pause.max(std::time::Duration::from_micros(1)));
+    let again = TimeSpec::from_duration(std::time::Duration::from_millis(1));
+    timer.set(
+        Expiration::IntervalDelayed(first, again),
+        TimerSetTimeFlags::empty(),
+    )?;
+    nix::sys::signal::raise(Signal::SIGSTOP)?;
+    drop(timer);
+    Ok(())
+}
+
 /// One byte per buyer in anonymous `MAP_SHARED` memory, made before the
 /// forks: each buyer writes where it is (see [`super::buyer::Stage`]), the parent
 /// reads it to say what stuck buyers were stuck on. Shared, not private,

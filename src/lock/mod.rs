@@ -212,6 +212,9 @@ pub struct Setup {
     pub repair: bool,
     /// The run's database, for a strategy whose [`Store`] is not a file.
     pub database: Option<crate::store::Database>,
+    /// The lock server and the lease, for a strategy that takes its lock
+    /// from one ([`Strategy::lock_server`]).
+    pub lease: Option<crate::lease::Server>,
 }
 
 impl Setup {
@@ -278,6 +281,9 @@ pub struct Strategy {
     pub hidden: bool,
     /// Where its stock lives.
     pub store: Store,
+    /// Whether it takes its lock from a lock server (`--lock-server`): a
+    /// lease, not a kernel lock.
+    pub lock_server: bool,
     /// Parent side: creates the shared state.
     pub prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
 }
@@ -297,7 +303,22 @@ impl Strategy {
             protects: Protects::Purchase,
             hidden: false,
             store: Store::File,
+            lock_server: false,
             prepare,
+        }
+    }
+
+    /// A strategy that leases its lock from a lock server
+    /// (`--lock-server`) around a purchase in the SQLite store.
+    pub const fn leased(
+        name: &'static str,
+        about: &'static str,
+        safe: bool,
+        prepare: fn(&Setup) -> Result<Box<dyn Shared>>,
+    ) -> Self {
+        Strategy {
+            lock_server: true,
+            ..Strategy::transaction(Store::Sqlite, name, about, safe, prepare)
         }
     }
 

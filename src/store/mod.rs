@@ -70,9 +70,10 @@ pub fn read_modify_write<S: Statements>(
     })
 }
 
-/// One buyer's connection to a database, and the strategy's purchase on
-/// it: the [`Lock`] of every SQL strategy. It has no `lock`/`unlock`: its
-/// purchase is a transaction ([`Lock::transact`]).
+/// One buyer's connection to a database (or, for a leased strategy, to
+/// its lock server and its database), and the strategy's purchase on it:
+/// the [`Lock`] of every strategy whose purchase is a transaction
+/// ([`Lock::transact`]). It has no `lock`/`unlock`.
 pub struct Connection<C, E> {
     /// The connection, made in the buyer after the fork.
     pub conn: C,
@@ -84,7 +85,7 @@ impl<C, E: Display> Lock for Connection<C, E> {
     fn lock(&mut self) -> io::Result<()> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            "a SQL strategy has no lock(): its purchase is a transaction",
+            "this strategy has no lock(): its purchase is a transaction",
         ))
     }
 

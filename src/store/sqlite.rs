@@ -1,10 +1,13 @@
 //! The SQLite store: one database file with the stock and the sales.
 //!
 //! ```sql
-//! CREATE TABLE stock (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);
+//! CREATE TABLE stock (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL,
+//!                     fence INTEGER NOT NULL DEFAULT 0);
 //! CREATE TABLE sales (buyer INTEGER NOT NULL, ticket INTEGER NOT NULL);
 //! ```
 //!
+//! `fence` is the highest fencing token that has touched the stock (see
+//! [`crate::lease`]; only `redis-fenced` uses it).
 //! `sales` makes a double booking visible in the database itself (two
 //! rows with one ticket). The parent creates the database before the
 //! buyers exist and closes it; **each buyer opens its own connection after
@@ -75,7 +78,8 @@ fn retry(tries: i32) -> bool {
 pub fn create(path: &Path, count: u64) -> io::Result<()> {
     let c = connect(path)?;
     c.execute_batch(
-        "CREATE TABLE stock (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL);
+        "CREATE TABLE stock (id INTEGER PRIMARY KEY CHECK (id = 1), count INTEGER NOT NULL,
+                             fence INTEGER NOT NULL DEFAULT 0);
          CREATE TABLE sales (buyer INTEGER NOT NULL, ticket INTEGER NOT NULL);",
     )
     .map_err(to_io)?;

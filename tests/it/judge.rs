@@ -301,9 +301,9 @@ fn buyers_turned_away_are_counted_and_safe() {
 fn a_hanging_strategy_does_not_lose_the_report() {
     let work = Work::new();
     let limit = Duration::from_secs(30);
-    // A scenario seed whose scenarios (two free, two stepped) all have two
-    // buyers or more: a lone buyer under `never-unlocks` never waits, so
-    // never hangs.
+    // A scenario seed whose scenarios (two free, two stepped, one paused)
+    // all have two buyers or more: a lone buyer under `never-unlocks`
+    // never waits, so never hangs.
     let seed = (0u64..)
         .find(|&s| {
             Scenario::generate_both(s, 2, SPACE)
@@ -339,15 +339,15 @@ fn a_hanging_strategy_does_not_lose_the_report() {
         for (name, row) in rows {
             match name {
                 "never-unlocks" => {
-                    assert_eq!(u(row, "hung_scenarios"), 4, "{ctx}");
+                    assert_eq!(u(row, "hung_scenarios"), 5, "{ctx}");
                     assert_eq!(row["kept_claim"], false, "{ctx}");
                 }
                 "fails" => {
-                    assert_eq!(u(row, "failed_scenarios"), 4, "{ctx}");
+                    assert_eq!(u(row, "failed_scenarios"), 5, "{ctx}");
                     assert_eq!(row["kept_claim"], false, "{ctx}");
                 }
                 "file" => {
-                    assert_eq!(u(row, "scenarios"), 4, "{ctx}");
+                    assert_eq!(u(row, "scenarios"), 5, "{ctx}");
                     assert_eq!(row["kept_claim"], true, "{ctx}");
                 }
                 other => panic!("unexpected row {other}{ctx}"),

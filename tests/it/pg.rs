@@ -37,13 +37,7 @@ fn bin_dir() -> Option<PathBuf> {
 impl Cluster {
     /// Starts one, or says why it cannot and returns `None`.
     pub fn start(test: &str) -> Option<Cluster> {
-        // Straight to standard error, past the test harness's capture: a
-        // skipped test must say so in the log, not pass silently.
-        let skip = |why: String| {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "test {test}: SKIPPED: {why}");
-            None
-        };
+        let skip = |why: String| crate::util::skipped(test, &why);
         let Some(bin) = bin_dir() else {
             return skip("no PostgreSQL (initdb and pg_ctl not found; .ci/run installs it)".into());
         };

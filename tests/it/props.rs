@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use crate::util::{Work, assert_consistent, count_of, u};
+use booking::commands::Servers;
 use booking::commands::scenario::Scenario;
 use booking::engine::DEFAULT_TIMEOUT;
 
@@ -32,21 +33,35 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         prop::option::weighted(0.33, 0u64..=booking::engine::seed::MAX_SEED),
         // A quarter of the free-running cases run on a worker pool.
         prop::option::weighted(0.25, 1u32..=4),
+        // A tenth are paused scenarios instead (every buyer stopped after
+        // its read, past its lease): 2 or 3 buyers, 1 to 3 tickets.
+        prop::bool::weighted(0.1),
     )
         .prop_map(
-            |(tickets, buyers, a, b, arrival, seed, step_seed, pool)| Scenario {
-                tickets,
-                buyers,
-                delay_min_us: a.min(b),
-                delay_max_us: a.max(b),
-                arrival_max_us: arrival,
-                seed,
-                step_seed,
-                pct: None,
-                spawners: step_seed
-                    .is_none()
-                    .then(|| booking::commands::scenario::spawners_of(seed)),
-                pool: pool.filter(|_| step_seed.is_none()),
+            |(tickets, buyers, a, b, arrival, seed, step_seed, pool, paused)| {
+                if paused {
+                    return Scenario {
+                        tickets: 1 + tickets % 3,
+                        buyers: 2 + buyers % 2,
+                        seed,
+                        ..Scenario::draw_paused(&mut booking::engine::seed::rng(seed, 0))
+                    };
+                }
+                Scenario {
+                    tickets,
+                    buyers,
+                    delay_min_us: a.min(b),
+                    delay_max_us: a.max(b),
+                    arrival_max_us: arrival,
+                    seed,
+                    step_seed,
+                    pct: None,
+                    spawners: step_seed
+                        .is_none()
+                        .then(|| booking::commands::scenario::spawners_of(seed)),
+                    pool: pool.filter(|_| step_seed.is_none()),
+                    pause_ms: None,
+                }
             },
         )
 }
@@ -58,15 +73,13 @@ fn run_case(
     work: &Work,
     strategy: &'static booking::lock::Strategy,
     s: &Scenario,
-    server: Option<&str>,
+    servers: Servers<'_>,
 ) -> Result<(), TestCaseError> {
     let stock = work.stock(
         &format!("{}.json", strategy.name),
         &format!("{{\"count\": {}, {EXTRA}}}", s.tickets),
     );
-    let mut cfg = s.config(strategy, DEFAULT_TIMEOUT);
-    cfg.server = server.map(str::to_string);
-    let command = cfg.rerun();
+    let command = s.config(strategy, DEFAULT_TIMEOUT, servers).rerun();
     // A stepped run books a fresh stock; a free one books the file.
     let cmd = if s.stepped() {
         command.clone()
@@ -139,13 +152,20 @@ fn run_case(
     Ok(())
 }
 
-/// Every listed strategy, over generated scenarios. The PostgreSQL ones
-/// run against a throwaway cluster started for this test, and are skipped
-/// (with a line saying so) where PostgreSQL is not installed.
+/// Every listed strategy, over generated scenarios. The PostgreSQL and
+/// Redis ones run against throwaway servers started for this test, and are
+/// skipped (with a line saying so) where the server is not installed.
 #[test]
 fn every_strategy_keeps_its_promise() {
     let pg = crate::pg::Cluster::start("props::every_strategy_keeps_its_promise, pg-* strategies");
+    let redis =
+        crate::redis::Redis::start("props::every_strategy_keeps_its_promise, redis-* strategies");
+    let lease = booking::cli::LeaseArgs {
+        lock_server: redis.as_ref().map(|r| r.url.clone()),
+        lease: booking::engine::config::DEFAULT_LEASE,
+    };
     let server = pg.as_ref().map(|c| c.url.clone());
+    let servers = Servers::new(server.as_ref(), &lease);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: cases(),
         // Shrinking re-runs processes: bound it.
@@ -156,10 +176,12 @@ fn every_strategy_keeps_its_promise() {
     let result = runner.run(&scenario(), |s| {
         let work = Work::new();
         for strategy in booking::lock::listed() {
-            if strategy.store == booking::lock::Store::Postgres && server.is_none() {
+            let absent = (strategy.store == booking::lock::Store::Postgres && server.is_none())
+                || (strategy.lock_server && redis.is_none());
+            if absent {
                 continue;
             }
-            run_case(&work, strategy, &s, server.as_deref())?;
+            run_case(&work, strategy, &s, servers)?;
         }
         work.assert_clean();
         Ok(())

@@ -24,8 +24,8 @@ fn check_catches_none_and_clears_the_safe_strategies() {
     );
     for (row, (name, safe)) in rows.iter().zip(strategies()) {
         assert_eq!(row["strategy"], name.as_str());
-        // Twelve free-running scenarios and twelve stepped ones.
-        assert_eq!(u(row, "scenarios"), 24);
+        // Twelve free-running scenarios, twelve stepped ones, two paused.
+        assert_eq!(u(row, "scenarios"), 26);
         if safe {
             assert_eq!(u(row, "unsafe_scenarios"), 0, "{name}{}", run.context());
             assert_eq!(row["kept_claim"], true, "{name}{}", run.context());

@@ -339,9 +339,20 @@ pub fn strategies() -> Vec<(String, bool)> {
     serverless().map(|s| (s.name.to_string(), s.safe)).collect()
 }
 
-/// The listed strategies that need no database server: what `check` and
-/// `compare` run by default without `--store` (the pg-* ones are tested
-/// against a throwaway cluster, in `pg.rs` and the property harness).
+/// The listed strategies that need no server: what `check` and `compare`
+/// run by default without `--store` and `--lock-server` (the pg-* and
+/// redis-* ones are tested against throwaway servers, in `pg.rs`,
+/// `redis.rs` and the property harness).
 pub fn serverless() -> impl Iterator<Item = &'static booking::lock::Strategy> {
-    booking::lock::listed().filter(|s| s.store != booking::lock::Store::Postgres)
+    booking::lock::listed().filter(|s| s.store != booking::lock::Store::Postgres && !s.lock_server)
+}
+
+/// Says, past the test harness's capture (straight to standard error, so
+/// it shows in the log), that `test` was skipped and why; returns `None`
+/// for the caller to return. A test that needs a missing server never
+/// passes silently.
+pub fn skipped<T>(test: &str, why: &str) -> Option<T> {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "test {test}: SKIPPED: {why}");
+    None
 }

@@ -1,0 +1,172 @@
+//! The Redis side of a lease: grant, release, who holds it.
+//!
+//! A grant is one script, run atomically by Redis:
+//!
+//! ```lua
+//! if redis.call('SET', lock, token, 'NX', 'PX', lease) then   -- free? take it
+//!   local fence = redis.call('INCR', counter)                 -- the fencing token
+//!   redis.call('PEXPIRE', counter, COUNTER_TTL)
+//!   return fence
+//! end
+//! return 0                                                    -- held: try again
+//! ```
+//!
+//! Redis keeps no queue of waiters: a buyer that finds the lock taken
+//! sleeps and asks again, 20 µs doubling up to 1 ms (the same polling as
+//! SQLite's busy handler). The release deletes the key only while it
+//! still holds the buyer's token — a plain `DEL` after the lease expired
+//! would delete the *next* holder's lock.
+//!
+//! Who releases a dead buyer's lease: nobody. Redis does not know the
+//! buyer died; the key expires when its lease is up, and the others wait
+//! until then.
+//!
+//! The connection is made in the buyer after the fork (a socket shared
+//! by two processes would mix their replies); the client is the `redis`
+//! crate's synchronous one, which starts no thread.
+
+use std::io;
+use std::time::Duration;
+
+use redis::Script;
+
+use super::Server;
+
+/// How long the fencing counter lives after its last grant, should the
+/// run never delete it (a `booking` killed with `SIGKILL`).
+pub const COUNTER_TTL: Duration = Duration::from_secs(3600);
+
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest sleep between two asks for a taken lock.
+const MAX_PAUSE: Duration = Duration::from_millis(1);
+
+const GRANT: &str = "
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local fence = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  return fence
+end
+return 0";
+
+const RELEASE: &str = "
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+fn to_io(e: redis::RedisError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// A lease granted to one buyer.
+#[derive(Debug)]
+pub struct Grant {
+    /// The value of the lock key while this grant holds it.
+    pub token: String,
+    /// The fencing token: greater than every earlier grant's.
+    pub fence: i64,
+}
+
+/// One buyer's connection to the lock server.
+pub struct Connection {
+    conn: redis::Connection,
+    server: Server,
+    grant: Script,
+    release: Script,
+    grants: u64,
+}
+
+fn connect(server: &Server) -> io::Result<redis::Connection> {
+    redis::Client::open(server.url.as_str())
+        .and_then(|c| c.get_connection_with_timeout(CONNECT_TIMEOUT))
+        .map_err(to_io)
+}
+
+impl Connection {
+    /// Connects to `server`.
+    ///
+    /// # Errors
+    /// When the server cannot be reached.
+    pub fn open(server: &Server) -> io::Result<Self> {
+        Ok(Connection {
+            conn: connect(server)?,
+            server: server.clone(),
+            grant: Script::new(GRANT),
+            release: Script::new(RELEASE),
+            grants: 0,
+        })
+    }
+
+    /// Waits until the lock is free and takes it for one lease, for
+    /// `buyer`.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub fn acquire(&mut self, buyer: u32) -> io::Result<Grant> {
+        self.grants += 1;
+        let token = format!("buyer {buyer}, grant {}", self.grants);
+        let lease_ms = self.server.lease.as_millis().max(1) as u64;
+        let mut tries = 0u32;
+        loop {
+            let fence: i64 = self
+                .grant
+                .key(self.server.lock_key())
+                .key(self.server.fence_key())
+                .arg(&token)
+                .arg(lease_ms)
+                .arg(COUNTER_TTL.as_millis() as u64)
+                .invoke(&mut self.conn)
+                .map_err(to_io)?;
+            if fence > 0 {
+                return Ok(Grant { token, fence });
+            }
+            let pause = Duration::from_micros(20u64 << tries.min(6)).min(MAX_PAUSE);
+            std::thread::sleep(pause);
+            tries += 1;
+        }
+    }
+
+    /// Releases `grant`. Returns whether it still held the lock: `false`
+    /// when its lease had expired (and the key is then left alone).
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub fn release(&mut self, grant: &Grant) -> io::Result<bool> {
+        let deleted: i64 = self
+            .release
+            .key(self.server.lock_key())
+            .arg(&grant.token)
+            .invoke(&mut self.conn)
+            .map_err(to_io)?;
+        Ok(deleted == 1)
+    }
+}
+
+/// The token that holds the lock now, if any (for the watchdog's report).
+///
+/// # Errors
+/// When the server cannot be reached.
+pub fn holder(server: &Server) -> io::Result<Option<String>> {
+    let mut c = connect(server)?;
+    redis::cmd("GET")
+        .arg(server.lock_key())
+        .query(&mut c)
+        .map_err(to_io)
+}
+
+/// Deletes the run's keys (before the run: checks that the server
+/// answers; after it: leaves nothing behind).
+///
+/// # Errors
+/// When the server cannot be reached.
+pub fn forget(server: &Server) -> io::Result<()> {
+    let mut c = connect(server)?;
+    redis::cmd("DEL")
+        .arg(server.lock_key())
+        .arg(server.fence_key())
+        .query::<i64>(&mut c)
+        .map(drop)
+        .map_err(to_io)
+}
