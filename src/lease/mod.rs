@@ -24,10 +24,10 @@
 //! UPDATE stock SET count = :new WHERE id = 1 AND fence = :token;
 //! ```
 //!
-//! Checking the token on the write alone (`WHERE fence < :token`) is not
-//! enough for a read-modify-write: a stale holder that read, then a new
-//! holder that read the same count, then both writing in token order,
-//! would both succeed. Marking the stock on the read makes the stale
+//! Checking the token on the write alone (`WHERE fence < :token`, the
+//! zoo's `redis-fence-write`) is not enough for a read-modify-write: a
+//! stale holder that read, then a new holder that read the same count,
+//! then both writing in token order, both succeed. Marking the stock on the read makes the stale
 //! holder's write fail. A buyer whose read or write is refused has bought
 //! nothing; it takes a new lease and tries again.
 //!
@@ -95,6 +95,10 @@ pub enum Fencing {
     /// Yes: the store refuses a holder once a newer token touched it
     /// (`redis-fenced`).
     On,
+    /// Only on the write: the store refuses a write whose token is not
+    /// above the last write's (`redis-fence-write`, wrong for a
+    /// read-modify-write: see the module doc).
+    WriteOnly,
 }
 
 /// A leased strategy's shared state: the server, the database, the
@@ -178,7 +182,7 @@ impl Buyer {
     fn read(&self, token: i64) -> rusqlite::Result<Option<i64>> {
         use rusqlite::OptionalExtension;
         match self.fencing {
-            Fencing::Off => self
+            Fencing::Off | Fencing::WriteOnly => self
                 .db
                 .query_row("SELECT count FROM stock WHERE id = 1", [], |r| r.get(0))
                 .map(Some),
@@ -202,6 +206,10 @@ impl Buyer {
                 .execute("UPDATE stock SET count = ?1 WHERE id = 1", [count])?,
             Fencing::On => self.db.execute(
                 "UPDATE stock SET count = ?1 WHERE id = 1 AND fence = ?2",
+                [count, token],
+            )?,
+            Fencing::WriteOnly => self.db.execute(
+                "UPDATE stock SET count = ?1, fence = ?2 WHERE id = 1 AND fence < ?2",
                 [count, token],
             )?,
         };

@@ -195,9 +195,9 @@ fn a_lease_that_outlives_every_hold_excludes() {
     work.assert_clean();
 }
 
-/// `check` catches the lease (its paused scenario makes the race certain)
-/// and passes the fenced lease and a kernel lock, whose paused holders only
-/// make the others wait.
+/// `check` catches the lease and the fence checked on the write only (its
+/// paused scenario makes the race certain), and passes the fenced lease
+/// and a kernel lock, whose paused holders only make the others wait.
 #[test]
 fn check_catches_the_lease_and_passes_the_fence() {
     let Some(redis) = Redis::start("redis::check_catches_the_lease_and_passes_the_fence") else {
@@ -207,7 +207,7 @@ fn check_catches_the_lease_and_passes_the_fence() {
     let run = work.booking(&[
         "check",
         "--lock",
-        "redis-lease,redis-fenced,file",
+        "redis-lease,redis-fence-write,redis-fenced,file",
         "--cases",
         "2",
         "--seed",
@@ -227,12 +227,14 @@ fn check_catches_the_lease_and_passes_the_fence() {
             .unwrap_or_else(|| panic!("{name} not checked: {r}"))
             .clone()
     };
-    let lease = by_name("redis-lease");
-    assert!(u(&lease, "unsafe_scenarios") >= 1, "{lease}");
-    assert!(
-        lease["smallest_problem"]["scenario"]["pause_ms"].is_u64(),
-        "caught in the paused scenario: {lease}"
-    );
+    for wrong in ["redis-lease", "redis-fence-write"] {
+        let s = by_name(wrong);
+        assert!(u(&s, "unsafe_scenarios") >= 1, "{s}");
+        assert!(
+            s["smallest_problem"]["scenario"]["pause_ms"].is_u64(),
+            "caught in the paused scenario: {s}"
+        );
+    }
     for safe in ["redis-fenced", "file"] {
         let s = by_name(safe);
         assert_eq!(s["kept_claim"], true, "{s}");
