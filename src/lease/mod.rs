@@ -249,12 +249,11 @@ fn purchase(b: &mut Buyer, o: &mut Order<'_>) -> io::Result<Sold> {
             b.server.release(&grant)?;
             continue;
         }
-        b.db
-            .execute(
-                "INSERT INTO sales (buyer, ticket) VALUES (?1, ?2)",
-                rusqlite::params![o.buyer, count],
-            )
-            .map_err(to_io)?;
+        b.db.execute(
+            "INSERT INTO sales (buyer, ticket) VALUES (?1, ?2)",
+            rusqlite::params![o.buyer, count],
+        )
+        .map_err(to_io)?;
         (o.at)(Moment::Wrote);
         let kept = b.server.release(&grant)?;
         (o.at)(Moment::Committed);

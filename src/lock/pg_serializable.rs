@@ -2,8 +2,14 @@
 //! SERIALIZABLE transaction. PostgreSQL lets the transactions run side by
 //! side and aborts one that could not have run in some serial order, with
 //! SQLSTATE 40001 (serialization failure); the buyer retries it from the
-//! start. Safe with the retry; without it most buyers fail — a liveness
-//! lesson. The section runs from the read to just before `COMMIT`.
+//! start. Safe with the retry. The section runs from the read to just
+//! before `COMMIT`.
+//!
+//! `pg-serializable-once` (zoo) is the same transaction without the retry:
+//! the data stay right — SERIALIZABLE never lets two buyers sell one
+//! ticket — but under contention most buyers get 40001 and fail. A
+//! liveness lesson: the run is FAILED (buyers that could have bought did
+//! not), never SAFE.
 
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel};
@@ -21,8 +27,21 @@ pub const STRATEGY: Strategy = Strategy::transaction(
     prepare,
 );
 
+/// The same transaction, not retried.
+pub const ONCE: Strategy = Strategy::transaction(
+    Store::Postgres,
+    "pg-serializable-once",
+    "zoo, PostgreSQL: the SERIALIZABLE purchase without the retry: buyers fail with SQLSTATE 40001",
+    false,
+    prepare_once,
+);
+
 fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
     pg::shared(setup, purchase)
+}
+
+fn prepare_once(setup: &Setup) -> Result<Box<dyn Shared>> {
+    pg::shared(setup, attempt)
 }
 
 fn attempt(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {

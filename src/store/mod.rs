@@ -81,7 +81,7 @@ pub struct Connection<C, E> {
     pub purchase: fn(&mut C, &mut Order<'_>) -> Result<Sold, E>,
 }
 
-impl<C, E: Display> Lock for Connection<C, E> {
+impl<C, E: std::error::Error> Lock for Connection<C, E> {
     fn lock(&mut self) -> io::Result<()> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -94,6 +94,21 @@ impl<C, E: Display> Lock for Connection<C, E> {
     }
 
     fn transact(&mut self, order: &mut Order<'_>) -> io::Result<Sold> {
-        (self.purchase)(&mut self.conn, order).map_err(|e| io::Error::other(e.to_string()))
+        (self.purchase)(&mut self.conn, order).map_err(|e| io::Error::other(chain(&e)))
     }
+}
+
+/// `e` and its sources, as one line: the `postgres` client's error says
+/// only "db error"; the server's message is its source.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = s.source();
+    }
+    text
 }

@@ -26,7 +26,7 @@ use postgres::{Client, Config, GenericClient, NoTls, Transaction};
 use crate::lock::{Lock, Order, Setup, Shared, Sold};
 
 fn to_io(e: postgres::Error) -> io::Error {
-    io::Error::other(e.to_string())
+    io::Error::other(super::chain(&e))
 }
 
 /// Where a run's stock lives on a server: the connection settings (host

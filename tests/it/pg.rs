@@ -210,6 +210,56 @@ fn pg_none_loses_updates_when_the_race_is_certain() {
     );
 }
 
+/// SERIALIZABLE without the retry: all 20 buyers read before the first
+/// commits (50 ms between read and write), so the server aborts the
+/// others' transactions with SQLSTATE 40001. The data stay right (no
+/// ticket sold twice, the count agrees), but buyers failed: the run is
+/// FAILED and exits 1, never SAFE. Tried up to three times, for a machine
+/// too loaded to start 20 processes in 50 ms.
+#[test]
+fn serializable_without_a_retry_fails_buyers_but_sells_no_ticket_twice() {
+    let Some(pg) = Cluster::start("serializable_without_a_retry_fails_buyers") else {
+        return;
+    };
+    let work = Work::new();
+    let failed = (0..3).any(|seed| {
+        let seed = seed.to_string();
+        let run = work.booking(&[
+            "--buyers",
+            "20",
+            "--tickets",
+            "5",
+            "--lock",
+            "pg-serializable-once",
+            "--store",
+            &pg.url,
+            "--delay",
+            "50ms..60ms",
+            "--seed",
+            &seed,
+            "--json",
+        ]);
+        let r: serde_json::Value = serde_json::from_slice(&run.out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON: {e}{}", run.context()));
+        assert_consistent(&r, u(&r, "remaining"), run.pid);
+        assert_eq!(u(&r, "double_booked"), 0, "{r}");
+        assert_ne!(r["status"], "safe", "{r}");
+        let failed = u(&r, "failed");
+        if failed > 0 {
+            assert_eq!(run.code(), Some(1), "{r}");
+            assert_eq!(r["status"], "failed", "{r}");
+            assert!(
+                r.to_string().contains("40001") || r.to_string().contains("serializ"),
+                "{r}"
+            );
+        }
+        failed > 0
+    });
+    assert!(failed, "no buyer failed in 3 runs of a certain conflict");
+    assert_eq!(pg.schemas(), Vec::<String>::new(), "a run left its schema");
+    work.assert_clean();
+}
+
 /// A PostgreSQL strategy without a server is refused, exit 2, one line;
 /// `compare` without one leaves the pg-* strategies out and says so.
 #[test]
