@@ -76,14 +76,18 @@ pub struct Workspace {
 /// How long a host of a shared run waits for the others to join.
 const SHARED_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// A run's PostgreSQL schema: dropped (with its tables) when dropped.
-/// Only the parent drops it (buyers end with `_exit`). A `booking` killed
-/// with `SIGKILL` leaves its `booking_<pid>_<n>` schema on the server.
-struct Schema(crate::store::postgres::Place);
+/// A run's PostgreSQL schema, and the session that marks it alive (see
+/// [`crate::store::postgres::create`]): dropped (with its tables) when
+/// dropped. Only the parent drops it (buyers end with `_exit`). A
+/// `booking` killed with `SIGKILL` leaves its `booking_<pid>_<n>` schema on
+/// the server, and the next run on that server sweeps it.
+struct Schema(crate::store::postgres::Place, Option<postgres::Client>);
 
 impl Drop for Schema {
     fn drop(&mut self) {
-        let _ = crate::store::postgres::drop_schema(&self.0);
+        if let Some(alive) = self.1.take() {
+            let _ = crate::store::postgres::drop_schema(&self.0, alive);
+        }
     }
 }
 
@@ -159,9 +163,9 @@ impl Workspace {
                     super::outcome::monotonic_ns()
                 ),
             };
-            postgres::create(&place, self.initial.count())
+            let alive = postgres::create(&place, self.initial.count())
                 .map_err(|e| Error::failed(format_args!("the PostgreSQL stock at {url}"), e))?;
-            self._schema = Some(Schema(place.clone()));
+            self._schema = Some(Schema(place.clone(), Some(alive)));
             self.database = Some(crate::store::Database::Postgres(Box::new(place)));
             return Ok(self);
         };

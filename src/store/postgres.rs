@@ -81,12 +81,28 @@ pub fn connect(place: &Place) -> io::Result<Client> {
     Ok(c)
 }
 
-/// Makes the run's schema at `place` with `count` tickets.
+/// The class of the advisory locks that mark a run's schema as alive (the
+/// two-key form; `pg-advisory` uses the one-key form, another space).
+const ALIVE: i32 = 0x626b;
+
+/// Makes the run's schema at `place` with `count` tickets, after sweeping
+/// the schemas of dead runs. Returns the session that keeps the schema
+/// alive: it holds the advisory lock `(ALIVE, hashtext(schema))` from
+/// before the schema exists until it is closed — by [`drop_schema`], or by
+/// the server when this process dies (the socket closes with the last
+/// process that has it: `booking`, or a buyer it forked, which dies with
+/// it). The next run's [`sweep`] drops a schema whose lock it can take.
 ///
 /// # Errors
 /// When the server refuses.
-pub fn create(place: &Place, count: u64) -> io::Result<()> {
+pub fn create(place: &Place, count: u64) -> io::Result<Client> {
     let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    sweep(&mut c)?;
+    c.execute(
+        "SELECT pg_advisory_lock($1, hashtext($2))",
+        &[&ALIVE, &place.schema],
+    )
+    .map_err(to_io)?;
     let count = i64::try_from(count).map_err(io::Error::other)?;
     c.batch_execute(&format!(
         "CREATE SCHEMA {s};
@@ -104,7 +120,47 @@ pub fn create(place: &Place, count: u64) -> io::Result<()> {
         &[&count],
     )
     .map_err(to_io)?;
-    Ok(())
+    Ok(c)
+}
+
+/// Drops the schemas of single-host runs whose `booking` died without
+/// dropping them (killed with `SIGKILL`): those whose alive lock is free.
+/// A shared run's schema (`booking_run_NAME`) is kept for `verdict`.
+///
+/// # Errors
+/// When the server refuses.
+pub fn sweep(c: &mut Client) -> io::Result<Vec<String>> {
+    let names: Vec<String> = c
+        .query(
+            "SELECT nspname::text FROM pg_namespace
+              WHERE nspname LIKE 'booking\\_%' AND nspname NOT LIKE 'booking\\_run\\_%'",
+            &[],
+        )
+        .map_err(to_io)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut swept = Vec::new();
+    for name in names {
+        let free: bool = c
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))",
+                &[&ALIVE, &name],
+            )
+            .map_err(to_io)?
+            .get(0);
+        if free {
+            let dropped = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
+            c.execute(
+                "SELECT pg_advisory_unlock($1, hashtext($2))",
+                &[&ALIVE, &name],
+            )
+            .map_err(to_io)?;
+            dropped.map_err(to_io)?;
+            swept.push(name);
+        }
+    }
+    Ok(swept)
 }
 
 /// The count at `place`.
@@ -120,13 +176,14 @@ pub fn count(place: &Place) -> io::Result<u64> {
     u64::try_from(n).map_err(|_| io::Error::other(format!("the stock count is {n}")))
 }
 
-/// Drops the run's schema (its tables with it).
+/// Drops the run's schema (its tables with it) on `alive`, the session
+/// [`create`] returned, and closes it (which releases the alive lock).
 ///
 /// # Errors
 /// When the server refuses.
-pub fn drop_schema(place: &Place) -> io::Result<()> {
-    let mut c = place.config.connect(NoTls).map_err(to_io)?;
-    c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", place.schema))
+pub fn drop_schema(place: &Place, mut alive: Client) -> io::Result<()> {
+    alive
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", place.schema))
         .map_err(to_io)
 }
 

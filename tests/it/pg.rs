@@ -260,6 +260,66 @@ fn serializable_without_a_retry_fails_buyers_but_sells_no_ticket_twice() {
     work.assert_clean();
 }
 
+/// A `booking` killed with `SIGKILL` cannot drop its schema; the next run
+/// on the server finds its alive lock free and drops it, and leaves a live
+/// run's schema alone.
+#[test]
+fn a_killed_runs_schema_is_swept_by_the_next_run() {
+    let Some(pg) = Cluster::start("a_killed_runs_schema_is_swept_by_the_next_run") else {
+        return;
+    };
+    let work = Work::new();
+    let start = |delay: &str| {
+        work.command(&[
+            "--buyers",
+            "3",
+            "--lock",
+            "pg-atomic",
+            "--store",
+            &pg.url,
+            "--delay",
+            delay,
+        ])
+        .spawn()
+        .unwrap()
+    };
+    // Waits until `booking` has started its 3 buyers (its schema exists).
+    let started = |c: &std::process::Child| {
+        let list = format!("/proc/{0}/task/{0}/children", c.id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::fs::read_to_string(&list)
+            .unwrap_or_default()
+            .split_whitespace()
+            .count()
+            < 3
+        {
+            assert!(std::time::Instant::now() < deadline, "no buyers started");
+            std::thread::yield_now();
+        }
+    };
+    let mut doomed = start("20s");
+    started(&doomed);
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    let left = pg.schemas();
+    assert_eq!(left.len(), 1, "the killed run's schema: {left:?}");
+    let mut live = start("3s");
+    started(&live);
+    assert_eq!(
+        pg.schemas().len(),
+        1,
+        "the killed one swept, the live one made"
+    );
+    assert!(!pg.schemas().contains(&left[0]), "{:?}", pg.schemas());
+    // A third run sweeps nothing that is alive.
+    work.booking(&["--buyers", "2", "--lock", "pg-atomic", "--store", &pg.url])
+        .expect_code(0);
+    assert_eq!(pg.schemas().len(), 1, "the live run's schema stays");
+    assert!(live.wait().unwrap().success());
+    assert_eq!(pg.schemas(), Vec::<String>::new());
+    work.assert_clean();
+}
+
 /// A PostgreSQL strategy without a server is refused, exit 2, one line;
 /// `compare` without one leaves the pg-* strategies out and says so.
 #[test]
