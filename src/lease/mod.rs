@@ -85,6 +85,11 @@ impl Server {
     pub fn fence_key(&self) -> String {
         format!("{}:fence", self.keys)
     }
+
+    /// The key of the wake-up list waiters block on.
+    pub fn wake_key(&self) -> String {
+        format!("{}:wake", self.keys)
+    }
 }
 
 /// Whether the store checks the fencing token.
