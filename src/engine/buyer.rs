@@ -217,9 +217,11 @@ impl Plan<'_> {
         if at == here {
             let was = self.stages.get(self.id as usize);
             self.stage(Stage::Paused);
-            // Should the timer fail, the buyer goes on unpaused: a pause
-            // only ever slows a buyer down; the verdict does not depend on it.
-            let _ = sys::stop_for(pause);
+            // Should the timer fail, the buyer goes on unpaused (a pause
+            // only slows a buyer down) and says so in its record.
+            if let Err(e) = sys::stop_for(pause) {
+                strategy_note(&format!("--pause could not stop it: {e}"));
+            }
             self.stages.set(self.id as usize, was);
         }
     }
