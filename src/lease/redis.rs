@@ -21,7 +21,8 @@
 //! serves a blocked client as soon as the push is done; the list is
 //! trimmed to one element, so releases with nobody waiting leave at most
 //! one stale wake-up), and a lease that expires (its holder paused or
-//! dead) ends the wait by the timeout. The woken buyer asks again; it may
+//! dead) ends the wait by a timeout the client keeps itself
+//! ([`Connection::wait`]). The woken buyer asks again; it may
 //! lose to a buyer that asked meanwhile, and waits again. (Asking again
 //! every 20 µs to 1 ms instead, as SQLite's busy handler does, made 150
 //! buyers send about 150,000 requests a second: Redis, on one core,
@@ -145,14 +146,34 @@ impl Connection {
             // -answer: the holder's lease left, in ms (below 1: the lock
             // was released meanwhile, or has no expiry: ask again).
             if answer <= -1 {
-                // BLPOP's timeout is in seconds; 0 would block for ever.
-                let left = Duration::from_millis(answer.unsigned_abs()) + WAKE_SLACK;
-                let _: Option<(String, String)> = redis::cmd("BLPOP")
-                    .arg(self.server.wake_key())
-                    .arg(format!("{:.3}", left.as_secs_f64()))
-                    .query(&mut self.conn)
-                    .map_err(to_io)?;
+                self.wait(Duration::from_millis(answer.unsigned_abs()) + WAKE_SLACK)?;
             }
+        }
+    }
+
+    /// Blocks until a release wakes this buyer or `left` has passed. The
+    /// server checks `BLPOP` timeouts only `hz` times a second (10 by
+    /// default: a 10 ms timeout returned after 90–110 ms here), so the
+    /// client does not rely on it: its own read times out after `left`,
+    /// and it reconnects (the server forgets the abandoned wait when the
+    /// connection closes; a wake-up it was given meanwhile is lost, which
+    /// costs another waiter at most its own timeout).
+    fn wait(&mut self, left: Duration) -> io::Result<()> {
+        self.conn
+            .set_read_timeout(Some(left + WAKE_SLACK))
+            .map_err(to_io)?;
+        let woken: redis::RedisResult<Option<(String, String)>> = redis::cmd("BLPOP")
+            .arg(self.server.wake_key())
+            // In seconds; 0 would block for ever.
+            .arg(format!("{:.3}", left.as_secs_f64().max(0.001)))
+            .query(&mut self.conn);
+        match woken {
+            Ok(_) => self.conn.set_read_timeout(None).map_err(to_io),
+            Err(e) if e.is_timeout() => {
+                self.conn = connect(&self.server)?;
+                Ok(())
+            }
+            Err(e) => Err(to_io(e)),
         }
     }
 
