@@ -109,8 +109,8 @@ pub enum Fencing {
 /// A leased strategy's shared state: the server, the database, the
 /// fencing. Dropped by the parent after the run: it deletes the run's
 /// keys. (A `booking` killed with `SIGKILL` leaves them: the lock key
-/// expires with its lease, the counter [`redis::COUNTER_TTL`] after its
-/// last grant.)
+/// expires with its lease, the counter and the wake-up list
+/// [`redis::COUNTER_TTL`] after their last use.)
 struct Leased {
     server: Server,
     database: PathBuf,
