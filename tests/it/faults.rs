@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Run, Work, assert_consistent, count_of, u};
+use crate::util::{Run, Work, assert_consistent, children_of, count_of, u, wait_for_children};
 
 /// Shared-memory objects a run of process `pid` left in /dev/shm.
 fn shm_left_by(pid: u32) -> Vec<String> {
@@ -169,34 +169,16 @@ fn none_with_killed_buyers_still_tells_the_truth() {
 
 /// Starts `booking args` and waits until it has `n` children (its buyers),
 /// returning the child process (the caller waits for it) and their pids.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the caller waits for the child it gets back"
-)]
 fn start_with_buyers(work: &Work, args: &[&str], n: usize) -> (std::process::Child, Vec<u32>) {
     let mut child = work.command(args).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let pids = children_of(child.id());
-        if pids.len() >= n {
-            return (child, pids);
-        }
-        if Instant::now() > deadline {
+    match wait_for_children(child.id(), n, Duration::from_secs(20)) {
+        Ok(pids) => (child, pids),
+        Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
             panic!("booking never started {n} buyers");
         }
-        std::thread::yield_now();
     }
-}
-
-/// The children of process `pid` now.
-fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 fn alive(pid: u32) -> bool {

@@ -114,19 +114,11 @@ impl Live {
     /// Waits until the process has at least `n` children (its buyers), for
     /// at most `within`; returns their pids.
     pub fn wait_for_children(&mut self, n: usize, within: Duration) -> Vec<u32> {
-        let deadline = Instant::now() + within;
-        loop {
-            let pids = children_of(self.pid());
-            if pids.len() >= n {
-                return pids;
-            }
-            if Instant::now() > deadline {
-                self.give_up(&format!(
-                    "never had {n} children within {within:?} (had {})",
-                    pids.len()
-                ));
-            }
-            std::thread::sleep(POLL);
+        match crate::util::wait_for_children(self.pid(), n, within) {
+            Ok(pids) => pids,
+            Err(had) => self.give_up(&format!(
+                "never had {n} children within {within:?} (had {had})"
+            )),
         }
     }
 
@@ -187,15 +179,6 @@ impl Live {
         };
         (run, took)
     }
-}
-
-/// The children of process `pid` now.
-pub(crate) fn children_of(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 /// Waits until process `pid` sleeps in a kernel function whose name

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{Work, assert_consistent, u};
+use crate::util::{Work, assert_consistent, u, wait_for_children};
 
 /// A running throwaway PostgreSQL cluster.
 pub struct Cluster {
@@ -285,17 +285,8 @@ fn a_killed_runs_schema_is_swept_by_the_next_run() {
     };
     // Waits until `booking` has started its 3 buyers (its schema exists).
     let started = |c: &std::process::Child| {
-        let list = format!("/proc/{0}/task/{0}/children", c.id());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::fs::read_to_string(&list)
-            .unwrap_or_default()
-            .split_whitespace()
-            .count()
-            < 3
-        {
-            assert!(std::time::Instant::now() < deadline, "no buyers started");
-            std::thread::yield_now();
-        }
+        let within = std::time::Duration::from_secs(20);
+        wait_for_children(c.id(), 3, within).expect("no buyers started");
     };
     let mut doomed = start("20s");
     started(&doomed);
@@ -398,20 +389,8 @@ fn three_hosts_share_one_run_and_one_verdict() {
     // Two hosts; one is killed while its buyers wait out a long delay.
     let steady = host("a", "cut", "2", "0..2ms");
     let mut doomed = host("b", "cut", "2", "20s");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let list = format!("/proc/{0}/task/{0}/children", doomed.id());
-    while std::fs::read_to_string(&list)
-        .unwrap_or_default()
-        .split_whitespace()
-        .count()
-        < 10
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "host b never started its buyers"
-        );
-        std::thread::yield_now();
-    }
+    wait_for_children(doomed.id(), 10, std::time::Duration::from_secs(20))
+        .expect("host b never started its buyers");
     doomed.kill().unwrap();
     doomed.wait().unwrap();
     assert!(steady.wait_with_output().unwrap().status.success());

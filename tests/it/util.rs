@@ -356,3 +356,32 @@ pub fn skipped<T>(test: &str, why: &str) -> Option<T> {
     let _ = writeln!(std::io::stderr(), "test {test}: SKIPPED: {why}");
     None
 }
+
+/// The children of process `pid` now.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Waits until process `pid` has at least `n` children (its buyers), for
+/// at most `within`: their pids, or how many it had when time ran out.
+pub fn wait_for_children(
+    pid: u32,
+    n: usize,
+    within: std::time::Duration,
+) -> Result<Vec<u32>, usize> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let pids = children_of(pid);
+        if pids.len() >= n {
+            return Ok(pids);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(pids.len());
+        }
+        std::thread::yield_now();
+    }
+}
