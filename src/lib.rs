@@ -24,3 +24,4 @@ pub mod lease;
 pub mod lock;
 pub mod report;
 pub mod store;
+pub mod sys;

@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 
 use crate::cli::BenchArgs;
 use crate::engine::delay::Delay;
-use crate::engine::fork::{Children, Ending, SingleThreaded};
 use crate::engine::stock::{self, Stock};
 use crate::engine::workspace::run_dir_base;
 use crate::engine::{RunConfig, Stepping, StockSource, run};
 use crate::error::{Error, Result};
 use crate::judge::stats::median;
 use crate::lock;
+use crate::sys::{Children, Ending, SingleThreaded};
 
 const TICKETS: u64 = 100;
 const PYTHON_DEMO: &str = include_str!("../../bench/classic_demo.py");

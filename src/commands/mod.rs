@@ -20,9 +20,9 @@ pub mod scenario;
 pub mod verdict;
 
 use crate::cli::{Cli, Command};
-use crate::engine::sys;
 use crate::error::{Error, Result};
 use crate::lock;
+use crate::sys;
 
 /// Runs the command `cli` names and returns the process exit code. Errors
 /// are printed as one line on stderr; under `--json`, also as one JSON

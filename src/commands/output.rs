@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 
-use crate::engine::sys;
 use crate::error::{Error, Result};
+use crate::sys;
 
 /// Set once standard output was found closed: nothing more is written.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
@@ -140,13 +140,6 @@ pub fn warn(line: &str) {
             Err(_) => return,
         }
     }
-}
-
-/// Flushes standard output and standard error (before a fork: a child
-/// would inherit a copy of anything buffered).
-pub fn flush() {
-    let _ = io::stdout().flush();
-    let _ = io::stderr().flush();
 }
 
 /// A file the command will write at the end, checked at the start.

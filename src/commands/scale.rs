@@ -15,11 +15,12 @@ use nix::fcntl::OFlag;
 use super::bench::{cores, med, safe_run, say};
 use crate::cli::BenchArgs;
 use crate::engine::delay::Delay;
-use crate::engine::fork::{Children, Ending, Role, SingleThreaded, SpawnError};
 use crate::engine::stock::{self, Stock};
-use crate::engine::{RunConfig, StockSource, sys};
+use crate::engine::{RunConfig, StockSource};
 use crate::error::{Error, Result};
 use crate::lock::{self, Setup, Strategy};
+use crate::sys;
+use crate::sys::{Children, Ending, Role, SingleThreaded, SpawnError};
 
 /// The counts measured when none are given.
 const COUNTS: [u32; 4] = [150, 1_000, 10_000, 100_000];

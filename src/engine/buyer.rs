@@ -1,6 +1,6 @@
 //! A buyer's whole life, in its own process, from the fork to `_exit`.
 //!
-//! 1. [`life`] runs in the child [`super::fork::Children::spawn`] made: it
+//! 1. [`life`] runs in the child [`crate::sys::Children::spawn`] made: it
 //!    restores the default action of the stop signals, asks to die with
 //!    the parent, and prepares (opens its lock, creates the temporary file
 //!    of its save, runs the parse and format code once so its pages are
@@ -29,13 +29,13 @@ use std::time::Duration;
 
 use nix::unistd::{Pid, getppid};
 
-use super::channel::Sender;
 use super::config::KillPoint;
-use super::fork::last_panic;
 use super::outcome::{Outcome, monotonic_ns};
 use super::stock::{self, Stock, TempFile};
-use super::sys::{self, SharedCells, Turns, TurnsView};
 use crate::lock::{self, Lock, Protects, Shared};
+use crate::sys::channel::Sender;
+use crate::sys::last_panic;
+use crate::sys::{self, SharedCells, Turns, TurnsView};
 
 /// Where a buyer is, written to its cell of shared memory so that the
 /// parent can tell what a stuck buyer is stuck on.
@@ -249,7 +249,7 @@ pub struct Pipes {
 /// could not be (or the parent is gone).
 ///
 /// `parent` is `booking`. A buyer may have been forked by a spawner (see
-/// [`crate::engine::fork::Children::spawn_all`]) and adopted by `booking`
+/// [`crate::sys::Children::spawn_all`]) and adopted by `booking`
 /// only when the spawner exited, so it asks to die with its parent only
 /// after the barrier, which `booking` opens once every spawner is gone.
 /// Before that, a `booking` that died shows as end-of-file on the barrier.

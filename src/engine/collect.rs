@@ -4,7 +4,7 @@
 //! Every buyer ends up in exactly one of these, decided here:
 //! * its own **record** (clean, or with the error it reported or the panic
 //!   it caught), checked to come from that buyer's process (the kernel
-//!   names the sender, see [`super::channel`]); a message that is not a
+//!   names the sender, see [`crate::sys::channel`]); a message that is not a
 //!   buyer's genuine first record is *rejected*, and a run with a rejected
 //!   record is never SAFE;
 //! * **indeterminate** (`None`): a `--kill` victim that died of `SIGKILL`
@@ -23,16 +23,16 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::buyer::Stage;
-use super::channel::{Received, Receiver};
 use super::config::RunConfig;
 use super::delay::fmt_duration;
-use super::fork::Ending;
 use super::outcome::{Outcome, monotonic_ns};
 use super::supervise::{Buyers, Collected};
-use super::sys::{self, SharedCells};
 use crate::error::{Error, Result};
 use crate::judge::verdict::count;
 use crate::lock::Shared;
+use crate::sys::Ending;
+use crate::sys::channel::{Received, Receiver};
+use crate::sys::{self, SharedCells};
 
 /// The parent's view of a running booking.
 pub(super) struct Collector<'a> {

@@ -14,18 +14,15 @@
 //! * [`sys`] — the other `unsafe` code: shared memory, semaphores, signals.
 
 pub mod buyer;
-pub mod channel;
 mod collect;
 pub mod config;
 pub mod delay;
-pub mod fork;
 pub mod outcome;
 pub mod run;
 pub mod seed;
 pub mod step;
 pub mod stock;
 pub mod supervise;
-pub mod sys;
 pub mod workspace;
 
 pub use config::{

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use super::config::{MAX_BUYERS, RunConfig, Stepping, StockSource};
-use super::fork::SingleThreaded;
 use super::outcome::Outcome;
 use super::step::Schedule;
 use super::stock::Stock;
@@ -13,6 +12,7 @@ use super::workspace::{Workspace, check_process_limit};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
 use crate::lock::{Setup, Store};
+use crate::sys::SingleThreaded;
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -45,7 +45,7 @@ pub struct RunOutput {
 pub const STEPPED_TRIES: u32 = 3;
 
 /// Runs the booking `cfg` describes. A stop signal (see
-/// [`super::sys::catch_stop_signals`]) ends it: every buyer is killed and
+/// [`crate::sys::catch_stop_signals`]) ends it: every buyer is killed and
 /// reaped, everything cleaned up, and [`Error::Interrupted`] returned.
 ///
 /// A buyer that fails or hangs does not make this fail: it is a finding,

@@ -24,12 +24,12 @@
 use std::time::{Duration, Instant};
 
 use super::buyer::Point;
-use super::channel::{Received, Receiver};
 use super::collect::Collector;
 use super::config::{Stepping, schedule_text};
 use super::seed;
-use super::sys::{self, Turns};
 use crate::error::{Error, Result};
+use crate::sys::channel::{Received, Receiver};
+use crate::sys::{self, Turns};
 
 /// How long a buyer given a turn may sleep without reaching its next point
 /// before it counts as blocked. A step that is not blocked takes tens of

@@ -10,16 +10,16 @@ use nix::fcntl::OFlag;
 use nix::unistd::{getpid, pipe2};
 
 use super::buyer::{self, Pipes, Plan};
-use super::channel::{self, Receiver, Sender};
 use super::collect::Collector;
 use super::config::RunConfig;
 use super::delay::Delay;
-use super::fork::{Children, Ending, Role, SingleThreaded, SpawnError};
 use super::outcome::{Outcome, monotonic_ns};
-use super::sys::{self, SharedCells, Turns};
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::lock::Shared;
+use crate::sys::channel::{self, Receiver, Sender};
+use crate::sys::{self, SharedCells, Turns};
+use crate::sys::{Children, Ending, Role, SingleThreaded, SpawnError};
 
 /// What the parent learnt of every buyer.
 pub struct Collected {
@@ -79,7 +79,7 @@ pub fn supervise(
     };
     let parent = getpid();
     // Nothing buffered may be copied into the children.
-    crate::commands::output::flush();
+    crate::sys::flush();
     let hosts = cfg.processes();
     let spawned = buyers.children.spawn_all(
         hosts,

@@ -26,6 +26,7 @@ use nix::unistd::Pid;
 
 use super::stock::{self, Stock};
 use crate::error::{Error, Result};
+use crate::sys::sysv::{entries_and_uid, sweep_dead_ipc};
 
 /// The marker file a live run holds locked in its run directory.
 const MARKER: &str = ".booking-run";
@@ -351,14 +352,6 @@ pub fn is_run_dir_name(name: &str) -> bool {
         && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The entries of `dir`, and this user's uid (what a sweep compares an
-/// entry's owner with); `None` when either cannot be read.
-fn entries_and_uid(dir: &Path) -> Option<(std::fs::ReadDir, u32)> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    let me = std::fs::metadata("/proc/self").ok()?.uid();
-    Some((entries, me))
-}
-
 /// Removes the run directories in `base` that a dead run left: see the
 /// module doc for the three conditions.
 fn sweep_dead_run_dirs(base: &Path) {
@@ -387,113 +380,6 @@ fn sweep_dead_run_dirs(base: &Path) {
         {
             let _ = std::fs::remove_dir_all(&path);
         }
-    }
-}
-
-/// Proof that a live run owns a System V IPC object, and the way a later
-/// run removes it when the owner was killed.
-///
-/// A System V set is not a file and not a mapping: nothing the kernel
-/// closes at exit removes it, so a `booking` killed with `SIGKILL` would
-/// leave it until reboot. While it exists, the lease file
-/// `booking-sysv-<id>` in [`run_dir_base`] holds the set's id and change
-/// time and is held with an exclusive `flock` — by the parent and, through
-/// the shared open file description, by its buyers, which die with it
-/// (`PR_SET_PDEATHSIG`). A sweep that can take the lock knows the owner is
-/// dead; it removes the set only if the set is still the same one (this
-/// user's, same change time) and then the file. Like the run marker, the
-/// file is locked before it gets its name.
-pub struct IpcLease {
-    path: PathBuf,
-    creator: Pid,
-    _file: File,
-}
-
-/// The lease files' name prefix.
-const LEASE_PREFIX: &str = "booking-sysv-";
-
-impl IpcLease {
-    /// Takes the lease of the System V semaphore set `id`, last changed at
-    /// `stamp` (see [`crate::engine::sys::SysvSemaphore::id_and_stamp`]).
-    ///
-    /// # Errors
-    /// The lease file cannot be made, locked or named.
-    pub fn take(id: i32, stamp: i64) -> std::io::Result<Self> {
-        use std::io::Write as _;
-        let base = run_dir_base();
-        let path = base.join(format!("{LEASE_PREFIX}{id}"));
-        let unnamed = base.join(format!(".{LEASE_PREFIX}{id}.{}.new", nix::unistd::getpid()));
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(&unnamed)?;
-        let named = file
-            .try_lock_exclusive()
-            .and_then(|()| writeln!(file, "{id} {stamp}"))
-            .and_then(|()| std::fs::rename(&unnamed, &path));
-        if let Err(e) = named {
-            let _ = std::fs::remove_file(&unnamed);
-            return Err(e);
-        }
-        Ok(IpcLease {
-            path,
-            creator: nix::unistd::getpid(),
-            _file: file,
-        })
-    }
-}
-
-impl Drop for IpcLease {
-    fn drop(&mut self) {
-        // Only the parent that took it gives it up (buyers end with _exit
-        // and never drop, but say so here too).
-        if nix::unistd::getpid() == self.creator {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Removes the System V sets whose owner died (see [`IpcLease`]).
-fn sweep_dead_ipc(base: &Path) {
-    let Some((entries, me)) = entries_and_uid(base) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(id) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(LEASE_PREFIX))
-            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
-        let Ok(mut file) = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(&path)
-        else {
-            continue;
-        };
-        let mine = file.metadata().is_ok_and(|m| m.is_file() && m.uid() == me);
-        // Locked: its run is alive.
-        if !mine || file.try_lock_exclusive().is_err() {
-            continue;
-        }
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut file, &mut text);
-        let stamp = text
-            .split_once(' ')
-            .filter(|(i, _)| i.parse() == Ok(id))
-            .and_then(|(_, s)| s.trim().parse::<i64>().ok());
-        if let Some(stamp) = stamp {
-            let _ = crate::engine::sys::SysvSemaphore::remove_abandoned(id, stamp);
-        }
-        let _ = std::fs::remove_file(&path);
     }
 }
 

@@ -37,7 +37,7 @@ use nix::sys::socket::{MsgFlags, send};
 use super::{Lock, Setup, Shared, Strategy};
 use crate::engine::outcome::{Outcome, monotonic_ns};
 use crate::engine::stock::{self, Stock};
-use crate::engine::sys::ShmSemaphore;
+use crate::sys::ShmSemaphore;
 use crate::error::{Error, Result};
 
 const fn cheat(

@@ -14,7 +14,7 @@
 use std::io;
 
 use super::{Lock, Setup, Shared, Strategy};
-use crate::engine::sys::ShmSemaphore;
+use crate::sys::ShmSemaphore;
 use crate::error::{Error, Result};
 
 /// `fails`.

@@ -239,7 +239,7 @@ fn side_file(stock: &Path, ext: &str) -> PathBuf {
 /// A strategy's state, created by the parent before the buyers exist.
 /// Dropped by the parent after every buyer has been reaped: that is where
 /// it removes what it created. (Buyers never drop it: they end with
-/// `_exit`, see [`crate::engine::fork`].)
+/// `_exit`, see [`crate::sys::fork`].)
 pub trait Shared {
     /// Called in a buyer process after the fork: that buyer's lock handle.
     ///

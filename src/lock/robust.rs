@@ -10,7 +10,7 @@
 use std::io;
 
 use super::{Lock, Setup, Shared, Strategy};
-use crate::engine::sys::{Locked, RobustMutex};
+use crate::sys::{Locked, RobustMutex};
 use crate::error::{Error, Result};
 
 /// The registry entry.

@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 
 use super::{Lock, Setup, Shared, Strategy};
 use crate::error::{Error, Result};
-use crate::engine::sys::ShmSemaphore;
+use crate::sys::ShmSemaphore;
 
 /// The registry entry.
 pub const STRATEGY: Strategy = Strategy::new(

@@ -9,13 +9,13 @@
 //! The set itself is no process's: it lives until removed. The parent
 //! removes it at the end of the run; if `booking` itself is killed with
 //! `SIGKILL`, the next run removes it (its lease file says whose it was:
-//! see [`crate::engine::workspace::IpcLease`]). `ipcs -s` shows the sets.
+//! see [`crate::sys::sysv::IpcLease`]). `ipcs -s` shows the sets.
 
 use std::io;
 
 use super::{Lock, Setup, Shared, Strategy};
-use crate::engine::sys::SysvSemaphore;
-use crate::engine::workspace::IpcLease;
+use crate::sys::SysvSemaphore;
+use crate::sys::sysv::IpcLease;
 use crate::error::{Error, Result};
 
 /// The registry entry.
@@ -37,7 +37,7 @@ fn prepare(_: &Setup) -> Result<Box<dyn Shared>> {
     let fail = |e| Error::failed("a System V semaphore", e);
     let sem = SysvSemaphore::create(1).map_err(fail)?;
     let (id, stamp) = sem.id_and_stamp().map_err(fail)?;
-    let lease = IpcLease::take(id, stamp).map_err(fail)?;
+    let lease = IpcLease::take(&crate::engine::workspace::run_dir_base(), id, stamp).map_err(fail)?;
     Ok(Box::new(Sysv { sem, _lease: lease }))
 }
 

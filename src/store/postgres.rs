@@ -354,7 +354,7 @@ pub fn wait_for_hosts(place: &Place, timeout: std::time::Duration) -> io::Result
                 timeout.as_secs()
             )));
         }
-        if let Some(sig) = crate::engine::sys::stop_signal() {
+        if let Some(sig) = crate::sys::stop_signal() {
             return Err(io::Error::other(format!("stopped by {sig}")));
         }
         std::thread::sleep(std::time::Duration::from_millis(10));

@@ -446,8 +446,11 @@ fn an_inherited_ignored_sigchld_does_not_break_the_run() {
     ];
     let mut cmd = work.command(&args);
     cmd.stdin(Stdio::null());
+    // The test starts `booking` as a shell with SIGCHLD ignored would:
+    // only `pre_exec` can set that up, and it is `unsafe`.
     // SAFETY: runs in the forked child before exec; `sigaction` (all that
     // `signal` calls for SIG_IGN) is async-signal-safe and allocates nothing.
+    #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(|| {
             nix::sys::signal::signal(Signal::SIGCHLD, nix::sys::signal::SigHandler::SigIgn)

@@ -1,0 +1,196 @@
+//! Cells in shared memory made before the forks: one byte per buyer for its
+//! stage, and stepped mode's turns (a slot per buyer: where it paused, and
+//! the semaphore it waits on for its turn).
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::mman::{MapFlags, munmap};
+use nix::unistd::{Pid, getpid};
+
+use super::shm::map_anonymous;
+
+/// One byte per buyer in anonymous `MAP_SHARED` memory, made before the
+/// forks: each buyer writes where it is (see [`super::buyer::Stage`]), the parent
+/// reads it to say what stuck buyers were stuck on. Shared, not private,
+/// so a child's writes are not copied away from the parent by fork.
+pub struct SharedCells {
+    ptr: NonNull<AtomicU8>,
+    len: usize,
+}
+
+impl SharedCells {
+    /// `len` cells, all 0.
+    ///
+    /// # Errors
+    /// Any error of `mmap`.
+    pub fn new(len: usize) -> io::Result<Self> {
+        let bytes = NonZeroUsize::new(len.max(1)).expect("at least one byte");
+        let ptr = map_anonymous(bytes, MapFlags::MAP_SHARED)?;
+        Ok(SharedCells {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    fn cells(&self) -> &[AtomicU8] {
+        // SAFETY: the mapping holds `len` zero-initialised bytes for the life
+        // of `self`; AtomicU8 has the layout of u8 and every bit pattern is
+        // valid; all access goes through atomics.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// Sets cell `i`.
+    pub fn set(&self, i: usize, value: u8) {
+        self.cells()[i].store(value, Ordering::Relaxed);
+    }
+
+    /// Reads cell `i`.
+    pub fn get(&self, i: usize) -> u8 {
+        self.cells()[i].load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for SharedCells {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is the start of a live mapping of at least `len`
+        // bytes made in `new`; no reference into it outlives `self`.
+        let _ = unsafe { munmap(self.ptr.cast(), self.len.max(1)) };
+    }
+}
+
+/// One buyer's slot of [`Turns`]: its turn semaphore, and where it paused.
+#[repr(C)]
+struct TurnSlot {
+    turn: libc::sem_t,
+    /// `(pauses so far << 8) | point`: changes at every pause.
+    at: AtomicU32,
+}
+
+/// Stepped mode's turns, one slot per buyer in anonymous `MAP_SHARED`
+/// memory made before the forks: a buyer announces where it paused and
+/// waits on its own process-shared semaphore until the parent (the
+/// scheduler) posts it. No descriptor per buyer.
+pub struct Turns {
+    ptr: NonNull<TurnSlot>,
+    len: usize,
+    creator: Pid,
+}
+
+impl Turns {
+    /// `len` slots, every semaphore at 0 (no turn yet).
+    ///
+    /// # Errors
+    /// Any error of `mmap` or `sem_init`.
+    pub fn new(len: usize) -> io::Result<Self> {
+        let bytes = NonZeroUsize::new(len.max(1) * std::mem::size_of::<TurnSlot>())
+            .expect("at least one slot");
+        let ptr = map_anonymous(bytes, MapFlags::MAP_SHARED)?;
+        let this = Turns {
+            ptr: ptr.cast(),
+            len,
+            creator: getpid(),
+        };
+        for i in 0..len {
+            // SAFETY: slot `i` lies in the zero-filled, page-aligned mapping
+            // (TurnSlot's alignment divides the page size); nobody uses it yet.
+            let rc = unsafe { libc::sem_init(&raw mut (*this.ptr.as_ptr().add(i)).turn, 1, 0) };
+            Errno::result(rc)?;
+        }
+        Ok(this)
+    }
+
+    fn slot(&self, i: usize) -> *mut TurnSlot {
+        assert!(i < self.len, "slot {i} of {}", self.len);
+        // SAFETY: `i < len`, inside the mapping, which lives as long as self.
+        unsafe { self.ptr.as_ptr().add(i) }
+    }
+
+    fn at_cell(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: the slot is mapped for the life of `self`; AtomicU32 is
+        // valid for any bit pattern and only accessed atomically.
+        unsafe { &(*self.slot(i)).at }
+    }
+
+    /// A buyer's handle on the turns, to keep in a static for the rest of
+    /// its life (see [`TurnsView`]).
+    pub fn view(&self) -> TurnsView {
+        TurnsView {
+            ptr: self.ptr,
+            len: self.len,
+        }
+    }
+
+    /// Where buyer `i` last paused (0: not yet).
+    pub fn at(&self, i: usize) -> u32 {
+        self.at_cell(i).load(Ordering::SeqCst)
+    }
+
+    /// Gives buyer `i` its turn (`sem_post`).
+    ///
+    /// # Errors
+    /// Any error of `sem_post`.
+    pub fn go(&self, i: usize) -> io::Result<()> {
+        // SAFETY: the semaphore was initialised by `new` and stays mapped.
+        let rc = unsafe { libc::sem_post(&raw mut (*self.slot(i)).turn) };
+        Errno::result(rc).map(drop).map_err(Into::into)
+    }
+}
+
+/// A copy of [`Turns`]' mapping for a buyer process, without ownership.
+/// Made in the child from the `Turns` its parent created before the fork:
+/// the child ends with `_exit` and never drops that `Turns`, so the mapping
+/// outlives every use of the view.
+#[derive(Clone, Copy)]
+pub struct TurnsView {
+    ptr: NonNull<TurnSlot>,
+    len: usize,
+}
+
+// SAFETY: the view only reaches shared memory through atomics and
+// process-shared semaphores, which are safe to use from any thread.
+unsafe impl Send for TurnsView {}
+
+impl TurnsView {
+    /// In buyer `i`: announces `value` (see [`TurnSlot`]) and waits for a
+    /// turn (`sem_wait`, retried on `EINTR`).
+    ///
+    /// # Errors
+    /// Any error of `sem_wait` other than `EINTR`.
+    pub fn pause(&self, i: usize, value: u32) -> io::Result<()> {
+        assert!(i < self.len, "slot {i} of {}", self.len);
+        // SAFETY: `i < len`, inside the mapping, valid for this process's
+        // life (see the type's doc).
+        let slot = unsafe { self.ptr.as_ptr().add(i) };
+        // SAFETY: as above; AtomicU32 is valid for any bit pattern.
+        unsafe { &(*slot).at }.store(value, Ordering::SeqCst);
+        loop {
+            // SAFETY: the semaphore was initialised by `Turns::new`.
+            let rc = unsafe { libc::sem_wait(&raw mut (*slot).turn) };
+            match Errno::result(rc) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Drop for Turns {
+    fn drop(&mut self) {
+        if getpid() == self.creator {
+            for i in 0..self.len {
+                // SAFETY: initialised by `new`; the creator drops the turns
+                // after every buyer is reaped, so nobody waits on them.
+                unsafe { libc::sem_destroy(&raw mut (*self.slot(i)).turn) };
+            }
+        }
+        let bytes = self.len.max(1) * std::mem::size_of::<TurnSlot>();
+        // SAFETY: `ptr` is the start of the live mapping made in `new`.
+        let _ = unsafe { munmap(self.ptr.cast(), bytes) };
+    }
+}

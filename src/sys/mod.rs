@@ -1,0 +1,40 @@
+//! The platform floor: every system call that needs `unsafe`, behind safe
+//! wrappers, and nothing of `booking` above it (no strategy, no run, no
+//! command). **Only this folder may contain `unsafe` code**: the crate
+//! denies `unsafe_code` everywhere else, and every block here states why it
+//! is sound (`clippy::undocumented_unsafe_blocks` is denied). Every return
+//! code is checked and `EINTR` is retried.
+//!
+//! * [`fork`] — the fork boundary: the only `fork`, the child's `_exit`,
+//!   the proof that the parent is single-threaded; [`children`] — the
+//!   parent's handle on its children (reaping, killing on drop);
+//!   [`spawner`] — parallel spawners for thousands of children;
+//! * [`channel`] — the outcome channel, whose kernel names each sender;
+//! * [`shm`] — anonymous shared memory; [`sem`] — a process-shared POSIX
+//!   semaphore in it; [`mutex`] — a robust process-shared mutex;
+//!   [`cells`] — per-buyer cells (stage, stepped turns);
+//! * [`sysv`] — System V semaphores and their lease files;
+//! * [`signals`] — stop signals, the parent-death signal, the pause.
+#![allow(unsafe_code)]
+
+pub mod cells;
+pub mod channel;
+pub mod children;
+pub mod fork;
+pub mod mutex;
+pub mod sem;
+pub mod shm;
+pub mod signals;
+pub mod spawner;
+pub mod sysv;
+
+pub use cells::{SharedCells, Turns, TurnsView};
+pub use children::Children;
+pub use fork::{Ending, PANICKED, SingleThreaded, exit_child, flush, last_panic};
+pub use mutex::{Locked, RobustMutex};
+pub use sem::ShmSemaphore;
+pub use signals::{
+    STOP_SIGNALS, catch_stop_signals, default_stop_signals, die_with_parent, stop_for, stop_signal,
+};
+pub use spawner::{Role, SpawnError};
+pub use sysv::SysvSemaphore;
