@@ -1,16 +1,16 @@
-//! Lists the strategies: every `src/lock/*.rs` except `mod.rs` is a
+//! Lists the strategies: every `src/lock/strategies/*.rs` except `mod.rs` is a
 //! strategy module, and every `pub const NAME: Strategy` in it (a line that
 //! starts so) is a strategy. The generated file is included by
-//! `src/lock/mod.rs`, so adding a strategy is adding one file.
+//! `src/lock/strategies/mod.rs`, so adding a strategy is adding one file.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lock");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lock/strategies");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .expect("src/lock exists")
+        .expect("src/lock/strategies exists")
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
             let stem = name.strip_suffix(".rs")?;
@@ -23,7 +23,7 @@ fn main() {
     for f in &files {
         assert!(
             f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "src/lock/{f}.rs: a strategy file's name must be a Rust identifier (letters, digits, _)"
+            "src/lock/strategies/{f}.rs: a strategy file's name must be a Rust identifier (letters, digits, _)"
         );
         let text = std::fs::read_to_string(dir.join(format!("{f}.rs"))).unwrap();
         let consts: Vec<String> = text
@@ -33,7 +33,7 @@ fn main() {
             .collect();
         assert!(
             !consts.is_empty(),
-            "src/lock/{f}.rs defines no `pub const STRATEGY: Strategy = ...`"
+            "src/lock/strategies/{f}.rs defines no `pub const STRATEGY: Strategy = ...`"
         );
         entries.extend(consts.into_iter().map(|c| (f.clone(), c)));
     }

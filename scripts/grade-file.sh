@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Grades a student's strategy file without touching this tree: copies the
 # project to a temporary directory, adds the file there as
-# src/lock/<stem>.rs, builds it, and runs `booking grade --file <stem>`
+# src/lock/strategies/<stem>.rs, builds it, and runs `booking grade --file <stem>`
 # with the remaining arguments (see docs/grading.md).
 #
 #   scripts/grade-file.sh STUDENT.rs [--results results.json] [--junit junit.xml] [...]
@@ -26,8 +26,8 @@ if ! [[ $stem =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
   echo "grade-file: $file: the file name must be a Rust identifier (letters, digits, _), e.g. student_alice.rs" >&2
   exit 2
 fi
-if [ -e "$root/src/lock/$stem.rs" ]; then
-  echo "grade-file: src/lock/$stem.rs is one of the project's own strategies: rename the student's file" >&2
+if [ -e "$root/src/lock/strategies/$stem.rs" ]; then
+  echo "grade-file: src/lock/strategies/$stem.rs is one of the project's own strategies: rename the student's file" >&2
   exit 2
 fi
 work=$(mktemp -d)
@@ -38,7 +38,7 @@ if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 else
   (cd "$root" && find . -path ./target -prune -o -type f -print0 | xargs -0 cp --parents -t "$work")
 fi
-cp "$file" "$work/src/lock/$stem.rs"
+cp "$file" "$work/src/lock/strategies/$stem.rs"
 # A build directory of its own, kept between gradings (dependencies are
 # built once), apart from the project's.
 target="$root/target/grade"

@@ -493,7 +493,7 @@ pub struct GradeArgs {
     #[arg(short, long, value_parser = lock_parser(), required_unless_present = "file")]
     pub lock: Option<String>,
 
-    /// Grade every strategy defined in `src/lock/<STEM>.rs` (how a
+    /// Grade every strategy defined in `src/lock/strategies/<STEM>.rs` (how a
     /// student's file is graded: see docs/grading.md).
     #[arg(long, value_name = "STEM", conflicts_with = "lock")]
     pub file: Option<String>,

@@ -296,7 +296,7 @@ pub fn command(args: &GradeArgs) -> Result<i32> {
             [one] => one,
             [] => {
                 return Err(Error::Input(format!(
-                    "--file {stem}: src/lock/{stem}.rs defines no strategy in this build"
+                    "--file {stem}: src/lock/strategies/{stem}.rs defines no strategy in this build"
                 )));
             }
             many => {

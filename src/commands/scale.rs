@@ -194,6 +194,7 @@ fn kernel_only(
     let setup = Setup {
         stock,
         repair: false,
+        leases: crate::engine::workspace::run_dir_base(),
         database: None,
         lease: None,
     };

@@ -161,7 +161,7 @@ impl Point {
 
 /// A buyer's side of stepped mode, for the rest of its process's life: a
 /// static, so that a strategy can pause at points of its own
-/// ([`strategy_point`]) without a handle. `None` when running free.
+/// ([`crate::lock::hooks::point`]) without a handle. `None` when running free.
 static STEPPED: Mutex<Option<Stepper>> = Mutex::new(None);
 
 struct Stepper {
@@ -183,22 +183,10 @@ fn pause(p: Point) -> Result<(), String> {
         .map_err(|e| format!("waiting for a turn: {e}"))
 }
 
-/// What the strategy noted in this buyer (`lock::note`), for its record.
-static NOTE: Mutex<Option<String>> = Mutex::new(None);
-
-/// Notes `text` in this buyer's outcome record, and so in the run's
-/// events (the last note wins). Call it through [`crate::lock::note`].
-pub fn strategy_note(text: &str) {
-    *NOTE.lock().unwrap_or_else(|e| e.into_inner()) = Some(text.to_string());
-}
-
-/// A point a strategy declares inside its `lock` or `unlock`: in stepped
-/// mode the buyer pauses here for a turn, so a schedule can put another
-/// buyer between, say, opening a file and locking it; running free, it does
-/// nothing. Call it through [`crate::lock::point`].
-pub fn strategy_point() {
-    // An error here can only be the turn's semaphore failing; the strategy
-    // goes on, and the parent sees the buyer move without a turn.
+/// The hook of [`crate::lock::hooks::point`] in a stepped buyer: pauses
+/// for a turn. An error can only be the turn's semaphore failing; the
+/// strategy goes on, and the parent sees the buyer move without a turn.
+fn strategy_point() {
     let _ = pause(Point::Inside);
 }
 
@@ -220,7 +208,7 @@ impl Plan<'_> {
             // Should the timer fail, the buyer goes on unpaused (a pause
             // only slows a buyer down) and says so in its record.
             if let Err(e) = sys::stop_for(pause) {
-                strategy_note(&format!("--pause could not stop it: {e}"));
+                crate::lock::hooks::note(&format!("--pause could not stop it: {e}"));
             }
             self.stages.set(self.id as usize, was);
         }
@@ -298,7 +286,7 @@ fn buy_and_report(id: u32, pid: Pid, ready: Result<Ready<'_>, Failed>, outcomes:
         Ok(buyer) => guarded(id, pid, move || Ok(buyer.buy())).unwrap_or_else(|o| *o),
         Err(failed) => *failed,
     };
-    outcome.note = NOTE.lock().unwrap_or_else(|e| e.into_inner()).take();
+    outcome.note = crate::lock::hooks::take_note();
     outcomes.send(&outcome.to_line()).is_ok()
 }
 
@@ -388,6 +376,7 @@ impl<'a> Ready<'a> {
                 id: plan.id as usize,
                 pauses: 0,
             });
+            crate::lock::hooks::install_point(strategy_point);
         }
         if plan.protects == Protects::Transaction {
             return transact(&plan, &mut *lock, out);

@@ -146,12 +146,8 @@ mod pid_number {
     }
 }
 
-/// Nanoseconds of `CLOCK_MONOTONIC`.
-pub fn monotonic_ns() -> u64 {
-    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .expect("CLOCK_MONOTONIC is always available on Linux");
-    ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64
-}
+/// Nanoseconds of `CLOCK_MONOTONIC` (see [`crate::sys::clock`]).
+pub use crate::sys::clock::monotonic_ns;
 
 #[cfg(test)]
 mod tests {

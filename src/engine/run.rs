@@ -154,7 +154,8 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     let shared = (cfg.strategy.prepare)(&Setup {
         stock: ws.stock.clone(),
         repair: !cfg.faults.no_repair,
-        database: ws.database.clone(),
+        leases: super::workspace::run_dir_base(),
+        database: ws.database(),
         lease,
     })?;
     // Checked again after the strategy's `prepare`, which might have
@@ -208,8 +209,8 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
             super::delay::fmt_duration(cfg.faults.pause_for),
         ));
     }
-    let verdict = match (&cfg.shared, &ws.database) {
-        (Some(run), Some(crate::store::Database::Postgres(place))) => {
+    let verdict = match (&cfg.shared, ws.backend()) {
+        (Some(run), Some(backend)) if backend.is_shared() => {
             // The stock is every host's: this host can judge only its own
             // buyers (double bookings among them, overlaps, failures), not
             // the count. It hands its records to the run for `verdict`.
@@ -223,7 +224,8 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
                     })
                 })
                 .collect();
-            crate::store::postgres::report(place, &run.host, &records)
+            backend
+                .report(&run.host, &records)
                 .map_err(|e| Error::failed(format_args!("reporting to run {}", run.name), e))?;
             events.push(format!(
                 "run {}: host {} judged only its own buyers (the stock is shared); `booking verdict --run {}` judges the whole run",

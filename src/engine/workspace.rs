@@ -26,6 +26,7 @@ use nix::unistd::Pid;
 
 use super::stock::{self, Stock};
 use crate::error::{Error, Result};
+use crate::store::{self, Backend, Database};
 use crate::sys::sysv::{entries_and_uid, sweep_dead_ipc};
 
 /// The marker file a live run holds locked in its run directory.
@@ -62,35 +63,19 @@ pub struct Workspace {
     pub initial: Stock,
     /// The stock file's permissions, given to every rewrite.
     pub mode: u32,
-    /// A SQL strategy's database (see [`Workspace::with_database`]).
-    pub database: Option<crate::store::Database>,
+    /// A SQL strategy's database (see [`Workspace::with_sqlite`] and
+    /// [`Workspace::with_postgres`]); dropped before the run directory.
+    backend: Option<Box<dyn Backend>>,
     /// The run directory of a fresh stock, removed when dropped. Declared
     /// before the marker, so it is removed while the marker is still locked.
     _dir: Option<tempfile::TempDir>,
     _marker: Option<File>,
     /// A user's stock file: the claim that this run alone books it.
     _claim: Option<std::os::fd::OwnedFd>,
-    /// A PostgreSQL schema made for the run, dropped with it.
-    _schema: Option<Schema>,
 }
 
 /// How long a host of a shared run waits for the others to join.
 const SHARED_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// A run's PostgreSQL schema, and the session that marks it alive (see
-/// [`crate::store::postgres::create`]): dropped (with its tables) when
-/// dropped. Only the parent drops it (buyers end with `_exit`). A
-/// `booking` killed with `SIGKILL` leaves its `booking_<pid>_<n>` schema on
-/// the server, and the next run on that server sweeps it.
-struct Schema(crate::store::postgres::Place, Option<postgres::Client>);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Some(alive) = self.1.take() {
-            let _ = crate::store::postgres::drop_schema(&self.0, alive);
-        }
-    }
-}
 
 impl Workspace {
     /// A fresh stock of `tickets` in a new private run directory, after
@@ -108,11 +93,10 @@ impl Workspace {
             stock,
             initial,
             mode: 0o600,
-            database: None,
+            backend: None,
             _marker: Some(marker),
             _dir: Some(dir),
             _claim: None,
-            _schema: None,
         })
     }
 
@@ -128,15 +112,8 @@ impl Workspace {
             self._dir = Some(dir);
             self._marker = Some(marker);
         }
-        let path = self
-            ._dir
-            .as_ref()
-            .expect("made above")
-            .path()
-            .join("stock.db");
-        crate::store::sqlite::create(&path, self.initial.count())
-            .map_err(|e| Error::failed("creating the SQLite stock", e))?;
-        self.database = Some(crate::store::Database::Sqlite(path));
+        let dir = self._dir.as_ref().expect("made above").path();
+        self.backend = Some(store::backend::sqlite_in(dir, self.initial.count())?);
         Ok(self)
     }
 
@@ -153,36 +130,31 @@ impl Workspace {
         shared: Option<&super::config::SharedRun>,
         buyers: u32,
     ) -> Result<Self> {
-        use crate::store::postgres;
-        let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
-        let Some(run) = shared else {
-            let place = postgres::Place {
-                config,
-                schema: format!(
-                    "booking_{}_{}",
-                    nix::unistd::getpid(),
-                    super::outcome::monotonic_ns()
-                ),
-            };
-            let alive = postgres::create(&place, self.initial.count())
-                .map_err(|e| Error::failed(format_args!("the PostgreSQL stock at {url}"), e))?;
-            self._schema = Some(Schema(place.clone(), Some(alive)));
-            self.database = Some(crate::store::Database::Postgres(Box::new(place)));
-            return Ok(self);
-        };
-        // A shared run: join it (the first host makes it), wait for the
-        // others at the database's barrier. Its schema stays for `verdict`.
-        let place = postgres::Place {
-            config,
-            schema: postgres::run_schema(&run.name),
-        };
-        let tickets = postgres::join(&place, self.initial.count(), run.hosts, &run.host, buyers)
-            .map_err(|e| Error::failed(format_args!("joining run {} at {url}", run.name), e))?;
+        let joining = shared.map(|run| store::backend::Joining {
+            name: &run.name,
+            hosts: run.hosts,
+            host: &run.host,
+            wait: SHARED_RUN_WAIT,
+        });
+        let mut tickets = self.initial.count();
+        self.backend = Some(store::backend::postgres_at(
+            url,
+            joining,
+            &mut tickets,
+            buyers,
+        )?);
         self.initial.set_count(tickets);
-        postgres::wait_for_hosts(&place, SHARED_RUN_WAIT)
-            .map_err(|e| Error::failed(format_args!("run {}", run.name), e))?;
-        self.database = Some(crate::store::Database::Postgres(Box::new(place)));
         Ok(self)
+    }
+
+    /// Where a database strategy's buyers connect, if the stock is in one.
+    pub fn database(&self) -> Option<Database> {
+        self.backend.as_ref().map(|b| b.database())
+    }
+
+    /// The database of the stock, if it is in one.
+    pub fn backend(&self) -> Option<&dyn Backend> {
+        self.backend.as_deref()
     }
 
     /// The stock after the run: the stock file, or, with a database, the
@@ -193,16 +165,10 @@ impl Workspace {
     /// # Errors
     /// The file or the database cannot be read (or the file written).
     pub fn final_stock(&self) -> std::result::Result<Stock, String> {
-        let count = match &self.database {
-            None => return stock::load(&self.stock),
-            Some(crate::store::Database::Sqlite(db)) => {
-                crate::store::sqlite::count(db).map_err(|e| format!("{}: {e}", db.display()))?
-            }
-            Some(crate::store::Database::Postgres(place)) => {
-                crate::store::postgres::count(place)
-                    .map_err(|e| format!("the PostgreSQL stock: {e}"))?
-            }
+        let Some(backend) = &self.backend else {
+            return stock::load(&self.stock);
         };
+        let count = backend.count()?;
         let mut s = self.initial.clone();
         s.set_count(count);
         if self._claim.is_some() {
@@ -263,11 +229,10 @@ impl Workspace {
             stock,
             initial,
             mode,
-            database: None,
+            backend: None,
             _marker: None,
             _dir: None,
             _claim: Some(claim),
-            _schema: None,
         })
     }
 }

@@ -44,19 +44,11 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::lock::{Lock, Moment, Order, Setup, Shared, Sold, note, now_ns};
+use crate::lock::api::{Lock, Moment, Order, Setup, Shared, Sold};
+use crate::lock::hooks::{note, now_ns};
 
-/// The lock server a run leases its lock from, and for how long.
-#[derive(Clone, Debug)]
-pub struct Server {
-    /// `redis://HOST:PORT`.
-    pub url: String,
-    /// How long each grant lasts.
-    pub lease: Duration,
-    /// The prefix of the run's keys on the server, unique to the run:
-    /// `booking:<host>:<pid>:<ns>`.
-    pub keys: String,
-}
+/// A lock server and the lease it grants (plain data of the strategy API).
+pub use crate::lock::api::LockServer as Server;
 
 impl Server {
     /// The server at `url`, granting leases of `lease`, with keys of a
@@ -68,11 +60,7 @@ impl Server {
         Server {
             url: url.to_string(),
             lease,
-            keys: format!(
-                "booking:{host}:{}:{}",
-                std::process::id(),
-                crate::engine::outcome::monotonic_ns()
-            ),
+            keys: format!("booking:{host}:{}:{}", std::process::id(), now_ns()),
         }
     }
 

@@ -1,22 +1,21 @@
 //! Stores other than the JSON stock file: where a SQL strategy's stock
 //! lives. The file store is `engine::stock`.
 
+pub mod backend;
 pub mod postgres;
 pub mod sqlite;
 
-/// A run's database: where a SQL strategy's buyers connect.
-#[derive(Clone, Debug)]
-pub enum Database {
-    /// A SQLite database file.
-    Sqlite(std::path::PathBuf),
-    /// A schema on a PostgreSQL server.
-    Postgres(Box<postgres::Place>),
-}
+pub use backend::Backend;
+
+/// A run's database: where a SQL strategy's buyers connect (plain data of
+/// the strategy API).
+pub use crate::lock::api::Database;
 
 use std::fmt::Display;
 use std::io;
 
-use crate::lock::{Lock, Moment, Order, Sold, now_ns};
+use crate::lock::api::{Lock, Moment, Order, Sold};
+use crate::lock::hooks::now_ns;
 
 /// The statements a purchase makes, on a connection or in a transaction,
 /// in either database.

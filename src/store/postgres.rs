@@ -23,21 +23,15 @@ use std::net::ToSocketAddrs;
 
 use postgres::{Client, Config, GenericClient, NoTls, Transaction};
 
-use crate::lock::{Lock, Order, Setup, Shared, Sold};
+use crate::lock::api::{Lock, Order, Setup, Shared, Sold};
 
 fn to_io(e: postgres::Error) -> io::Error {
     io::Error::other(super::chain(&e))
 }
 
 /// Where a run's stock lives on a server: the connection settings (host
-/// names resolved) and the run's schema.
-#[derive(Clone, Debug)]
-pub struct Place {
-    /// How to connect.
-    pub config: Config,
-    /// The run's schema.
-    pub schema: String,
-}
+/// names resolved) and the run's schema (plain data of the strategy API).
+pub use crate::lock::api::PgPlace as Place;
 
 /// The settings of `url`, each host name resolved to an address here (so
 /// that connecting starts no thread).

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::lock::{Lock, Order, Setup, Shared, Sold};
+use crate::lock::api::{Lock, Order, Setup, Shared, Sold};
 
 /// How long a connection waits for a locked database before it fails.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);

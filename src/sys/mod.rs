@@ -14,12 +14,14 @@
 //!   semaphore in it; [`mutex`] — a robust process-shared mutex;
 //!   [`cells`] — per-buyer cells (stage, stepped turns);
 //! * [`sysv`] — System V semaphores and their lease files;
-//! * [`signals`] — stop signals, the parent-death signal, the pause.
+//! * [`signals`] — stop signals, the parent-death signal, the pause;
+//! * [`clock`] — `CLOCK_MONOTONIC`, the clock of every record.
 #![allow(unsafe_code)]
 
 pub mod cells;
 pub mod channel;
 pub mod children;
+pub mod clock;
 pub mod fork;
 pub mod mutex;
 pub mod sem;

@@ -413,7 +413,10 @@ fn a_panic_stays_in_the_child() {
     assert_eq!(u(&r, "failed"), 8, "{ctx}");
     let first = r["first_error"].as_str().unwrap_or_default();
     assert!(first.starts_with("buyer"), "{ctx}");
-    assert!(first.contains("panicked at src/lock/faulty.rs"), "{ctx}");
+    assert!(
+        first.contains("panicked at src/lock/strategies/faulty.rs"),
+        "{ctx}"
+    );
     // The stock file survived the buyers: the parent read it afterwards.
     assert_eq!(u(&r, "remaining"), 5, "{ctx}");
     // Not one panic message per child.
@@ -724,7 +727,7 @@ fn strays() -> Vec<u32> {
         .collect()
 }
 
-/// Strategies written to cheat the judge (`src/lock/cheats.rs`), each
+/// Strategies written to cheat the judge (`src/lock/strategies/cheats.rs`), each
 /// claiming safety: none is judged SAFE, none leaves anything behind.
 /// Forged records in other buyers' names and second records are rejected
 /// (the kernel names each sender); garbage sent to look alive does not

@@ -1,0 +1,156 @@
+//! The stores as a run's workspace sees them: a [`Backend`] is made before
+//! the buyers, counted after them, and removed when dropped — the run
+//! never asks which database it is.
+//!
+//! Who removes what: a SQLite database lives in the run directory, which
+//! the workspace removes (and the next run sweeps, should this one be
+//! killed). A PostgreSQL schema made for the run is dropped when its
+//! backend is; a `booking` killed with `SIGKILL` cannot drop it, but the
+//! session that marks it alive (an advisory lock named after it) dies with
+//! its connection, and the next run's [`super::postgres::create`] sweeps
+//! every schema whose lock is free. A shared run's schema
+//! (`--run NAME`) stays, for `booking verdict`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Database, postgres, sqlite};
+use crate::error::{Error, Result};
+
+/// A database holding a run's stock.
+pub trait Backend {
+    /// Where the buyers connect: the strategy's [`crate::lock::Setup::database`].
+    fn database(&self) -> Database;
+
+    /// The tickets left, after the run.
+    ///
+    /// # Errors
+    /// A message naming the database, when it cannot be read.
+    fn count(&self) -> std::result::Result<u64, String>;
+
+    /// Whether the stock is a shared run's (`--run`), every host's: a host
+    /// then judges only its own buyers, and [`Backend::report`]s them.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// For a host of a shared run (`--run`): writes this host's buyers'
+    /// records into the run, with its finished mark, for `booking verdict`.
+    /// A run of its own has nowhere to write them.
+    ///
+    /// # Errors
+    /// When the server refuses; `Unsupported` for a run of its own.
+    fn report(&self, _host: &str, _records: &[Option<String>]) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "not a shared run: its records stay with it",
+        ))
+    }
+}
+
+/// The SQLite store of a run: `stock.db` in the run directory.
+struct SqliteStock(PathBuf);
+
+impl Backend for SqliteStock {
+    fn database(&self) -> Database {
+        Database::Sqlite(self.0.clone())
+    }
+
+    fn count(&self) -> std::result::Result<u64, String> {
+        sqlite::count(&self.0).map_err(|e| format!("{}: {e}", self.0.display()))
+    }
+}
+
+/// A SQLite database of `tickets` in `dir` (the run directory).
+///
+/// # Errors
+/// [`Error::Failed`] when the database cannot be made.
+pub fn sqlite_in(dir: &Path, tickets: u64) -> Result<Box<dyn Backend>> {
+    let path = dir.join("stock.db");
+    sqlite::create(&path, tickets).map_err(|e| Error::failed("creating the SQLite stock", e))?;
+    Ok(Box::new(SqliteStock(path)))
+}
+
+/// A run's PostgreSQL schema, and the session that marks it alive (see
+/// [`postgres::create`]); `None` for a shared run's, which stays.
+struct PgSchema(postgres::Place, Option<::postgres::Client>);
+
+impl Backend for PgSchema {
+    fn database(&self) -> Database {
+        Database::Postgres(Box::new(self.0.clone()))
+    }
+
+    fn count(&self) -> std::result::Result<u64, String> {
+        postgres::count(&self.0).map_err(|e| format!("the PostgreSQL stock: {e}"))
+    }
+
+    fn is_shared(&self) -> bool {
+        // A run of its own holds the session that marks its schema alive.
+        self.1.is_none()
+    }
+
+    fn report(&self, host: &str, records: &[Option<String>]) -> io::Result<()> {
+        postgres::report(&self.0, host, records)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // Only the parent drops it (buyers end with `_exit`).
+        if let Some(alive) = self.1.take() {
+            let _ = postgres::drop_schema(&self.0, alive);
+        }
+    }
+}
+
+/// A host's part in a shared run (`--run NAME --hosts N`).
+pub struct Joining<'a> {
+    /// The run's name.
+    pub name: &'a str,
+    /// How many hosts the run waits for.
+    pub hosts: u32,
+    /// This host's name.
+    pub host: &'a str,
+    /// How long to wait for the others at the start barrier.
+    pub wait: Duration,
+}
+
+/// The stock in a schema on the PostgreSQL server at `url`: a schema of
+/// the run's own, seeded with `*tickets`; or, for a host of a shared run,
+/// the run's schema, joined (the first host makes it with its `*tickets`,
+/// which every host then gets back) after waiting for the other hosts.
+///
+/// # Errors
+/// [`Error::Input`] for a URL that does not parse or resolve;
+/// [`Error::Failed`] when the server refuses.
+pub fn postgres_at(
+    url: &str,
+    shared: Option<Joining<'_>>,
+    tickets: &mut u64,
+    buyers: u32,
+) -> Result<Box<dyn Backend>> {
+    let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
+    let Some(run) = shared else {
+        let place = postgres::Place {
+            config,
+            schema: format!(
+                "booking_{}_{}",
+                nix::unistd::getpid(),
+                crate::lock::hooks::now_ns()
+            ),
+        };
+        let alive = postgres::create(&place, *tickets)
+            .map_err(|e| Error::failed(format_args!("the PostgreSQL stock at {url}"), e))?;
+        return Ok(Box::new(PgSchema(place, Some(alive))));
+    };
+    let place = postgres::Place {
+        config,
+        schema: postgres::run_schema(run.name),
+    };
+    *tickets = postgres::join(&place, *tickets, run.hosts, run.host, buyers)
+        .map_err(|e| Error::failed(format_args!("joining run {} at {url}", run.name), e))?;
+    postgres::wait_for_hosts(&place, run.wait)
+        .map_err(|e| Error::failed(format_args!("run {}", run.name), e))?;
+    Ok(Box::new(PgSchema(place, None)))
+}
