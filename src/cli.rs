@@ -7,12 +7,12 @@ use std::time::Duration;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::quiz::Question;
 use crate::engine::KillPoint;
 use crate::engine::delay::{self, Delay};
 use crate::engine::seed::MAX_SEED;
 use crate::engine::stock::MAX_COUNT;
 use crate::lock;
+use crate::report::quiz::Question;
 
 /// The default `--delay`: wide enough that 150 buyers without a lock
 /// practically always oversell on a 2-core machine, short enough that a safe

@@ -29,6 +29,8 @@ use crate::error::{Error, Result};
 use crate::judge::stats::median;
 use crate::lock;
 
+use super::measure::{cores, med, safe_run, say};
+
 const TICKETS: u64 = 100;
 const PYTHON_DEMO: &str = include_str!("../../bench/classic_demo.py");
 
@@ -174,24 +176,6 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// One run that must be safe (a bench of an unsafe run measures nothing).
-pub(super) fn safe_run(cfg: &RunConfig) -> Result<crate::engine::RunOutput> {
-    let out = run(cfg)?;
-    if !out.verdict.safe {
-        return Err(Error::Failed(format!(
-            "{} was unsafe in the bench: {}",
-            cfg.strategy.name,
-            out.verdict.summary()
-        )));
-    }
-    Ok(out)
-}
-
-/// The cores this process may run on.
-pub(super) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
 /// One target's line: met or not, and the figure.
 fn target(what: String, met: bool, figure: String) -> String {
     format!(
@@ -232,11 +216,6 @@ fn stepped(repeat: usize) -> Result<f64> {
     Ok(worst)
 }
 
-/// One line of the bench's output.
-pub(super) fn say(line: &str) -> Result<()> {
-    super::output::print(&format!("{line}\n"))
-}
-
 /// One measurement, repeatable.
 type Probe<'a> = Box<dyn FnMut() -> Result<Duration> + 'a>;
 
@@ -253,10 +232,6 @@ fn rounds(repeat: usize, probes: &mut [Probe<'_>]) -> Result<Vec<Vec<f64>>> {
         }
     }
     Ok(t)
-}
-
-pub(super) fn med(v: &[f64]) -> f64 {
-    median(v).unwrap_or(0.0)
 }
 
 fn ms(secs: f64) -> String {

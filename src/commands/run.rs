@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::judge::verdict::Status;
 use crate::lock;
 use crate::report::RunReport;
+use crate::report::quiz::{self, Question};
 
 use super::output::{self, OutFile};
 
@@ -129,14 +130,14 @@ pub fn command(args: &RunArgs) -> Result<i32> {
     check_schedule(args)?;
     let timeline = timeline_out(args)?;
     let cfg = config(args);
-    let quiz = args.quiz.is_some() || args.predict.is_some();
+    let quizzing = args.quiz.is_some() || args.predict.is_some();
     let question = args.quiz.unwrap_or_default();
     if let Some(p) = &args.predict
         && !question.accepts(p.trim())
     {
         return Err(Error::Input(format!("--predict {p}: {}", question.hint())));
     }
-    if quiz {
+    if quizzing {
         output::print(&format!(
             "Quiz: {} buyer processes, lock {}, delay {}. Running...\n",
             cfg.buyers, cfg.strategy.name, cfg.delay
@@ -144,7 +145,7 @@ pub fn command(args: &RunArgs) -> Result<i32> {
     }
     let out = run(&cfg)?;
     let report = RunReport::new(&cfg, out);
-    if quiz {
+    if quizzing {
         let guess = match &args.predict {
             Some(g) => g.trim().to_string(),
             None => ask_prediction(&report, question)?,
@@ -152,7 +153,7 @@ pub fn command(args: &RunArgs) -> Result<i32> {
         output::print(&format!(
             "\n{}{}\n",
             report.human(),
-            super::quiz::reveal(&report, question, &guess)
+            quiz::reveal(&report, question, &guess)
         ))?;
     } else if args.json {
         output::print_json(&report)?;
@@ -194,12 +195,12 @@ pub fn command(args: &RunArgs) -> Result<i32> {
 /// one that arrived before the wait began: standard input is `poll`ed in
 /// short slices with the stop flag checked between them, and read with a
 /// raw `read(2)` (std's `read_line` would restart after `EINTR`).
-fn ask_prediction(report: &RunReport, q: super::quiz::Question) -> Result<String> {
+fn ask_prediction(report: &RunReport, q: Question) -> Result<String> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let stdin = std::io::stdin();
     let mut line = Vec::new();
     loop {
-        output::print(&format!("{} ", super::quiz::question(report, q)))?;
+        output::print(&format!("{} ", quiz::question(report, q)))?;
         line.clear();
         loop {
             super::stopped("at the quiz prompt")?;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
-use super::bench::{cores, med, safe_run, say};
+use super::measure::{cores, med, safe_run, say};
 use crate::cli::BenchArgs;
 use crate::engine::delay::Delay;
 use crate::engine::fork::{Children, Ending, Role, SingleThreaded, SpawnError};
