@@ -1,8 +1,7 @@
 //! `booking compare`: the same workload against every strategy, repeated,
 //! summarised as what each strategy trades: safety against speed.
 
-use crate::cli::CompareArgs;
-use crate::engine::seed::random_seed;
+use crate::cli::{CompareArgs, rerun};
 use crate::engine::{RunConfig, RunOutput, StockSource, run};
 use crate::error::{Error, Result};
 use crate::lock::Strategy;
@@ -85,19 +84,8 @@ pub fn compare(
 /// # Errors
 /// Bad input (an unwritable `--out`: nothing run), or an interrupt.
 pub fn command(args: &CompareArgs) -> Result<i32> {
-    let servers = super::Servers::new(args.store.as_ref(), &args.lease);
-    let strategies = super::chosen_with_servers(&args.lock, servers)?;
-    let seed = args.seed.unwrap_or_else(random_seed);
-    let base = RunConfig::new(
-        strategies[0],
-        args.buyers,
-        StockSource::Fresh(args.tickets),
-        args.delay,
-        seed,
-    )
-    .with_timeout(args.timeout);
-    let mut base = base;
-    servers.apply(&mut base);
+    let strategies = super::chosen_with_servers(&args.lock, &args.workload.servers)?;
+    let base = args.workload.config(strategies[0], |_| {});
     let format = exporter_for(args)?;
     // Refuse an unwritable --out before any run, without touching it.
     let out = args
@@ -127,7 +115,7 @@ pub fn command(args: &CompareArgs) -> Result<i32> {
         },
         |cfg, out| {
             if timeline.is_some() {
-                samples.push(crate::report::RunReport::new(cfg, out));
+                samples.push(crate::report::RunReport::new(cfg, out, rerun));
             }
         },
         write_out,

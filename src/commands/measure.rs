@@ -1,9 +1,27 @@
-//! What `bench` and `bench --scale` measure with: a run that must be safe,
-//! the machine's cores, the median, and the line that prints a figure.
+//! What `bench` and `bench --scale` measure with: the measured run, a run
+//! that must be safe, the machine's cores, the median, and the line that
+//! prints a figure.
 
-use crate::engine::{RunConfig, RunOutput, run};
+use crate::engine::delay::Delay;
+use crate::engine::{RunConfig, RunOutput, StockSource, run};
 use crate::error::{Error, Result};
 use crate::judge::stats::median;
+use crate::lock::Strategy;
+
+/// Tickets in every measured run.
+pub(super) const TICKETS: u64 = 100;
+
+/// The run every figure measures: `buyers` under `strategy`, [`TICKETS`]
+/// tickets, no delay, seed 1.
+pub(super) fn measured(strategy: &'static Strategy, buyers: u32) -> RunConfig {
+    RunConfig::new(
+        strategy,
+        buyers,
+        StockSource::Fresh(TICKETS),
+        Delay::ZERO,
+        1,
+    )
+}
 
 /// One run that must be safe (a bench of an unsafe run measures nothing).
 pub(super) fn safe_run(cfg: &RunConfig) -> Result<RunOutput> {
