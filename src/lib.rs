@@ -6,8 +6,8 @@
 //! * [`engine`] — runs a booking: the fork boundary, the buyer's life, the
 //!   parent's supervision, the workspace, the stock file;
 //! * [`judge`] — what a run proves: the verdict, statistics;
-//! * [`commands`] — run, check, compare, bench, the quiz; [`report`] shows
-//!   their results; [`cli`] parses the command line.
+//! * [`commands`] — run, check, compare, bench, grade; [`report`] shows
+//!   their results (and asks the quiz); [`cli`] parses the command line.
 //!
 //! The strategies live in [`lock`], one file each.
 //!

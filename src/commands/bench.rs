@@ -20,16 +20,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::cli::BenchArgs;
-use crate::engine::delay::Delay;
 use crate::engine::stock::{self, Stock};
 use crate::engine::workspace::run_dir_base;
-use crate::engine::{RunConfig, Stepping, StockSource, run};
+use crate::engine::{Stepping, run};
 use crate::error::{Error, Result};
 use crate::judge::stats::median;
 use crate::lock;
 use crate::sys::{Children, Ending, SingleThreaded};
 
-const TICKETS: u64 = 100;
+use super::measure::{TICKETS, cores, measured, med, safe_run, say};
+
 const PYTHON_DEMO: &str = include_str!("../../bench/classic_demo.py");
 
 /// Runs the benchmark and prints its figures.
@@ -61,11 +61,7 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
     // The pg-* strategies need a server (--store), the redis-* ones a
     // lock server (--lock-server).
     let safe: Vec<_> = lock::listed()
-        .filter(|s| {
-            s.safe
-                && (s.store != lock::Store::Postgres || args.store.is_some())
-                && (!s.lock_server || args.lease.lock_server.is_some())
-        })
+        .filter(|s| s.safe && args.servers.missing(s).is_none())
         .collect();
     // Every safe strategy as booking runs it (spawners by default), then
     // file and sem forked by booking alone: what parallel spawning buys.
@@ -84,15 +80,9 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
             Box::new(|| critical_sections(dir.path(), buyers)),
         ];
         for &(s, spawners) in &variants {
-            let mut cfg = RunConfig::new(
-                s,
-                buyers,
-                StockSource::Fresh(TICKETS),
-                Delay::fixed(Duration::ZERO),
-                1,
-            );
+            let mut cfg = measured(s, buyers);
             cfg.spawners = spawners;
-            super::Servers::new(args.store.as_ref(), &args.lease).apply(&mut cfg);
+            args.servers.apply(&mut cfg);
             probes.push(Box::new(move || Ok(safe_run(&cfg)?.wall)));
         }
         let t = rounds(repeat, &mut probes)?;
@@ -174,24 +164,6 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// One run that must be safe (a bench of an unsafe run measures nothing).
-pub(super) fn safe_run(cfg: &RunConfig) -> Result<crate::engine::RunOutput> {
-    let out = run(cfg)?;
-    if !out.verdict.safe {
-        return Err(Error::Failed(format!(
-            "{} was unsafe in the bench: {}",
-            cfg.strategy.name,
-            out.verdict.summary()
-        )));
-    }
-    Ok(out)
-}
-
-/// The cores this process may run on.
-pub(super) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
-}
-
 /// One target's line: met or not, and the figure.
 fn target(what: String, met: bool, figure: String) -> String {
     format!(
@@ -212,7 +184,7 @@ fn stepped(repeat: usize) -> Result<f64> {
         let mut per_step = Vec::new();
         let mut steps = Vec::new();
         for k in 0..repeat {
-            let mut cfg = RunConfig::new(s, 40, StockSource::Fresh(TICKETS), Delay::ZERO, 1);
+            let mut cfg = measured(s, 40);
             cfg.stepping = Some(Stepping::Seeded(k as u64 + 1));
             let out = run(&cfg)?;
             let n = out.schedule.as_ref().map_or(0, |x| x.steps.len()).max(1);
@@ -232,11 +204,6 @@ fn stepped(repeat: usize) -> Result<f64> {
     Ok(worst)
 }
 
-/// One line of the bench's output.
-pub(super) fn say(line: &str) -> Result<()> {
-    super::output::print(&format!("{line}\n"))
-}
-
 /// One measurement, repeatable.
 type Probe<'a> = Box<dyn FnMut() -> Result<Duration> + 'a>;
 
@@ -253,10 +220,6 @@ fn rounds(repeat: usize, probes: &mut [Probe<'_>]) -> Result<Vec<Vec<f64>>> {
         }
     }
     Ok(t)
-}
-
-pub(super) fn med(v: &[f64]) -> f64 {
-    median(v).unwrap_or(0.0)
 }
 
 fn ms(secs: f64) -> String {

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::scenario::{SPACE, Scenario};
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, Servers, rerun};
 use crate::engine::seed::random_seed;
 use crate::engine::{RunOutput, run};
 use crate::error::{Error, Result};
@@ -182,7 +182,7 @@ pub fn check(
     cases: usize,
     seed: u64,
     timeout: Duration,
-    servers: super::Servers<'_>,
+    servers: &Servers,
     mut progress: impl FnMut(),
 ) -> Result<CheckReport> {
     let scenarios = Scenario::generate_both(seed, cases, SPACE);
@@ -239,7 +239,7 @@ pub fn check(
                         scenario: *scenario,
                         kind,
                         problem,
-                        rerun: replay.as_ref().unwrap_or(&cfg).rerun(),
+                        rerun: rerun(replay.as_ref().unwrap_or(&cfg)),
                         exact: replay.is_some(),
                     });
                 }
@@ -259,7 +259,7 @@ pub fn check(
 /// # Errors
 /// Only when interrupted.
 pub fn command(args: &CheckArgs) -> Result<i32> {
-    let servers = super::Servers::new(args.store.as_ref(), &args.lease);
+    let servers = &args.servers;
     let strategies = super::chosen_with_servers(&args.lock, servers)?;
     let seed = args.seed.unwrap_or_else(random_seed);
     let cases = args.cases as usize;

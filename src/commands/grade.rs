@@ -21,9 +21,9 @@ use serde::Serialize;
 
 use super::output::{self, OutFile};
 use super::scenario::{SPACE, Scenario};
-use crate::cli::GradeArgs;
+use crate::cli::{GradeArgs, Servers, rerun};
 use crate::engine::seed::random_seed;
-use crate::engine::{KillPoint, RunConfig, RunOutput, StockSource, run};
+use crate::engine::{KillPoint, RunConfig, RunOutput, run};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::{self, Strategy};
@@ -105,12 +105,12 @@ fn judged(
     match run(cfg) {
         Ok(out) => Ok(check(&out).map(|p| {
             let replay = cfg.replaying(out.schedule.as_ref().map(|x| &x.steps[..]));
-            format!("{p}\nre-run: {}", replay.rerun())
+            format!("{p}\nre-run: {}", rerun(&replay))
         })),
         Err(e @ Error::Interrupted(..)) => Err(e),
         Err(e) => Ok(Some(format!(
             "the run could not be made: {e}\nre-run: {}",
-            cfg.rerun()
+            rerun(cfg)
         ))),
     }
 }
@@ -123,7 +123,7 @@ fn scenarios(
     timeout: Duration,
 ) -> Result<Option<String>> {
     for s in all {
-        let cfg = s.config(strategy, timeout, super::Servers::NONE);
+        let cfg = s.config(strategy, timeout, &Servers::NONE);
         let want = s.tickets.min(u64::from(s.buyers));
         let problem = judged(&cfg, |out| fault(out, want))?;
         if problem.is_some() {
@@ -173,14 +173,8 @@ pub fn grade(
         ),
     ];
     for at in KillPoint::ALL {
-        let mut cfg = RunConfig::new(
-            strategy,
-            20,
-            StockSource::Fresh(15),
-            "0..1ms".parse().expect("a delay"),
-            seed,
-        )
-        .with_timeout(timeout);
+        let mut cfg =
+            Scenario::fixed(15, 20, 1_000, seed).config(strategy, timeout, &Servers::NONE);
         cfg.faults.kill = 3;
         cfg.faults.kill_at = at;
         let problem = judged(&cfg, |out| {
@@ -193,14 +187,7 @@ pub fn grade(
             "three buyers died there; the rest finished and the verdict is safe".into(),
         ));
     }
-    let cfg = RunConfig::new(
-        strategy,
-        40,
-        StockSource::Fresh(10),
-        "0..1ms".parse().expect("a delay"),
-        seed,
-    )
-    .with_timeout(timeout);
+    let cfg = Scenario::fixed(10, 40, 1_000, seed).config(strategy, timeout, &Servers::NONE);
     let problem = judged(&cfg, |out| fault(out, 10))?;
     tests.push(item(
         "liveness: 40 buyers, 10 tickets, every buyer finishes".into(),

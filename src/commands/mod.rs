@@ -12,14 +12,14 @@ pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod grade;
+mod measure;
 pub mod output;
-pub mod quiz;
 pub mod run;
 pub mod scale;
 pub mod scenario;
 pub mod verdict;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Servers};
 use crate::error::{Error, Result};
 use crate::lock;
 use crate::sys;
@@ -109,55 +109,6 @@ fn chosen(names: &[String]) -> Vec<&'static lock::Strategy> {
     }
 }
 
-/// The servers a command was given: the PostgreSQL server of the `pg-*`
-/// strategies (`--store`) and the lock server of the `redis-*` ones
-/// (`--lock-server`, with its `--lease`).
-#[derive(Clone, Copy, Debug)]
-pub struct Servers<'a> {
-    /// `--store URL`.
-    pub store: Option<&'a str>,
-    /// `--lock-server URL`.
-    pub lock_server: Option<&'a str>,
-    /// `--lease`.
-    pub lease: std::time::Duration,
-}
-
-impl<'a> Servers<'a> {
-    /// No server given.
-    pub const NONE: Servers<'static> = Servers {
-        store: None,
-        lock_server: None,
-        lease: crate::engine::config::DEFAULT_LEASE,
-    };
-
-    /// From a command's `--store` and lease arguments.
-    pub fn new(store: Option<&'a String>, lease: &'a crate::cli::LeaseArgs) -> Self {
-        Servers {
-            store: store.map(String::as_str),
-            lock_server: lease.lock_server.as_deref(),
-            lease: lease.lease,
-        }
-    }
-
-    /// Gives `cfg` these servers.
-    pub fn apply(&self, cfg: &mut crate::engine::RunConfig) {
-        cfg.server = self.store.map(str::to_string);
-        cfg.lock_server = self.lock_server.map(str::to_string);
-        cfg.lease = self.lease;
-    }
-
-    /// The flag `s` needs and was not given, if any.
-    fn missing(&self, s: &lock::Strategy) -> Option<&'static str> {
-        if s.store == lock::Store::Postgres && self.store.is_none() {
-            Some("--store postgres://HOST:PORT/DATABASE")
-        } else if s.lock_server && self.lock_server.is_none() {
-            Some("--lock-server redis://HOST:PORT")
-        } else {
-            None
-        }
-    }
-}
-
 /// [`chosen`], for a command with servers: the default list leaves out
 /// the strategies whose server was not given (and says so on standard
 /// error), and naming one is refused.
@@ -166,7 +117,7 @@ impl<'a> Servers<'a> {
 /// [`Error::Input`] when a strategy is named without its server.
 fn chosen_with_servers(
     names: &[String],
-    servers: Servers<'_>,
+    servers: &Servers,
 ) -> Result<Vec<&'static lock::Strategy>> {
     let all = chosen(names);
     if !names.is_empty() {

@@ -3,82 +3,14 @@
 
 use std::os::fd::AsFd;
 
-use crate::cli::RunArgs;
-use crate::engine::seed::random_seed;
-use crate::engine::{Faults, RunConfig, Stepping, StockSource, run};
+use crate::cli::{RunArgs, rerun};
+use crate::engine::run;
 use crate::error::{Error, Result};
 use crate::judge::verdict::Status;
-use crate::lock;
 use crate::report::RunReport;
+use crate::report::quiz::{self, Question};
 
 use super::output::{self, OutFile};
-
-/// The run's configuration from its arguments (a random seed if none).
-pub fn config(args: &RunArgs) -> RunConfig {
-    let stock = match &args.stock {
-        Some(p) => StockSource::File(p.clone()),
-        None => StockSource::Fresh(args.tickets),
-    };
-    let strategy = lock::find(&args.lock).expect("clap only accepts registered names");
-    let seed = args.seed.unwrap_or_else(random_seed);
-    let mut cfg = RunConfig::new(strategy, args.buyers, stock, args.delay, seed);
-    cfg.arrival = args.arrival;
-    cfg.faults = Faults {
-        kill: args.kill.min(args.buyers),
-        kill_at: args.kill_at,
-        no_repair: args.no_repair,
-        pause: args.pause.min(args.buyers),
-        pause_at: args.pause_at,
-        pause_for: args.pause_for,
-    };
-    cfg.stepping = match (&args.schedule, args.step_seed) {
-        (Some(steps), _) => Some(Stepping::Schedule(steps.clone())),
-        (None, Some(seed)) => Some(match args.pct {
-            Some(depth) => Stepping::Pct { seed, depth },
-            None => Stepping::Seeded(seed),
-        }),
-        (None, None) => None,
-    };
-    cfg.spawners = args.spawners;
-    cfg.pool = args.pool;
-    cfg.server = args.store.clone();
-    cfg.lock_server = args.lease.lock_server.clone();
-    cfg.lease = args.lease.lease;
-    cfg.shared = args
-        .run
-        .as_ref()
-        .map(|name| crate::engine::config::SharedRun {
-            name: name.clone(),
-            hosts: args.hosts,
-            host: args.host_name.clone().unwrap_or_else(|| {
-                let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .map(|h| h.trim().to_string())
-                    .unwrap_or_else(|_| "host".into());
-                format!("{machine}-{}", std::process::id())
-            }),
-        });
-    cfg.with_timeout(args.timeout)
-}
-
-/// Refuses a schedule that names a buyer the run does not have, before
-/// anything starts.
-fn check_schedule(args: &RunArgs) -> Result<()> {
-    let Some(steps) = &args.schedule else {
-        return Ok(());
-    };
-    if steps.is_empty() {
-        return Err(Error::Input("--schedule: empty".into()));
-    }
-    if let Some((k, b)) = steps.iter().enumerate().find(|(_, b)| **b >= args.buyers) {
-        return Err(Error::Input(format!(
-            "--schedule: step {} names buyer {b}, but the run has {} (0 to {})",
-            k + 1,
-            crate::judge::verdict::count(u64::from(args.buyers), "buyer", "buyers"),
-            args.buyers - 1
-        )));
-    }
-    Ok(())
-}
 
 /// Where `--timeline` goes, checked before the run.
 enum TimelineOut {
@@ -126,25 +58,24 @@ fn timeline_out(args: &RunArgs) -> Result<Option<TimelineOut>> {
 /// # Errors
 /// Bad input, a failed run, or an interrupt.
 pub fn command(args: &RunArgs) -> Result<i32> {
-    check_schedule(args)?;
+    let cfg = args.config()?;
     let timeline = timeline_out(args)?;
-    let cfg = config(args);
-    let quiz = args.quiz.is_some() || args.predict.is_some();
+    let quizzing = args.quiz.is_some() || args.predict.is_some();
     let question = args.quiz.unwrap_or_default();
     if let Some(p) = &args.predict
         && !question.accepts(p.trim())
     {
         return Err(Error::Input(format!("--predict {p}: {}", question.hint())));
     }
-    if quiz {
+    if quizzing {
         output::print(&format!(
             "Quiz: {} buyer processes, lock {}, delay {}. Running...\n",
             cfg.buyers, cfg.strategy.name, cfg.delay
         ))?;
     }
     let out = run(&cfg)?;
-    let report = RunReport::new(&cfg, out);
-    if quiz {
+    let report = RunReport::new(&cfg, out, rerun);
+    if quizzing {
         let guess = match &args.predict {
             Some(g) => g.trim().to_string(),
             None => ask_prediction(&report, question)?,
@@ -152,7 +83,7 @@ pub fn command(args: &RunArgs) -> Result<i32> {
         output::print(&format!(
             "\n{}{}\n",
             report.human(),
-            super::quiz::reveal(&report, question, &guess)
+            quiz::reveal(&report, question, &guess)
         ))?;
     } else if args.json {
         output::print_json(&report)?;
@@ -194,12 +125,12 @@ pub fn command(args: &RunArgs) -> Result<i32> {
 /// one that arrived before the wait began: standard input is `poll`ed in
 /// short slices with the stop flag checked between them, and read with a
 /// raw `read(2)` (std's `read_line` would restart after `EINTR`).
-fn ask_prediction(report: &RunReport, q: super::quiz::Question) -> Result<String> {
+fn ask_prediction(report: &RunReport, q: Question) -> Result<String> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let stdin = std::io::stdin();
     let mut line = Vec::new();
     loop {
-        output::print(&format!("{} ", super::quiz::question(report, q)))?;
+        output::print(&format!("{} ", quiz::question(report, q)))?;
         line.clear();
         loop {
             super::stopped("at the quiz prompt")?;

@@ -12,11 +12,9 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
-use super::bench::{cores, med, safe_run, say};
+use super::measure::{cores, measured, med, safe_run, say};
 use crate::cli::BenchArgs;
-use crate::engine::delay::Delay;
 use crate::engine::stock::{self, Stock};
-use crate::engine::{RunConfig, StockSource};
 use crate::error::{Error, Result};
 use crate::lock::{self, Setup, Strategy};
 use crate::sys;
@@ -69,7 +67,7 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
             "lock", "run", "race", "kernel", "race", "ratio", "wakeups"
         ))?;
         for &s in &safe {
-            let cfg = RunConfig::new(s, n, StockSource::Fresh(100), Delay::ZERO, 1);
+            let cfg = measured(s, n);
             let mut runs = Vec::new();
             let mut races = Vec::new();
             let mut kernel = Vec::new();

@@ -19,11 +19,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cli::Servers;
 use crate::engine::delay::Delay;
 use crate::engine::seed::{self, MAX_SEED, between};
 use crate::engine::{KillPoint, RunConfig, Stepping, StockSource};
-
-use super::Servers;
 
 /// The most buyers of a stepped scenario.
 pub const STEPPED_MAX_BUYERS: u32 = 6;
@@ -127,21 +126,32 @@ impl Scenario {
         }
     }
 
-    /// Draws a paused scenario: 2 or 3 buyers, 1 to 3 tickets, no delay,
-    /// all arriving at once, each stopped for [`PAUSE_MS`] after its read.
-    pub fn draw_paused(rng: &mut seed::SeededRng) -> Self {
+    /// A fixed free-running scenario: `buyers` for `tickets`, each holding
+    /// the stock for 0 to `delay_max_us`, all arriving at once, seeded by
+    /// `seed` (what `grade`'s kill and liveness items run).
+    pub fn fixed(tickets: u64, buyers: u32, delay_max_us: u64, seed: u64) -> Self {
         Scenario {
-            tickets: between(rng, 1, 3),
-            buyers: between(rng, 2, 3) as u32,
+            tickets,
+            buyers,
             delay_min_us: 0,
-            delay_max_us: 0,
+            delay_max_us,
             arrival_max_us: 0,
-            seed: between(rng, 0, MAX_SEED),
+            seed,
             step_seed: None,
             pct: None,
             spawners: None,
             pool: None,
+            pause_ms: None,
+        }
+    }
+
+    /// Draws a paused scenario: 2 or 3 buyers, 1 to 3 tickets, no delay,
+    /// all arriving at once, each stopped for [`PAUSE_MS`] after its read.
+    pub fn draw_paused(rng: &mut seed::SeededRng) -> Self {
+        let (tickets, buyers) = (between(rng, 1, 3), between(rng, 2, 3) as u32);
+        Scenario {
             pause_ms: Some(PAUSE_MS),
+            ..Scenario::fixed(tickets, buyers, 0, between(rng, 0, MAX_SEED))
         }
     }
 
@@ -222,7 +232,7 @@ impl Scenario {
         &self,
         strategy: &'static Strategy,
         timeout: Duration,
-        servers: Servers<'_>,
+        servers: &Servers,
     ) -> RunConfig {
         let mut cfg = RunConfig::new(
             strategy,
@@ -255,6 +265,7 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::rerun;
     use crate::engine::DEFAULT_TIMEOUT;
 
     #[test]
@@ -286,7 +297,7 @@ mod tests {
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(
-            s.config(sem, DEFAULT_TIMEOUT, Servers::NONE).rerun(),
+            rerun(&s.config(sem, DEFAULT_TIMEOUT, &Servers::NONE)),
             "booking --buyers 7 --lock sem --tickets 3 --delay 250us..1ms --arrival 0..1500us --seed 5"
         );
         assert_eq!(s.delay().to_string().parse::<Delay>(), Ok(s.delay()));

@@ -1,15 +1,15 @@
-//! What a run is asked to do: [`RunConfig`], and the command line that
-//! asks for exactly that again ([`RunConfig::rerun`]).
+//! What a run is asked to do: [`RunConfig`]. (The command line that asks
+//! for it, and asks for it again, is the CLI's: `cli::config`.)
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::delay::{Delay, fmt_duration};
+use super::delay::Delay;
 use super::seed;
 use crate::lock::Strategy;
 
 /// Where the tickets come from.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StockSource {
     /// A fresh stock of this many tickets in a private run directory,
     /// removed after the run.
@@ -175,97 +175,28 @@ impl RunConfig {
         self
     }
 
-    /// The watchdog's timeout for `asked`: see [`watchdog_timeout`]; a
-    /// `--pause` adds its length (a stopped buyer finishes nothing).
-    fn watchdog(&self, asked: Duration) -> Duration {
+    /// The watchdog's timeout for `asked`: see [`watchdog_timeout`], for
+    /// the delays the buyers sleep ([`RunConfig::sleeps`]); a `--pause`
+    /// adds its length (a stopped buyer finishes nothing).
+    pub fn watchdog(&self, asked: Duration) -> Duration {
         let paused = if self.faults.pause > 0 {
             self.faults.pause_for
         } else {
             Duration::ZERO
         };
-        watchdog_timeout(asked, self.delay, self.arrival)
-            .max(watchdog_timeout(Duration::ZERO, self.delay, self.arrival) + paused * 2)
+        let (delay, arrival) = self.sleeps();
+        watchdog_timeout(asked, delay, arrival)
+            .max(watchdog_timeout(Duration::ZERO, delay, arrival) + paused * 2)
     }
 
-    /// The command line that asks for this run again: every flag that
-    /// shapes it. (The interleaving itself is the scheduler's: see
-    /// [`RunConfig::repeats_exactly`].)
-    pub fn rerun(&self) -> String {
-        let stock = match &self.stock {
-            StockSource::Fresh(t) => format!("--tickets {t}"),
-            StockSource::File(p) => format!("--stock {}", shell_word(&p.display().to_string())),
-        };
-        let mut s = format!(
-            "booking --buyers {} --lock {} {stock}",
-            self.buyers, self.strategy.name
-        );
-        match &self.stepping {
-            // Virtual time: no delay, no arrival; the schedule is all.
-            Some(Stepping::Schedule(steps)) => {
-                s += &format!(" --schedule {}", schedule_text(steps))
-            }
-            Some(Stepping::Seeded(seed)) => s += &format!(" --step-seed {seed}"),
-            Some(Stepping::Pct { seed, depth }) => {
-                s += &format!(" --step-seed {seed} --pct {depth}");
-            }
-            None => {
-                s += &format!(" --delay {}", self.delay);
-                if !self.arrival.is_zero() {
-                    s += &format!(" --arrival {}", self.arrival);
-                }
-            }
+    /// The delay and arrival windows the buyers sleep: none in a stepped
+    /// run, whose time is virtual (the schedule, not sleeps, orders the
+    /// buyers).
+    pub fn sleeps(&self) -> (Delay, Delay) {
+        match self.stepping {
+            Some(_) => (Delay::ZERO, Delay::ZERO),
+            None => (self.delay, self.arrival),
         }
-        s += &format!(" --seed {}", self.seed);
-        if self.timeout != self.watchdog(DEFAULT_TIMEOUT) {
-            s += &format!(" --timeout {}", fmt_duration(self.timeout));
-        }
-        if self.faults.kill > 0 {
-            s += &format!(
-                " --kill {} --kill-at {}",
-                self.faults.kill, self.faults.kill_at
-            );
-        }
-        if self.faults.no_repair {
-            s += " --no-repair";
-        }
-        if self.faults.pause > 0 {
-            s += &format!(
-                " --pause {} --pause-at {} --pause-for {}",
-                self.faults.pause,
-                self.faults.pause_at,
-                fmt_duration(self.faults.pause_for)
-            );
-        }
-        if self.strategy.lock_server {
-            if let Some(url) = &self.lock_server {
-                s += &format!(" --lock-server {}", shell_word(url));
-            }
-            if self.lease != DEFAULT_LEASE {
-                s += &format!(" --lease {}", fmt_duration(self.lease));
-            }
-        }
-        if let Some(k) = self.pool {
-            s += &format!(" --pool {k}");
-        }
-        if let Some(url) = self
-            .server
-            .as_ref()
-            .filter(|_| self.strategy.store == crate::lock::Store::Postgres)
-        {
-            s += &format!(" --store {}", shell_word(url));
-        }
-        if let Some(r) = &self.shared {
-            s += &format!(
-                " --run {} --hosts {} --host-name {}",
-                r.name,
-                r.hosts,
-                shell_word(&r.host)
-            );
-        }
-        if let Some(k) = self.spawners {
-            s += &format!(" --spawners {k}");
-        }
-        s
     }
 
     /// The configuration that repeats a run of this one: a stepped run by
@@ -295,18 +226,6 @@ impl RunConfig {
 pub fn schedule_text(steps: &[u32]) -> String {
     let ids: Vec<String> = steps.iter().map(u32::to_string).collect();
     ids.join(",")
-}
-
-/// `s`, quoted for a POSIX shell if it needs it.
-fn shell_word(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./,:=+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// The watchdog's timeout: what was asked, but at least three times the
@@ -386,7 +305,7 @@ impl std::str::FromStr for KillPoint {
 }
 
 /// Faults a run injects, to show what each strategy does when a buyer dies.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
     /// How many buyers kill themselves with `SIGKILL` (chosen by the seed).
     pub kill: u32,
@@ -438,55 +357,6 @@ fn chosen(buyers: u32, n: u32, seed: u64, stream: u64) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_rerun_line_carries_every_flag() {
-        let sem = crate::lock::find("sem").unwrap();
-        let mut cfg = RunConfig::new(
-            sem,
-            7,
-            StockSource::File("my stock.json".into()),
-            "1ms..2ms".parse().unwrap(),
-            5,
-        );
-        assert_eq!(
-            cfg.rerun(),
-            "booking --buyers 7 --lock sem --stock 'my stock.json' --delay 1ms..2ms --seed 5"
-        );
-        cfg.arrival = "0..3ms".parse().unwrap();
-        cfg = cfg.with_timeout(Duration::from_secs(2));
-        cfg.faults = Faults {
-            kill: 2,
-            kill_at: KillPoint::Commit,
-            no_repair: true,
-            ..Faults::default()
-        };
-        assert_eq!(
-            cfg.rerun(),
-            "booking --buyers 7 --lock sem --stock 'my stock.json' --delay 1ms..2ms --arrival 0..3ms --seed 5 --timeout 2s --kill 2 --kill-at commit --no-repair"
-        );
-        let mut leased = RunConfig::new(
-            crate::lock::find("redis-lease").unwrap(),
-            3,
-            StockSource::Fresh(2),
-            Delay::ZERO,
-            1,
-        );
-        leased.faults.pause = 3;
-        leased.faults.pause_at = KillPoint::Read;
-        leased.faults.pause_for = Duration::from_millis(300);
-        leased.lock_server = Some("redis://127.0.0.1:6379".into());
-        leased.lease = Duration::from_millis(50);
-        leased = leased.with_timeout(DEFAULT_TIMEOUT);
-        assert_eq!(
-            leased.rerun(),
-            "booking --buyers 3 --lock redis-lease --tickets 2 --delay 0 --seed 1 --pause 3 --pause-at read --pause-for 300ms --lock-server redis://127.0.0.1:6379 --lease 50ms"
-        );
-        assert_eq!(
-            cfg.lock_server, None,
-            "a strategy without a lock server names none"
-        );
-    }
 
     #[test]
     fn victims_are_seeded() {

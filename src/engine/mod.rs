@@ -1,7 +1,8 @@
 //! The engine: everything that makes a run happen, and nothing about how
 //! it is asked for (no clap here) or shown.
 //!
-//! * [`config`] — what a run is asked to do, and its re-run line;
+//! * [`config`] — what a run is asked to do (the flags that ask for it are
+//!   the CLI's: `cli::config`);
 //! * [`mod@run`] — one run, start to verdict;
 //! * [`supervise`] — the parent: fork, barrier; `collect` — records,
 //!   reaping, repairs, watchdog, each buyer's fate;

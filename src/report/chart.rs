@@ -7,8 +7,8 @@
 use svg::Document;
 use svg::node::element::{Group, Line, Rectangle, Style, Text, Title};
 
+use super::comparison::{Comparison, Row};
 use super::table;
-use crate::commands::compare::{Comparison, Row};
 
 const WIDTH: f64 = 900.0;
 const LABEL: f64 = 150.0;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::commands::compare::{Comparison, Row};
+use super::comparison::{Comparison, Row};
 
 #[derive(Serialize)]
 struct Flat<'a> {

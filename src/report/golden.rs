@@ -2,7 +2,7 @@
 //! Set `BOOKING_BLESS=1` to rewrite them after an intended change, then
 //! read the diff.
 
-use crate::commands::compare::{Comparison, Row, Spread, Wall};
+use super::comparison::{Comparison, Row, Spread, Wall};
 
 fn sample() -> Comparison {
     let row = |strategy: &str, safe_runs, over: (f64, u64), wall: (f64, f64, f64), p50, p99| Row {

@@ -1,6 +1,6 @@
 //! The comparison as one pretty-printed JSON object.
 
-use crate::commands::compare::Comparison;
+use super::comparison::Comparison;
 
 /// Renders `c` as JSON, field names as in [`Comparison`].
 pub fn render(c: &Comparison) -> String {

@@ -1,7 +1,7 @@
 //! The comparison as a Markdown table, for READMEs and lab reports.
 
+use super::comparison::Comparison;
 use super::table;
-use crate::commands::compare::Comparison;
 
 /// Renders `c` as a title line and a GitHub-flavoured Markdown table.
 pub fn render(c: &Comparison) -> String {

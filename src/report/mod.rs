@@ -1,6 +1,7 @@
 //! What the commands show: a run's summary for people and its JSON for
-//! machines ([`run`]), its timeline ([`timeline`]), and the comparison in
-//! every registered format.
+//! machines ([`run`]), its timeline ([`timeline`]), the quiz asked about it
+//! ([`quiz`]), and the comparison ([`comparison`]) in every registered
+//! format.
 //!
 //! **A comparison format is one file plus one line**: a module with a
 //! `render` function and an `EXPORTER` entry, and its line in
@@ -8,9 +9,11 @@
 //! from the registry (hyperfine's exporter shape).
 
 pub mod chart;
+pub mod comparison;
 pub mod csv;
 pub mod json;
 pub mod markdown;
+pub mod quiz;
 pub mod run;
 pub mod table;
 pub mod text;
@@ -23,7 +26,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::compare::Comparison;
+use comparison::Comparison;
 
 pub use run::{RunReport, TicketCount, most_sold_ticket, wakeups_per_buyer};
 

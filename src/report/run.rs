@@ -106,8 +106,10 @@ pub fn wakeups_per_buyer<'a>(
 }
 
 impl RunReport {
-    /// Builds the report of `out`, produced by `cfg`.
-    pub fn new(cfg: &RunConfig, out: RunOutput) -> Self {
+    /// Builds the report of `out`, produced by `cfg`; `rerun` writes the
+    /// command line that asks for a configuration (the CLI's `rerun`: the
+    /// report knows no flags).
+    pub fn new(cfg: &RunConfig, out: RunOutput, rerun: impl FnOnce(&RunConfig) -> String) -> Self {
         let waits: Vec<u64> = out
             .outcomes
             .iter()
@@ -143,7 +145,7 @@ impl RunReport {
             wakeups_per_buyer: wakeups_per_buyer(&out.outcomes),
             most_sold_ticket: most_sold_ticket(&out.outcomes),
             events: out.events,
-            rerun: cfg_rerun.rerun(),
+            rerun: rerun(cfg_rerun),
             rerun_exact: cfg_rerun.repeats_exactly(),
             schedule: out.schedule.as_ref().map(|s| s.text()),
             trace: out.schedule.map(|s| s.trace).unwrap_or_default(),

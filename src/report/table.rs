@@ -1,8 +1,8 @@
 //! The comparison as a table of display cells, shared by the text and
 //! Markdown exporters.
 
+use super::comparison::{Comparison, Row, Spread};
 use super::fmt_us;
-use crate::commands::compare::{Comparison, Row, Spread};
 use crate::judge::verdict::count;
 
 /// Column headers.

@@ -2,8 +2,8 @@
 //! each fit in 100 columns — what the runs proved, then what they cost —
 //! and the legend, one item a line.
 
+use super::comparison::Comparison;
 use super::table;
-use crate::commands::compare::Comparison;
 
 /// The columns of each table: safety, then cost (the strategy in both).
 const SAFETY: [usize; 5] = [0, 1, 2, 3, 4];

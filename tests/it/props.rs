@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use crate::util::{Work, assert_consistent, count_of, u};
-use booking::commands::Servers;
+use booking::cli::{Servers, rerun};
 use booking::commands::scenario::Scenario;
 use booking::engine::DEFAULT_TIMEOUT;
 
@@ -73,13 +73,13 @@ fn run_case(
     work: &Work,
     strategy: &'static booking::lock::Strategy,
     s: &Scenario,
-    servers: Servers<'_>,
+    servers: &Servers,
 ) -> Result<(), TestCaseError> {
     let stock = work.stock(
         &format!("{}.json", strategy.name),
         &format!("{{\"count\": {}, {EXTRA}}}", s.tickets),
     );
-    let command = s.config(strategy, DEFAULT_TIMEOUT, servers).rerun();
+    let command = rerun(&s.config(strategy, DEFAULT_TIMEOUT, servers));
     // A stepped run books a fresh stock; a free one books the file.
     let cmd = if s.stepped() {
         command.clone()
@@ -160,12 +160,11 @@ fn every_strategy_keeps_its_promise() {
     let pg = crate::pg::Cluster::start("props::every_strategy_keeps_its_promise, pg-* strategies");
     let redis =
         crate::redis::Redis::start("props::every_strategy_keeps_its_promise, redis-* strategies");
-    let lease = booking::cli::LeaseArgs {
+    let servers = Servers {
+        store: pg.as_ref().map(|c| c.url.clone()),
         lock_server: redis.as_ref().map(|r| r.url.clone()),
-        lease: booking::engine::config::DEFAULT_LEASE,
+        ..Servers::NONE
     };
-    let server = pg.as_ref().map(|c| c.url.clone());
-    let servers = Servers::new(server.as_ref(), &lease);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: cases(),
         // Shrinking re-runs processes: bound it.
@@ -176,12 +175,11 @@ fn every_strategy_keeps_its_promise() {
     let result = runner.run(&scenario(), |s| {
         let work = Work::new();
         for strategy in booking::lock::listed() {
-            let absent = (strategy.store == booking::lock::Store::Postgres && server.is_none())
-                || (strategy.lock_server && redis.is_none());
-            if absent {
+            // Its server is not installed here.
+            if servers.missing(strategy).is_some() {
                 continue;
             }
-            run_case(&work, strategy, &s, servers)?;
+            run_case(&work, strategy, &s, &servers)?;
         }
         work.assert_clean();
         Ok(())

@@ -9,8 +9,8 @@
 
 use std::str::FromStr;
 
+use super::RunReport;
 use crate::judge::verdict::{Status, count};
-use crate::report::RunReport;
 
 /// What the quiz asks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
