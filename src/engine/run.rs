@@ -3,12 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use super::collect::Collected;
 use super::config::{MAX_BUYERS, RunConfig, Stepping, StockSource};
 use super::fork::SingleThreaded;
 use super::outcome::Outcome;
 use super::step::Schedule;
 use super::stock::Stock;
-use super::supervise::{Collected, supervise};
+use super::supervise::supervise;
 use super::workspace::{Workspace, check_process_limit};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
@@ -171,13 +172,15 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     // the strategy's clean-up does to the file is not part of the run.
     let final_stock = result.as_ref().ok().map(|_| ws.final_stock());
     drop(shared);
-    let Collected {
-        outcomes,
-        events,
-        rejected,
+    let (
+        Collected {
+            outcomes,
+            events,
+            rejected,
+            opened_ns,
+        },
         schedule,
-        opened_ns,
-    } = result?;
+    ) = result?;
     let final_stock = final_stock
         .expect("read when the run succeeded")
         .map_err(|e| {

@@ -24,7 +24,7 @@
 use std::time::{Duration, Instant};
 
 use super::buyer::Point;
-use super::channel::{Received, Receiver};
+use super::channel::Receiver;
 use super::collect::Collector;
 use super::config::{Stepping, schedule_text};
 use super::seed;
@@ -73,219 +73,201 @@ enum State {
     Done,
 }
 
-impl Collector<'_> {
-    /// Runs the buyers step by step as `stepping` says, collecting their
-    /// records, and returns the schedule followed.
-    ///
-    /// # Errors
-    /// [`Error::Input`] when an explicit schedule names a buyer that is not
-    /// runnable at its step, is too short, or too long (for a schedule that
-    /// `booking` recorded: the kernel woke another waiter, the run
-    /// diverged); [`Error::Interrupted`] on a stop signal.
-    pub(super) fn collect_stepped(
-        &mut self,
-        channel: Receiver,
-        turns: &Turns,
-        stepping: &Stepping,
-    ) -> Result<Schedule> {
-        channel
-            .set_nonblocking()
-            .map_err(|e| Error::failed("the outcome channel", e))?;
-        let n = self.outcomes.len();
-        let now = Instant::now();
-        let mut states = vec![State::Running { since: now, at: 0 }; n];
-        let mut rng = match stepping {
-            Stepping::Seeded(s) | Stepping::Pct { seed: s, .. } => {
-                Some(seed::rng(*s, seed::stream::SCHEDULE))
-            }
-            Stepping::Schedule(_) => None,
-        };
-        let mut pct = match (stepping, &mut rng) {
-            (Stepping::Pct { depth, .. }, Some(r)) => Some(Pct::new(r, n, *depth)),
-            _ => None,
-        };
-        let mut schedule = Schedule::default();
-        let mut buf = vec![0u8; 8192];
-        self.quiesce(&channel, turns, &mut states, &mut buf, None, &mut schedule)?;
-        // The watchdog of a stepped run: steps that never finish a buyer (a
-        // strategy that pauses at its own points for ever) are no progress.
-        let mut last_finish = Instant::now();
-        let mut finished = 0;
-        loop {
-            let done = states.iter().filter(|s| **s == State::Done).count();
-            if done > finished {
-                finished = done;
-                last_finish = Instant::now();
-            } else if last_finish.elapsed() > self.cfg.timeout {
-                schedule.trace.push(format!(
-                    "watchdog: no buyer finished for {} of steps",
-                    super::delay::fmt_duration(self.cfg.timeout)
-                ));
-                self.watchdog(None);
+/// Runs the buyers step by step as `stepping` says, collecting their
+/// records through `c`, and returns the schedule followed.
+///
+/// # Errors
+/// [`Error::Input`] when an explicit schedule names a buyer that is not
+/// runnable at its step, is too short, or too long (for a schedule that
+/// `booking` recorded: the kernel woke another waiter, the run
+/// diverged); [`Error::Interrupted`] on a stop signal.
+pub(super) fn collect_stepped(
+    c: &mut Collector,
+    channel: Receiver,
+    turns: &Turns,
+    stepping: &Stepping,
+) -> Result<Schedule> {
+    channel
+        .set_nonblocking()
+        .map_err(|e| Error::failed("the outcome channel", e))?;
+    let n = c.buyers();
+    let now = Instant::now();
+    let mut states = vec![State::Running { since: now, at: 0 }; n];
+    let mut rng = match stepping {
+        Stepping::Seeded(s) | Stepping::Pct { seed: s, .. } => {
+            Some(seed::rng(*s, seed::stream::SCHEDULE))
+        }
+        Stepping::Schedule(_) => None,
+    };
+    let mut pct = match (stepping, &mut rng) {
+        (Stepping::Pct { depth, .. }, Some(r)) => Some(Pct::new(r, n, *depth)),
+        _ => None,
+    };
+    let mut schedule = Schedule::default();
+    quiesce(c, &channel, turns, &mut states, None, &mut schedule)?;
+    // The watchdog of a stepped run: steps that never finish a buyer (a
+    // strategy that pauses at its own points for ever) are no progress.
+    let mut last_finish = Instant::now();
+    let mut finished = 0;
+    loop {
+        let done = states.iter().filter(|s| **s == State::Done).count();
+        if done > finished {
+            finished = done;
+            last_finish = Instant::now();
+        } else if last_finish.elapsed() > c.timeout() {
+            schedule.trace.push(format!(
+                "watchdog: no buyer finished for {} of steps",
+                super::delay::fmt_duration(c.timeout())
+            ));
+            c.watchdog(None);
+            break;
+        }
+        let runnable: Vec<u32> = (0..n as u32)
+            .filter(|&i| matches!(states[i as usize], State::Paused { .. }))
+            .collect();
+        if runnable.is_empty() {
+            if states.iter().all(|s| *s == State::Done) {
                 break;
             }
-            let runnable: Vec<u32> = (0..n as u32)
-                .filter(|&i| matches!(states[i as usize], State::Paused { .. }))
-                .collect();
-            if runnable.is_empty() {
-                if states.iter().all(|s| *s == State::Done) {
-                    break;
-                }
-                // Everyone left is blocked. A release may still be waking
-                // one (a loaded machine is slow to run it): wait for that
-                // as long as the watchdog would.
-                let before = states.to_vec();
-                let patience = Some(self.cfg.timeout);
-                self.quiesce(
-                    &channel,
-                    turns,
-                    &mut states,
-                    &mut buf,
-                    patience,
-                    &mut schedule,
-                )?;
-                if states[..] != before[..] {
-                    continue;
-                }
-                // Nobody moved for --timeout: a deadlock, which no step can
-                // end. The watchdog's way: stop them, count them as hung.
-                schedule
-                    .trace
-                    .push("deadlock: every buyer left is blocked".into());
-                self.watchdog(None);
-                break;
+            // Everyone left is blocked. A release may still be waking
+            // one (a loaded machine is slow to run it): wait for that
+            // as long as the watchdog would.
+            let before = states.to_vec();
+            let patience = Some(c.timeout());
+            quiesce(c, &channel, turns, &mut states, patience, &mut schedule)?;
+            if states[..] != before[..] {
+                continue;
             }
-            let k = schedule.steps.len();
-            let b = match (stepping, &mut rng) {
-                (Stepping::Schedule(list), _) => {
-                    let Some(&b) = list.get(k) else {
-                        return Err(Error::Input(format!(
-                            "--schedule: too short, it ends after step {k} while buyers {} can still move",
-                            list_ids(&runnable)
-                        )));
-                    };
-                    if !runnable.contains(&b) {
-                        return Err(Error::Input(format!(
-                            "--schedule: step {} names buyer {b}, who is {} (runnable: {}); a schedule recorded by booking that fails here diverged: the kernel woke another waiter",
-                            k + 1,
-                            describe(states.get(b as usize).copied()),
-                            list_ids(&runnable)
-                        )));
-                    }
-                    b
-                }
-                (Stepping::Seeded(_), Some(r)) => {
-                    let choices = one_waiter_at_most(&runnable, &states);
-                    choices[seed::between(r, 0, choices.len() as u64 - 1) as usize]
-                }
-                (Stepping::Pct { .. }, _) => {
-                    let choices = one_waiter_at_most(&runnable, &states);
-                    pct.as_mut()
-                        .expect("a PCT schedule has its priorities")
-                        .choose(&choices, k + 1)
-                }
-                (Stepping::Seeded(_), None) => unreachable!("a seeded schedule has its generator"),
-            };
-            let i = b as usize;
-            let State::Paused { at } = states[i] else {
-                unreachable!("runnable buyers are paused")
-            };
-            let point = Point::from_value(at).map_or("?", Point::name);
-            schedule.steps.push(b);
-            schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
-            turns
-                .go(i)
-                .map_err(|e| Error::failed("giving a buyer its turn", e))?;
-            states[i] = State::Running {
-                since: Instant::now(),
-                at,
-            };
-            let release = matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
-            let wake = release.then_some(WAKE);
-            self.quiesce(&channel, turns, &mut states, &mut buf, wake, &mut schedule)?;
+            // Nobody moved for --timeout: a deadlock, which no step can
+            // end. The watchdog's way: stop them, count them as hung.
+            schedule
+                .trace
+                .push("deadlock: every buyer left is blocked".into());
+            c.watchdog(None);
+            break;
         }
-        if let Stepping::Schedule(list) = stepping
-            && list.len() > schedule.steps.len()
-        {
-            return Err(Error::Input(format!(
-                "--schedule: too long, the run ended after {} steps and the schedule has {}",
-                schedule.steps.len(),
-                list.len()
-            )));
-        }
-        self.drain(channel);
-        Ok(schedule)
+        let k = schedule.steps.len();
+        let b = match (stepping, &mut rng) {
+            (Stepping::Schedule(list), _) => {
+                let Some(&b) = list.get(k) else {
+                    return Err(Error::Input(format!(
+                        "--schedule: too short, it ends after step {k} while buyers {} can still move",
+                        list_ids(&runnable)
+                    )));
+                };
+                if !runnable.contains(&b) {
+                    return Err(Error::Input(format!(
+                        "--schedule: step {} names buyer {b}, who is {} (runnable: {}); a schedule recorded by booking that fails here diverged: the kernel woke another waiter",
+                        k + 1,
+                        describe(states.get(b as usize).copied()),
+                        list_ids(&runnable)
+                    )));
+                }
+                b
+            }
+            (Stepping::Seeded(_), Some(r)) => {
+                let choices = one_waiter_at_most(&runnable, &states);
+                choices[seed::between(r, 0, choices.len() as u64 - 1) as usize]
+            }
+            (Stepping::Pct { .. }, _) => {
+                let choices = one_waiter_at_most(&runnable, &states);
+                pct.as_mut()
+                    .expect("a PCT schedule has its priorities")
+                    .choose(&choices, k + 1)
+            }
+            (Stepping::Seeded(_), None) => unreachable!("a seeded schedule has its generator"),
+        };
+        let i = b as usize;
+        let State::Paused { at } = states[i] else {
+            unreachable!("runnable buyers are paused")
+        };
+        let point = Point::from_value(at).map_or("?", Point::name);
+        schedule.steps.push(b);
+        schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
+        turns
+            .go(i)
+            .map_err(|e| Error::failed("giving a buyer its turn", e))?;
+        states[i] = State::Running {
+            since: Instant::now(),
+            at,
+        };
+        let release = matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
+        let wake = release.then_some(WAKE);
+        quiesce(c, &channel, turns, &mut states, wake, &mut schedule)?;
     }
+    if let Stepping::Schedule(list) = stepping
+        && list.len() > schedule.steps.len()
+    {
+        return Err(Error::Input(format!(
+            "--schedule: too long, the run ended after {} steps and the schedule has {}",
+            schedule.steps.len(),
+            list.len()
+        )));
+    }
+    c.drain(channel);
+    Ok(schedule)
+}
 
-    /// Waits until every buyer is paused, blocked or done. With `wake`
-    /// (after a release, or when only blocked buyers are left), also gives
-    /// a blocked buyer that long to take the lock and reach its next point.
-    fn quiesce(
-        &mut self,
-        channel: &Receiver,
-        turns: &Turns,
-        states: &mut [State],
-        buf: &mut [u8],
-        wake: Option<Duration>,
-        schedule: &mut Schedule,
-    ) -> Result<()> {
-        let start = Instant::now();
-        let mut woke = false;
-        loop {
-            if let Some(sig) = sys::stop_signal() {
-                return Err(Error::interrupted(sig, "mid-run, stepping".into()));
+/// Waits until every buyer is paused, blocked or done. With `wake`
+/// (after a release, or when only blocked buyers are left), also gives
+/// a blocked buyer that long to take the lock and reach its next point.
+fn quiesce(
+    c: &mut Collector,
+    channel: &Receiver,
+    turns: &Turns,
+    states: &mut [State],
+    wake: Option<Duration>,
+    schedule: &mut Schedule,
+) -> Result<()> {
+    let start = Instant::now();
+    let mut woke = false;
+    loop {
+        if let Some(sig) = sys::stop_signal() {
+            return Err(Error::interrupted(sig, "mid-run, stepping".into()));
+        }
+        c.take_waiting(channel);
+        c.reap_ended(true)?;
+        for (i, st) in states.iter_mut().enumerate() {
+            if *st == State::Done {
+                continue;
             }
-            while let Ok(Received::Message {
-                len,
-                sender,
-                truncated,
-            }) = channel.recv(buf)
-            {
-                self.take(&buf[..len], sender, truncated);
+            if c.has_ended(i) {
+                woke |= matches!(st, State::Blocked { .. });
+                *st = State::Done;
+                continue;
             }
-            self.reap_ended(true)?;
-            for (i, st) in states.iter_mut().enumerate() {
-                if *st == State::Done {
-                    continue;
-                }
-                if self.buyers.children.ending(i).is_some() {
-                    woke |= matches!(st, State::Blocked { .. });
-                    *st = State::Done;
-                    continue;
-                }
-                let now_at = turns.at(i);
-                match *st {
-                    State::Running { since, at } => {
-                        if now_at != at {
-                            *st = State::Paused { at: now_at };
-                        } else if since.elapsed() > SETTLE && asleep(self.buyers.children.pid(i)) {
-                            *st = State::Blocked { at };
-                            schedule
-                                .trace
-                                .push(format!("   buyer {i} blocked in the lock"));
-                        } else if since.elapsed() > self.cfg.timeout {
-                            // Busy for ever without reaching a point.
-                            *st = State::Blocked { at };
-                        }
-                    }
-                    State::Blocked { at } if now_at != at => {
+            let now_at = turns.at(i);
+            match *st {
+                State::Running { since, at } => {
+                    if now_at != at {
                         *st = State::Paused { at: now_at };
-                        woke = true;
+                    } else if since.elapsed() > SETTLE && asleep(c.pid(i)) {
+                        *st = State::Blocked { at };
                         schedule
                             .trace
-                            .push(format!("   buyer {i} woke with the lock"));
+                            .push(format!("   buyer {i} blocked in the lock"));
+                    } else if since.elapsed() > c.timeout() {
+                        // Busy for ever without reaching a point.
+                        *st = State::Blocked { at };
                     }
-                    _ => {}
                 }
+                State::Blocked { at } if now_at != at => {
+                    *st = State::Paused { at: now_at };
+                    woke = true;
+                    schedule
+                        .trace
+                        .push(format!("   buyer {i} woke with the lock"));
+                }
+                _ => {}
             }
-            let running = states.iter().any(|s| matches!(s, State::Running { .. }));
-            let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
-            let waiting_for_wake = wake.is_some_and(|w| blocked && !woke && start.elapsed() < w);
-            if !running && !waiting_for_wake {
-                return Ok(());
-            }
-            std::thread::sleep(LOOK);
         }
+        let running = states.iter().any(|s| matches!(s, State::Running { .. }));
+        let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
+        let waiting_for_wake = wake.is_some_and(|w| blocked && !woke && start.elapsed() < w);
+        if !running && !waiting_for_wake {
+            return Ok(());
+        }
+        std::thread::sleep(LOOK);
     }
 }
 
