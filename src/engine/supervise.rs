@@ -26,7 +26,7 @@ use crate::lock::Shared;
 
 /// Forks the buyers, runs them, and collects what became of each, with the
 /// schedule a stepped run followed. Every buyer has been reaped when this
-/// returns, on every path: [`Buyers`] kills and reaps what is left when
+/// returns, on every path: `Buyers` kills and reaps what is left when
 /// dropped.
 ///
 /// # Errors
