@@ -185,3 +185,61 @@ pub(super) fn collect_stepped(
     let mut chooser = chooser(stepping, c.buyers());
     driver::drive(c, channel, turns, chooser.as_mut())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ready buyers, each at the point given.
+    pub(super) fn ready(at: &[(u32, Point)]) -> Vec<Ready> {
+        at.iter()
+            .map(|&(id, p)| Ready { id, at: Some(p) })
+            .collect()
+    }
+
+    /// Step `step`, with `ready` ready and, if `blocked`, a buyer asleep in
+    /// the lock.
+    pub(super) fn turn(step: usize, ready: &[Ready], blocked: bool) -> Turn<'_> {
+        Turn {
+            step,
+            ready,
+            blocked,
+        }
+    }
+
+    #[test]
+    fn with_nobody_blocked_every_ready_buyer_is_a_choice() {
+        let r = ready(&[(0, Point::Lock), (1, Point::Read), (2, Point::Inside)]);
+        assert_eq!(turn(1, &r, false).choices(), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn while_one_waits_in_the_lock_nobody_else_is_sent_in() {
+        let r = ready(&[
+            (0, Point::Lock),
+            (1, Point::Read),
+            (2, Point::Inside),
+            (3, Point::Unlock),
+            (4, Point::Write),
+        ]);
+        assert_eq!(turn(7, &r, true).choices(), vec![1, 3, 4]);
+    }
+
+    #[test]
+    fn when_only_the_lock_is_left_a_second_waiter_may_go() {
+        let r = ready(&[(0, Point::Lock), (2, Point::Inside)]);
+        assert_eq!(turn(3, &r, true).choices(), vec![0, 2]);
+    }
+
+    #[test]
+    fn every_stepping_has_its_policy() {
+        for stepping in [
+            Stepping::Schedule(vec![0, 1]),
+            Stepping::Seeded(3),
+            Stepping::Pct { seed: 3, depth: 2 },
+        ] {
+            let found = POLICIES.iter().filter_map(|m| m(&stepping, 2)).count();
+            assert_eq!(found, 1, "{stepping:?}");
+        }
+    }
+}

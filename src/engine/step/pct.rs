@@ -68,3 +68,91 @@ impl Chooser for Pct {
         Ok(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{ready, turn};
+    use super::*;
+    use crate::engine::buyer::Point;
+
+    #[test]
+    fn the_highest_priority_moves_until_it_cannot() {
+        let mut p = Pct {
+            priority: vec![3, 5, 4],
+            changes: vec![],
+        };
+        let all = ready(&[(0, Point::Read), (1, Point::Read), (2, Point::Read)]);
+        let not_1 = ready(&[(0, Point::Read), (2, Point::Read)]);
+        let only_0 = ready(&[(0, Point::Read)]);
+        assert_eq!(p.choose(&turn(1, &all, false)), Ok(1));
+        assert_eq!(p.choose(&turn(2, &all, false)), Ok(1));
+        assert_eq!(p.choose(&turn(3, &not_1, false)), Ok(2));
+        assert_eq!(p.choose(&turn(4, &only_0, false)), Ok(0));
+    }
+
+    #[test]
+    fn at_a_change_point_the_mover_drops_below_everyone() {
+        let mut p = Pct {
+            priority: vec![3, 5, 4],
+            changes: vec![(2, 2), (4, 1)],
+        };
+        let all = ready(&[(0, Point::Read), (1, Point::Read), (2, Point::Read)]);
+        let got: Vec<u32> = (1..=6)
+            .map(|step| p.choose(&turn(step, &all, false)).unwrap())
+            .collect();
+        // 1 moves at steps 1 and 2, drops to 2 after step 2; 2 moves at 3
+        // and 4, drops to 1; then 0 (3) for ever.
+        assert_eq!(got, vec![1, 1, 2, 2, 0, 0]);
+        assert_eq!(p.priority, vec![3, 2, 1]);
+    }
+
+    #[test]
+    fn it_keeps_the_one_waiter_rule() {
+        let mut p = Pct {
+            priority: vec![9, 1],
+            changes: vec![],
+        };
+        let r = ready(&[(0, Point::Lock), (1, Point::Read)]);
+        let waiting = turn(1, &r, true);
+        assert_eq!(p.choose(&waiting), Ok(1));
+        assert_eq!(p.choose(&turn(2, &r, false)), Ok(0));
+    }
+
+    #[test]
+    fn depth_d_draws_distinct_priorities_above_d_minus_one_change_points() {
+        for seed in 0..50 {
+            for (n, depth) in [(1, 1), (3, 1), (4, 3), (10, 5)] {
+                let p = Pct::new(seed, n, depth);
+                let d = u64::from(depth);
+                let mut sorted = p.priority.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (d..d + n as u64).collect::<Vec<_>>());
+                assert_eq!(p.changes.len(), depth as usize - 1);
+                for (j, &(at, low)) in p.changes.iter().enumerate() {
+                    assert!((1..=4 * n).contains(&at), "{at}");
+                    assert_eq!(low, d - 1 - j as u64);
+                }
+            }
+        }
+        assert_eq!(Pct::new(8, 4, 3), Pct::new(8, 4, 3));
+        // Pinned: if this fails, printed --step-seed values changed meaning.
+        assert_eq!(Pct::new(1, 4, 3), pinned());
+    }
+
+    fn pinned() -> Pct {
+        Pct {
+            priority: vec![5, 6, 4, 3],
+            changes: vec![(12, 2), (9, 1)],
+        }
+    }
+
+    #[test]
+    fn depth_one_runs_each_buyer_whole() {
+        let mut p = Pct::new(5, 3, 1);
+        let all = ready(&[(0, Point::Read), (1, Point::Read), (2, Point::Read)]);
+        let first = p.choose(&turn(1, &all, false)).unwrap();
+        for step in 2..=12 {
+            assert_eq!(p.choose(&turn(step, &all, false)), Ok(first));
+        }
+    }
+}

@@ -51,3 +51,52 @@ impl Chooser for Replay {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{ready, turn};
+    use super::*;
+    use crate::engine::buyer::Point;
+
+    #[test]
+    fn it_follows_its_schedule() {
+        let mut r = Replay::new(vec![1, 0, 1]);
+        let both = ready(&[(0, Point::Lock), (1, Point::Lock)]);
+        let got: Vec<u32> = (1..=3)
+            .map(|step| {
+                r.choose(&turn(step, &both, false))
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(got, vec![1, 0, 1]);
+        assert_eq!(r.finish(3), Ok(()));
+    }
+
+    #[test]
+    fn it_ignores_the_one_waiter_rule() {
+        // Buyer 2 blocked in the lock; the schedule sends 1 in too.
+        let mut r = Replay::new(vec![1]);
+        let only = ready(&[(0, Point::Read), (1, Point::Lock)]);
+        let turn = turn(1, &only, true);
+        assert_eq!(r.choose(&turn), Ok(1));
+    }
+
+    #[test]
+    fn a_named_buyer_who_cannot_move_is_a_divergence() {
+        let mut r = Replay::new(vec![0, 2]);
+        let zero_and_one = ready(&[(0, Point::Unlock), (1, Point::Read)]);
+        let step = |step| turn(step, &zero_and_one, true);
+        assert_eq!(r.choose(&step(1)), Ok(0));
+        assert_eq!(r.choose(&step(2)), Err(Refusal::NotReady { buyer: 2 }));
+    }
+
+    #[test]
+    fn a_schedule_too_short_or_too_long_is_refused() {
+        let mut r = Replay::new(vec![0]);
+        let zero = ready(&[(0, Point::Read)]);
+        let step = |step| turn(step, &zero, false);
+        assert_eq!(r.choose(&step(1)), Ok(0));
+        assert_eq!(r.choose(&step(2)), Err(Refusal::Ended));
+        assert_eq!(r.finish(0), Err(Refusal::Unfinished { planned: 1 }));
+    }
+}
