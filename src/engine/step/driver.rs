@@ -10,7 +10,7 @@ use crate::engine::buyer::Point;
 use crate::engine::channel::Receiver;
 use crate::engine::collect::Collector;
 use crate::engine::sys::{self, Turns};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, list_ids};
 
 /// How long a buyer given a turn may sleep without reaching its next point
 /// before it counts as blocked. A step that is not blocked takes tens of
@@ -233,12 +233,12 @@ fn refused(refusal: Refusal, taken: usize, ready: &[Ready], states: &[State]) ->
             "--schedule: too short, it ends after step {taken} while buyers {} can still move",
             list_ids(&ready)
         )),
-        Refusal::NotReady { buyer } => Error::Input(format!(
-            "--schedule: step {} names buyer {buyer}, who is {} (runnable: {}); a schedule recorded by booking that fails here diverged: the kernel woke another waiter",
-            taken + 1,
-            describe(states.get(buyer as usize).copied()),
-            list_ids(&ready)
-        )),
+        Refusal::NotReady { buyer } => Error::Diverged {
+            step: taken + 1,
+            buyer,
+            state: describe(states.get(buyer as usize).copied()),
+            runnable: ready,
+        },
         Refusal::Unfinished { planned } => Error::Input(format!(
             "--schedule: too long, the run ended after {taken} steps and the schedule has {planned}"
         )),
@@ -253,9 +253,4 @@ fn describe(state: Option<State>) -> &'static str {
         Some(State::Running { .. }) => "still moving",
         Some(State::Paused { .. }) => "paused",
     }
-}
-
-fn list_ids(ids: &[u32]) -> String {
-    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
-    ids.join(", ")
 }

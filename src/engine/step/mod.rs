@@ -172,10 +172,11 @@ fn chooser(stepping: &Stepping, buyers: usize) -> Box<dyn Chooser> {
 /// records through `c`, and returns the schedule followed.
 ///
 /// # Errors
-/// [`crate::error::Error::Input`] when an explicit schedule names a buyer
-/// that is not runnable at its step, is too short, or too long (for a
-/// schedule that `booking` recorded: the kernel woke another waiter, the
-/// run diverged); [`crate::error::Error::Interrupted`] on a stop signal.
+/// [`crate::error::Error::Diverged`] when an explicit schedule names a
+/// buyer that is not runnable at its step (for a schedule that `booking`
+/// recorded: the kernel woke another waiter, the run diverged);
+/// [`crate::error::Error::Input`] when it is too short or too long;
+/// [`crate::error::Error::Interrupted`] on a stop signal.
 pub(super) fn collect_stepped(
     c: &mut Collector,
     channel: Receiver,
