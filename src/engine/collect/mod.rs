@@ -59,7 +59,7 @@ pub struct Collector<'a> {
     /// `CLOCK_MONOTONIC` when the start barrier opened: no section of this
     /// run can start earlier.
     opened_ns: u64,
-    /// The buffer messages are received into.
+    /// The buffer `take_waiting` receives into.
     buf: Vec<u8>,
 }
 
