@@ -9,7 +9,8 @@
 //! * [`buyer`] — a buyer's whole life, in its own process;
 //! * [`fork`] — the fork boundary (the only place that forks);
 //! * [`workspace`] — the run directory, the user's stock file, the sweep;
-//! * [`step`] — stepped mode: the parent chooses the interleaving;
+//! * [`step`] — stepped mode: the parent chooses the interleaving, its
+//!   driver giving the turns and a policy (replay, uniform, PCT) the choice;
 //! * [`channel`] — the outcome channel, whose kernel names each sender;
 //! * [`stock`], [`outcome`], [`delay`], [`seed`] — the data;
 //! * [`sys`] — the other `unsafe` code: shared memory, semaphores, signals.

@@ -3,11 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use super::collect::Collected;
 use super::config::{MAX_BUYERS, RunConfig, Stepping, StockSource};
 use super::outcome::Outcome;
 use super::step::Schedule;
 use super::stock::Stock;
-use super::supervise::{Collected, supervise};
+use super::supervise::supervise;
 use super::workspace::{Workspace, check_process_limit};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
@@ -40,8 +41,9 @@ pub struct RunOutput {
 }
 
 /// How many times a stepped run with an explicit schedule is tried before
-/// a step that names a buyer who is not runnable is reported: a recorded
-/// schedule can diverge where the kernel chose among blocked waiters.
+/// a step that names a buyer who is not runnable ([`Error::Diverged`]) is
+/// reported: a recorded schedule can diverge where the kernel chose among
+/// blocked waiters.
 pub const STEPPED_TRIES: u32 = 3;
 
 /// Runs the booking `cfg` describes. A stop signal (see
@@ -53,7 +55,8 @@ pub const STEPPED_TRIES: u32 = 3;
 ///
 /// # Errors
 /// [`Error::Input`] for a bad stock file (nothing changed) or too many
-/// buyers for the system; [`Error::Failed`] when the process has threads
+/// buyers for the system; [`Error::Diverged`] when a `--schedule` diverged
+/// on every try; [`Error::Failed`] when the process has threads
 /// or a system call fails; [`Error::Interrupted`] when stopped.
 pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
     match &cfg.stepping {
@@ -62,9 +65,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
             let mut tries = 1;
             loop {
                 match run_once(cfg) {
-                    Err(Error::Input(msg)) if tries < STEPPED_TRIES && msg.contains("diverged") => {
-                        tries += 1;
-                    }
+                    Err(Error::Diverged { .. }) if tries < STEPPED_TRIES => tries += 1,
                     other => return other,
                 }
             }
@@ -172,13 +173,15 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     // the strategy's clean-up does to the file is not part of the run.
     let final_stock = result.as_ref().ok().map(|_| ws.final_stock());
     drop(shared);
-    let Collected {
-        outcomes,
-        events,
-        rejected,
+    let (
+        Collected {
+            outcomes,
+            events,
+            rejected,
+            opened_ns,
+        },
         schedule,
-        opened_ns,
-    } = result?;
+    ) = result?;
     let final_stock = final_stock
         .expect("read when the run succeeded")
         .map_err(|e| {

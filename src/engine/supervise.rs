@@ -1,7 +1,9 @@
 //! The parent's side of a run: fork the buyers, open the start barrier,
-//! and hand over to the collector (`collect.rs`), which collects, reaps and judges
-//! each buyer's fate. `Buyers` guarantees that no buyer outlives
-//! [`supervise`] and that their temporary files go with them.
+//! and hand over to the collector (`collect`), which collects, reaps and
+//! judges each buyer's fate, or to the stepped driver (`step`), which
+//! moves the buyers one step at a time and collects through the collector.
+//! `Buyers` guarantees that no buyer outlives [`supervise`] and that their
+//! temporary files go with them.
 
 use std::os::fd::OwnedFd;
 
@@ -10,36 +12,22 @@ use nix::fcntl::OFlag;
 use nix::unistd::{getpid, pipe2};
 
 use super::buyer::{self, Pipes, Plan};
-use super::collect::Collector;
+use super::collect::{Buyers, Collected, Collector};
 use super::config::RunConfig;
 use super::delay::Delay;
-use super::outcome::{Outcome, monotonic_ns};
+use super::outcome::monotonic_ns;
+use super::step::Schedule;
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::lock::Shared;
 use crate::sys::channel::{self, Receiver, Sender};
 use crate::sys::{self, SharedCells, Turns};
-use crate::sys::{Children, Ending, Role, SingleThreaded, SpawnError};
+use crate::sys::{Children, Role, SingleThreaded, SpawnError};
 
-/// What the parent learnt of every buyer.
-pub struct Collected {
-    /// One entry per buyer, by id (see `collect.rs`).
-    pub outcomes: Vec<Option<Outcome>>,
-    /// Deaths, repairs, the watchdog, rejected records, one line each.
-    pub events: Vec<String>,
-    /// Messages rejected as records (garbled, not from the buyer they
-    /// name, a second one, times outside the run).
-    pub rejected: u64,
-    /// Stepped mode: the schedule that was run, and what happened at each
-    /// step.
-    pub schedule: Option<super::step::Schedule>,
-    /// `CLOCK_MONOTONIC` when the start barrier opened.
-    pub opened_ns: u64,
-}
-
-/// Forks the buyers, runs them, and collects what became of each. Every
-/// buyer has been reaped when this returns, on every path: [`Children`]
-/// kills and reaps what is left when dropped.
+/// Forks the buyers, runs them, and collects what became of each, with the
+/// schedule a stepped run followed. Every buyer has been reaped when this
+/// returns, on every path: `Buyers` kills and reaps what is left when
+/// dropped.
 ///
 /// # Errors
 /// [`Error::Input`] when the system refuses to start a buyer (nothing was
@@ -50,7 +38,7 @@ pub fn supervise(
     ws: &Workspace,
     shared: &dyn Shared,
     proof: SingleThreaded,
-) -> Result<Collected> {
+) -> Result<(Collected, Option<Schedule>)> {
     let (barrier_r, barrier_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| Error::failed("pipe", e))?;
     let (outcome_r, outcome_w) =
         channel::channel().map_err(|e| Error::failed("the outcome channel", e))?;
@@ -73,15 +61,15 @@ pub fn supervise(
     };
     let victims = cfg.faults.victims(cfg.buyers, cfg.seed);
     let paused = cfg.faults.paused(cfg.buyers, cfg.seed);
-    let mut buyers = Buyers {
-        children: Children::new(proof).map_err(|e| Error::failed("resetting SIGCHLD", e))?,
-        stock: &ws.stock,
-    };
+    let mut buyers = Buyers::new(
+        Children::new(proof).map_err(|e| Error::failed("resetting SIGCHLD", e))?,
+        &ws.stock,
+    );
     let parent = getpid();
     // Nothing buffered may be copied into the children.
     crate::sys::flush();
     let hosts = cfg.processes();
-    let spawned = buyers.children.spawn_all(
+    let spawned = buyers.spawn_all(
         hosts,
         cfg.spawners(),
         || sys::stop_signal().is_some(),
@@ -149,53 +137,17 @@ pub fn supervise(
     let outcome_r = ends.outcome_r.take().expect("taken only here");
     let opened_ns = monotonic_ns();
     open_barrier(ends.barrier_w.take().expect("taken only here"), hosts)?;
-    let mut s = Collector {
-        cfg,
-        shared,
-        buyers,
-        stages,
-        victims,
-        outcomes: vec![None; cfg.buyers as usize],
-        notes: vec![None; cfg.buyers as usize],
-        events: Vec::new(),
-        rejected: 0,
-        reported: Vec::new(),
-        opened_ns,
-    };
+    let mut s = Collector::new(cfg, shared, buyers, stages, victims, opened_ns);
     let schedule = match (&cfg.stepping, &turns) {
-        (Some(stepping), Some(turns)) => Some(s.collect_stepped(outcome_r, turns, stepping)?),
+        (Some(stepping), Some(turns)) => Some(super::step::collect_stepped(
+            &mut s, outcome_r, turns, stepping,
+        )?),
         _ => {
             s.collect(outcome_r)?;
             None
         }
     };
-    let mut collected = s.finish();
-    collected.schedule = schedule;
-    Ok(collected)
-}
-
-/// The buyer processes, and the stock file whose temporary files they may
-/// leave. Dropped on every path out of [`supervise`]: kills and reaps what
-/// is left, then removes the temporary file of every buyer that did not
-/// exit cleanly (one killed mid-write leaves one).
-pub(super) struct Buyers<'a> {
-    pub(super) children: Children,
-    stock: &'a std::path::Path,
-}
-
-impl Drop for Buyers<'_> {
-    fn drop(&mut self) {
-        self.children.kill_and_reap_all();
-        // A buyer's own children (a strategy that forks) were adopted by
-        // this process (a subreaper, see `fork.rs`): none outlives the run.
-        self.children.kill_strays();
-        for i in 0..self.children.len() {
-            if self.children.ending(i) != Some(Ending::Exited(0)) {
-                let pid = self.children.pid(i);
-                let _ = std::fs::remove_file(super::stock::temp_path(self.stock, pid));
-            }
-        }
-    }
+    Ok((s.finish(), schedule))
 }
 
 /// The two pipes of a run, each end taken by the side that keeps it.

@@ -22,11 +22,8 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::buyer::Stage;
 use super::config::RunConfig;
-use super::delay::fmt_duration;
 use super::outcome::{Outcome, monotonic_ns};
-use super::supervise::{Buyers, Collected};
 use crate::error::{Error, Result};
 use crate::judge::verdict::count;
 use crate::lock::Shared;
@@ -34,25 +31,36 @@ use crate::sys::Ending;
 use crate::sys::channel::{Received, Receiver};
 use crate::sys::{self, SharedCells};
 
+mod buyers;
+mod fate;
+
+pub use buyers::Buyers;
+pub use fate::Collected;
+use fate::Note;
+
 /// The parent's view of a running booking.
-pub(super) struct Collector<'a> {
-    pub(super) cfg: &'a RunConfig,
-    pub(super) shared: &'a dyn Shared,
-    pub(super) buyers: Buyers<'a>,
-    pub(super) stages: SharedCells,
-    pub(super) victims: Vec<bool>,
-    pub(super) outcomes: Vec<Option<Outcome>>,
+pub struct Collector<'a> {
+    cfg: &'a RunConfig,
+    shared: &'a dyn Shared,
+    buyers: Buyers<'a>,
+    /// Each buyer's stage, for the watchdog to say where it was stuck.
+    stages: SharedCells,
+    /// The `--kill` victims, by process: their `SIGKILL` is no failure.
+    victims: Vec<bool>,
+    outcomes: Vec<Option<Outcome>>,
     /// What is known of a buyer's end beyond its record.
-    pub(super) notes: Vec<Option<Note>>,
-    pub(super) events: Vec<String>,
+    notes: Vec<Option<Note>>,
+    events: Vec<String>,
     /// Messages that were not a buyer's genuine first record.
-    pub(super) rejected: u64,
+    rejected: u64,
     /// Buyers whose record was taken and who may not be reaped yet: they
     /// are about to exit, and are reaped by pid.
-    pub(super) reported: Vec<usize>,
+    reported: Vec<usize>,
     /// `CLOCK_MONOTONIC` when the start barrier opened: no section of this
     /// run can start earlier.
-    pub(super) opened_ns: u64,
+    opened_ns: u64,
+    /// The buffer `take_waiting` receives into.
+    buf: Vec<u8>,
 }
 
 /// How often the collection loop reaps and looks at the watchdog, however
@@ -63,21 +71,77 @@ const LOOK_EVERY: Duration = Duration::from_millis(20);
 /// its error text is capped).
 const MAX_RECORD: usize = 8192;
 
-#[derive(Clone, Debug)]
-pub(super) enum Note {
-    /// A `--kill` victim died as planned.
-    Killed,
-    /// It ended without reporting, this way.
-    Died(Ending),
-    /// The watchdog stopped it at this stage.
-    Hung(Stage),
+impl<'a> Collector<'a> {
+    /// The collection of the run `cfg` describes, whose strategy's state is
+    /// `shared`, of the forked `buyers` (each telling its stage in
+    /// `stages`; `victims` are the `--kill` victims), once the start
+    /// barrier opened at `opened_ns` (`CLOCK_MONOTONIC`).
+    pub fn new(
+        cfg: &'a RunConfig,
+        shared: &'a dyn Shared,
+        buyers: Buyers<'a>,
+        stages: SharedCells,
+        victims: Vec<bool>,
+        opened_ns: u64,
+    ) -> Self {
+        let n = cfg.buyers as usize;
+        Collector {
+            cfg,
+            shared,
+            buyers,
+            stages,
+            victims,
+            outcomes: vec![None; n],
+            notes: vec![None; n],
+            events: Vec::new(),
+            rejected: 0,
+            reported: Vec::new(),
+            opened_ns,
+            buf: vec![0u8; MAX_RECORD],
+        }
+    }
+
+    /// How many buyers the run has.
+    pub fn buyers(&self) -> usize {
+        self.outcomes.len()
+    }
+
+    /// How long a run may go without progress (`--timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.cfg.timeout
+    }
+
+    /// The pid of buyer process `i`.
+    pub fn pid(&self, i: usize) -> Pid {
+        self.buyers.pid(i)
+    }
+
+    /// Whether buyer process `i` has been reaped.
+    pub fn has_ended(&self, i: usize) -> bool {
+        self.buyers.ending(i).is_some()
+    }
+
+    /// Takes every message already waiting in `channel`, which does not
+    /// block (see [`Receiver::set_nonblocking`]).
+    pub fn take_waiting(&mut self, channel: &Receiver) {
+        let mut buf = std::mem::take(&mut self.buf);
+        while let Ok(Received::Message {
+            len,
+            sender,
+            truncated,
+        }) = channel.recv(&mut buf)
+        {
+            self.take(&buf[..len], sender, truncated);
+        }
+        self.buf = buf;
+    }
 }
 
 impl Collector<'_> {
     /// Receives outcome records until every buyer has closed its end of
     /// the channel, and reaps every buyer; the watchdog stops a run that
     /// makes no progress (no record accepted, no buyer reaped).
-    pub(super) fn collect(&mut self, channel: Receiver) -> Result<()> {
+    pub fn collect(&mut self, channel: Receiver) -> Result<()> {
         let mut open = Some(channel);
         let mut buf = vec![0u8; MAX_RECORD];
         let mut last_progress = Instant::now();
@@ -101,7 +165,7 @@ impl Collector<'_> {
                 if self.reap_by_pid()? {
                     last_progress = Instant::now();
                 }
-                if self.buyers.children.all_reaped() {
+                if self.buyers.all_reaped() {
                     return Ok(());
                 }
                 if last_progress.elapsed() > self.cfg.timeout {
@@ -126,7 +190,7 @@ impl Collector<'_> {
                 if self.reap_ended(last_record.elapsed() >= LOOK_EVERY)? {
                     last_progress = Instant::now();
                 }
-                if self.buyers.children.all_reaped() {
+                if self.buyers.all_reaped() {
                     // Every buyer is gone, yet the channel is open: some
                     // other process (a strategy's own child) holds it.
                     // Nothing a buyer sent can still come.
@@ -163,7 +227,7 @@ impl Collector<'_> {
     /// first for that buyer, and its times lie within the run. Anything
     /// else is *rejected*: counted (a run with a rejected record is never
     /// SAFE) and told in the events. Returns whether it was taken.
-    pub(super) fn take(&mut self, bytes: &[u8], sender: Option<Pid>, truncated: bool) -> bool {
+    fn take(&mut self, bytes: &[u8], sender: Option<Pid>, truncated: bool) -> bool {
         let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
         let parsed = if truncated {
             Err(format!("longer than {MAX_RECORD} bytes"))
@@ -182,7 +246,7 @@ impl Collector<'_> {
                 o.id
             ));
         }
-        let pid = self.buyers.children.pid(self.cfg.host(id));
+        let pid = self.buyers.pid(self.cfg.host(id));
         if sender != Some(pid) || o.pid != pid {
             return self.reject(format!(
                 "an outcome record for buyer {id} (pid {pid}) came from {from}: not that buyer"
@@ -236,7 +300,7 @@ impl Collector<'_> {
     /// stalls the run, so it is still found, and repaired, within
     /// `LOOK_EVERY`; other silent deaths are found when they stall the run
     /// or at the end.
-    pub(super) fn reap_ended(&mut self, stalled: bool) -> Result<bool> {
+    pub fn reap_ended(&mut self, stalled: bool) -> Result<bool> {
         let mut any = false;
         let mut reported = std::mem::take(&mut self.reported);
         let mut failed = None;
@@ -244,7 +308,7 @@ impl Collector<'_> {
             if failed.is_some() {
                 return true;
             }
-            match self.buyers.children.reap_if_ended(i) {
+            match self.buyers.reap_if_ended(i) {
                 Ok(Some(e)) => {
                     failed = self.ended(i, e).err();
                     any = true;
@@ -266,7 +330,6 @@ impl Collector<'_> {
         }
         let ended = self
             .buyers
-            .children
             .reap_ended()
             .map_err(|e| Error::failed("waitpid", e))?;
         any |= !ended.is_empty();
@@ -278,12 +341,11 @@ impl Collector<'_> {
 
     /// Reaps, by pid and without blocking, the buyers that have ended.
     fn reap_by_pid(&mut self) -> Result<bool> {
-        let live: Vec<usize> = self.buyers.children.live().collect();
+        let live: Vec<usize> = self.buyers.live().collect();
         let mut any = false;
         for i in live {
             if let Some(e) = self
                 .buyers
-                .children
                 .reap_if_ended(i)
                 .map_err(|e| Error::failed("waitpid", e))?
             {
@@ -302,20 +364,10 @@ impl Collector<'_> {
         }
     }
 
-    /// The buyer process `i` is running now: buyer `i`, or the first of a
-    /// pool worker's buyers without a record.
-    fn current(&self, i: usize) -> usize {
-        let hosts = self.cfg.processes();
-        (i..self.outcomes.len())
-            .step_by(hosts)
-            .find(|&id| self.outcomes[id].is_none())
-            .unwrap_or(i)
-    }
-
     /// Records how process `i` ended; tells the strategy if it died by a
     /// signal, so it can repair a lock it held.
     fn ended(&mut self, i: usize, ending: Ending) -> Result<()> {
-        let pid = self.buyers.children.pid(i);
+        let pid = self.buyers.pid(i);
         let who = self.who(i);
         match ending {
             Ending::Exited(0) => {}
@@ -345,100 +397,14 @@ impl Collector<'_> {
         Ok(())
     }
 
-    /// No buyer finished for `--timeout`: say who was stuck on what, kill
-    /// them, and mark them hung. Records already sent still count.
-    pub(super) fn watchdog(&mut self, channel: Option<Receiver>) {
-        let live: Vec<usize> = self.buyers.children.live().collect();
-        let mut by_stage: Vec<(Stage, Vec<String>)> = Vec::new();
-        for &i in &live {
-            let id = self.current(i);
-            let stage = Stage::from_cell(self.stages.get(id));
-            match by_stage.iter_mut().find(|(s, _)| *s == stage) {
-                Some((_, ids)) => ids.push(id.to_string()),
-                None => by_stage.push((stage, vec![id.to_string()])),
-            }
-            self.notes[i] = Some(Note::Hung(stage));
-        }
-        let groups: Vec<String> = by_stage
-            .iter()
-            .map(|(stage, ids)| {
-                format!(
-                    "{} {} ({})",
-                    ids.len(),
-                    stage.doing(),
-                    truncate_list(ids, 10)
-                )
-            })
-            .collect();
-        let mut msg = format!(
-            "watchdog: no buyer finished for {} (--timeout); stopped {}: {}",
-            fmt_duration(self.cfg.timeout),
-            count(live.len() as u64, "stuck buyer", "stuck buyers"),
-            groups.join("; ")
-        );
-        if let Some(lock) = self.shared.describe() {
-            msg += &format!("; {lock}");
-        }
-        self.events.push(msg);
-        // They die of the watchdog's SIGKILL: not a death to repair after.
-        self.buyers.children.kill_and_reap_all();
-        if let Some(ch) = channel {
-            self.drain(ch);
-        }
-    }
-
     /// Every buyer is dead: takes what is already in the channel (records
     /// sent before dying), without waiting for an end-of-file that a
     /// process other than a buyer could withhold.
-    pub(super) fn drain(&mut self, channel: Receiver) {
+    pub fn drain(&mut self, channel: Receiver) {
         if channel.set_nonblocking().is_err() {
             return;
         }
-        let mut buf = vec![0u8; MAX_RECORD];
-        while let Ok(Received::Message {
-            len,
-            sender,
-            truncated,
-        }) = channel.recv(&mut buf)
-        {
-            self.take(&buf[..len], sender, truncated);
-        }
-    }
-
-    /// Every buyer's fate (see the module doc).
-    pub(super) fn finish(mut self) -> Collected {
-        let mut outcomes = std::mem::take(&mut self.outcomes);
-        for (i, slot) in outcomes.iter_mut().enumerate() {
-            if slot.is_some() {
-                continue;
-            }
-            // Its process: the buyer's own, or its pool worker.
-            let host = self.cfg.host(i);
-            let pid = self.buyers.children.pid(host);
-            let fail = |error: String, hung: bool| {
-                Some(Outcome {
-                    hung,
-                    ..Outcome::failed(i as u32, pid, error)
-                })
-            };
-            *slot = match &self.notes[host] {
-                Some(Note::Killed) => None,
-                Some(Note::Hung(stage)) => fail(format!("hung {}", stage.doing()), true),
-                Some(Note::Died(e)) => fail(format!("{e} before reporting"), false),
-                None => fail("exited without reporting".into(), false),
-            };
-        }
-        if self.rejected > 10 {
-            self.events
-                .push(format!("rejected: {} more records", self.rejected - 10));
-        }
-        Collected {
-            outcomes,
-            events: std::mem::take(&mut self.events),
-            rejected: self.rejected,
-            schedule: None,
-            opened_ns: self.opened_ns,
-        }
+        self.take_waiting(&channel);
     }
 }
 
@@ -448,17 +414,4 @@ fn pause(d: Duration) {
         &mut [] as &mut [PollFd<'_>],
         PollTimeout::try_from(d).unwrap_or(PollTimeout::ZERO),
     );
-}
-
-fn truncate_list(items: &[String], max: usize) -> String {
-    let word = if items.len() == 1 { "buyer" } else { "buyers" };
-    if items.len() <= max {
-        format!("{word} {}", items.join(", "))
-    } else {
-        format!(
-            "{word} {}, … ({} more)",
-            items[..max].join(", "),
-            items.len() - max
-        )
-    }
 }

@@ -1,0 +1,256 @@
+//! The driver of a stepped run: it gives the turns, waits for quiescence
+//! after each, tells blocked buyers from paused ones, and asks a
+//! [`Chooser`] who moves next. It collects the buyers' records through the
+//! collector; the policy never sees a process.
+
+use std::time::{Duration, Instant};
+
+use super::{Chooser, Ready, Refusal, Schedule, Turn};
+use crate::engine::buyer::Point;
+use crate::engine::collect::Collector;
+use crate::error::{Error, Result, list_ids};
+use crate::sys::channel::Receiver;
+use crate::sys::{self, Turns};
+
+/// How long a buyer given a turn may sleep without reaching its next point
+/// before it counts as blocked. A step that is not blocked takes tens of
+/// microseconds; a strategy that polls (`excl`) sleeps at most 500 µs
+/// between tries.
+const SETTLE: Duration = Duration::from_millis(3);
+
+/// After a release, how long to wait for a blocked buyer to wake and reach
+/// its next point before the next step.
+const WAKE: Duration = Duration::from_millis(5);
+
+/// How often quiescence is looked at.
+const LOOK: Duration = Duration::from_micros(100);
+
+/// What the driver knows of a buyer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Given a turn at `since`, not yet at its next point; `at` is the slot
+    /// value it left.
+    Running { since: Instant, at: u32 },
+    /// At a point, waiting for its turn.
+    Paused { at: u32 },
+    /// Asleep in the lock; `at` is its last point.
+    Blocked { at: u32 },
+    /// Reaped.
+    Done,
+}
+
+/// Runs the buyers step by step, `chooser` choosing who moves at each,
+/// collecting their records through `c`, and returns the schedule
+/// followed.
+///
+/// # Errors
+/// What the chooser refuses (see [`refused`]); [`Error::Interrupted`] on
+/// a stop signal.
+pub(super) fn drive(
+    c: &mut Collector,
+    channel: Receiver,
+    turns: &Turns,
+    chooser: &mut dyn Chooser,
+) -> Result<Schedule> {
+    channel
+        .set_nonblocking()
+        .map_err(|e| Error::failed("the outcome channel", e))?;
+    let n = c.buyers();
+    let now = Instant::now();
+    let mut states = vec![State::Running { since: now, at: 0 }; n];
+    let mut schedule = Schedule::default();
+    quiesce(c, &channel, turns, &mut states, None, &mut schedule)?;
+    // The watchdog of a stepped run: steps that never finish a buyer (a
+    // strategy that pauses at its own points for ever) are no progress.
+    let mut last_finish = Instant::now();
+    let mut finished = 0;
+    loop {
+        let done = states.iter().filter(|s| **s == State::Done).count();
+        if done > finished {
+            finished = done;
+            last_finish = Instant::now();
+        } else if last_finish.elapsed() > c.timeout() {
+            schedule.trace.push(format!(
+                "watchdog: no buyer finished for {} of steps",
+                crate::engine::delay::fmt_duration(c.timeout())
+            ));
+            c.watchdog(None);
+            break;
+        }
+        let ready: Vec<Ready> = states
+            .iter()
+            .enumerate()
+            .filter_map(|(i, st)| match *st {
+                State::Paused { at } => Some(Ready {
+                    id: i as u32,
+                    at: Point::from_value(at),
+                }),
+                _ => None,
+            })
+            .collect();
+        if ready.is_empty() {
+            if states.iter().all(|s| *s == State::Done) {
+                break;
+            }
+            // Everyone left is blocked. A release may still be waking
+            // one (a loaded machine is slow to run it): wait for that
+            // as long as the watchdog would.
+            let before = states.to_vec();
+            let patience = Some(c.timeout());
+            quiesce(c, &channel, turns, &mut states, patience, &mut schedule)?;
+            if states[..] != before[..] {
+                continue;
+            }
+            // Nobody moved for --timeout: a deadlock, which no step can
+            // end. The watchdog's way: stop them, count them as hung.
+            schedule
+                .trace
+                .push("deadlock: every buyer left is blocked".into());
+            c.watchdog(None);
+            break;
+        }
+        let k = schedule.steps.len();
+        let turn = Turn {
+            step: k + 1,
+            ready: &ready,
+            blocked: states.iter().any(|s| matches!(s, State::Blocked { .. })),
+        };
+        let b = chooser
+            .choose(&turn)
+            .map_err(|r| refused(r, k, &ready, &states))?;
+        debug_assert!(
+            ready.iter().any(|r| r.id == b),
+            "a chooser picks a ready buyer"
+        );
+        let i = b as usize;
+        let State::Paused { at } = states[i] else {
+            unreachable!("runnable buyers are paused")
+        };
+        let point = Point::from_value(at).map_or("?", Point::name);
+        schedule.steps.push(b);
+        schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
+        turns
+            .go(i)
+            .map_err(|e| Error::failed("giving a buyer its turn", e))?;
+        states[i] = State::Running {
+            since: Instant::now(),
+            at,
+        };
+        let release = matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
+        let wake = release.then_some(WAKE);
+        quiesce(c, &channel, turns, &mut states, wake, &mut schedule)?;
+    }
+    let taken = schedule.steps.len();
+    chooser
+        .finish(taken)
+        .map_err(|r| refused(r, taken, &[], &states))?;
+    c.drain(channel);
+    Ok(schedule)
+}
+
+/// Waits until every buyer is paused, blocked or done. With `wake`
+/// (after a release, or when only blocked buyers are left), also gives
+/// a blocked buyer that long to take the lock and reach its next point.
+fn quiesce(
+    c: &mut Collector,
+    channel: &Receiver,
+    turns: &Turns,
+    states: &mut [State],
+    wake: Option<Duration>,
+    schedule: &mut Schedule,
+) -> Result<()> {
+    let start = Instant::now();
+    let mut woke = false;
+    loop {
+        if let Some(sig) = sys::stop_signal() {
+            return Err(Error::interrupted(sig, "mid-run, stepping".into()));
+        }
+        c.take_waiting(channel);
+        c.reap_ended(true)?;
+        for (i, st) in states.iter_mut().enumerate() {
+            if *st == State::Done {
+                continue;
+            }
+            if c.has_ended(i) {
+                woke |= matches!(st, State::Blocked { .. });
+                *st = State::Done;
+                continue;
+            }
+            let now_at = turns.at(i);
+            match *st {
+                State::Running { since, at } => {
+                    if now_at != at {
+                        *st = State::Paused { at: now_at };
+                    } else if since.elapsed() > SETTLE && asleep(c.pid(i)) {
+                        *st = State::Blocked { at };
+                        schedule
+                            .trace
+                            .push(format!("   buyer {i} blocked in the lock"));
+                    } else if since.elapsed() > c.timeout() {
+                        // Busy for ever without reaching a point.
+                        *st = State::Blocked { at };
+                    }
+                }
+                State::Blocked { at } if now_at != at => {
+                    *st = State::Paused { at: now_at };
+                    woke = true;
+                    schedule
+                        .trace
+                        .push(format!("   buyer {i} woke with the lock"));
+                }
+                _ => {}
+            }
+        }
+        let running = states.iter().any(|s| matches!(s, State::Running { .. }));
+        let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
+        let waiting_for_wake = wake.is_some_and(|w| blocked && !woke && start.elapsed() < w);
+        if !running && !waiting_for_wake {
+            return Ok(());
+        }
+        std::thread::sleep(LOOK);
+    }
+}
+
+/// Whether process `pid` is asleep in the kernel (state `S` or `D` in
+/// `/proc/PID/stat`): a buyer that has not reached its next point and
+/// sleeps is waiting for something — in stepped mode, the lock.
+fn asleep(pid: nix::unistd::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s.rsplit_once(") ")?.1.chars().next()?;
+            Some(matches!(state, 'S' | 'D'))
+        })
+        .unwrap_or(false)
+}
+
+/// The user's error for what a chooser refused after `taken` steps, with
+/// `ready` the buyers who could move.
+fn refused(refusal: Refusal, taken: usize, ready: &[Ready], states: &[State]) -> Error {
+    let ready: Vec<u32> = ready.iter().map(|r| r.id).collect();
+    match refusal {
+        Refusal::Ended => Error::Input(format!(
+            "--schedule: too short, it ends after step {taken} while buyers {} can still move",
+            list_ids(&ready)
+        )),
+        Refusal::NotReady { buyer } => Error::Diverged {
+            step: taken + 1,
+            buyer,
+            state: describe(states.get(buyer as usize).copied()),
+            runnable: ready,
+        },
+        Refusal::Unfinished { planned } => Error::Input(format!(
+            "--schedule: too long, the run ended after {taken} steps and the schedule has {planned}"
+        )),
+    }
+}
+
+fn describe(state: Option<State>) -> &'static str {
+    match state {
+        None => "not a buyer of this run",
+        Some(State::Blocked { .. }) => "blocked in the lock",
+        Some(State::Done) => "finished",
+        Some(State::Running { .. }) => "still moving",
+        Some(State::Paused { .. }) => "paused",
+    }
+}
