@@ -2,14 +2,19 @@
 //! under a pluggable locking strategy; a judge tells exactly what went
 //! wrong without a lock, and a benchmark what a lock costs.
 //!
-//! Three layers, one folder each:
-//! * [`engine`] — runs a booking: the fork boundary, the buyer's life, the
-//!   parent's supervision, the workspace, the stock file;
-//! * [`judge`] — what a run proves: the verdict, statistics;
-//! * [`commands`] — run, check, compare, bench, grade; [`report`] shows
-//!   their results (and asks the quiz); [`cli`] parses the command line.
-//!
-//! The strategies live in [`lock`], one file each.
+//! Layers, one folder each, every import pointing down:
+//! * [`commands`] — run, check, compare, bench, grade: from parsed
+//!   arguments to an exit code; [`cli`] — the command line and the one
+//!   conversion from it to a run's configuration; [`report`] — what the
+//!   commands show (and the quiz);
+//! * [`engine`] — runs a booking: the buyer's life, the parent's
+//!   supervision and its stepped scheduler, the workspace;
+//! * [`lock`] — the strategy API, the strategies (one file each) and their
+//!   registry; [`lease`] and [`store`] — lock servers and databases, for
+//!   the strategies that need them;
+//! * [`judge`] — what a run proves, from [`model`] (the stock file, the
+//!   outcome records) alone;
+//! * [`sys`] — the platform floor: the only `unsafe` code.
 //!
 //! Linux only: buyers are forked processes, the `sem` strategy needs
 //! `sem_init(pshared = 1)` (unsupported on macOS), and buyers ask for
@@ -22,6 +27,7 @@ pub mod error;
 pub mod judge;
 pub mod lease;
 pub mod lock;
+pub mod model;
 pub mod report;
 pub mod store;
 pub mod sys;

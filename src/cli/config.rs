@@ -218,9 +218,9 @@ mod tests {
     use crate::engine::config::{MAX_BUYERS, MAX_POOLED_BUYERS, SharedRun};
     use crate::engine::delay::{Delay, MAX_DELAY};
     use crate::engine::seed::MAX_SEED;
-    use crate::engine::stock::MAX_COUNT;
     use crate::engine::{DEFAULT_TIMEOUT, Faults, KillPoint, RunConfig, Stepping, StockSource};
     use crate::lock;
+    use crate::model::stock::MAX_COUNT;
 
     #[test]
     fn the_rerun_line_carries_every_flag() {

@@ -15,8 +15,8 @@ use super::values::{
 use crate::engine::RunConfig;
 use crate::engine::config::{DEFAULT_LEASE, MAX_POOLED_BUYERS};
 use crate::engine::delay::Delay;
-use crate::engine::stock::MAX_COUNT;
 use crate::lock::{self, Strategy};
+use crate::model::stock::MAX_COUNT;
 
 /// The servers a command was given: the PostgreSQL server of the `pg-*`
 /// strategies (`--store`) and the lock server of the `redis-*` ones

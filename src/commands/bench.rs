@@ -20,12 +20,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::cli::BenchArgs;
-use crate::engine::stock::{self, Stock};
 use crate::engine::workspace::run_dir_base;
 use crate::engine::{Stepping, run};
 use crate::error::{Error, Result};
 use crate::judge::stats::median;
 use crate::lock;
+use crate::model::stock::{self, Stock};
 use crate::sys::{Children, Ending, SingleThreaded};
 
 use super::measure::{TICKETS, cores, measured, med, safe_run, say};

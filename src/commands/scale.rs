@@ -14,9 +14,9 @@ use nix::fcntl::OFlag;
 
 use super::measure::{cores, measured, med, safe_run, say};
 use crate::cli::BenchArgs;
-use crate::engine::stock::{self, Stock};
 use crate::error::{Error, Result};
 use crate::lock::{self, Setup, Strategy};
+use crate::model::stock::{self, Stock};
 use crate::sys;
 use crate::sys::{Children, Ending, Role, SingleThreaded, SpawnError};
 
@@ -136,7 +136,7 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
 }
 
 /// The mean time a buyer of a run held the lock.
-fn mean_hold(outcomes: &[Option<crate::engine::outcome::Outcome>]) -> Duration {
+fn mean_hold(outcomes: &[Option<crate::model::outcome::Outcome>]) -> Duration {
     let holds: Vec<u64> = outcomes
         .iter()
         .flatten()

@@ -15,9 +15,9 @@
 use serde::Serialize;
 
 use crate::cli::VerdictArgs;
-use crate::engine::outcome::Outcome;
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
+use crate::model::outcome::Outcome;
 use crate::store::postgres;
 
 /// The JSON of `verdict`.

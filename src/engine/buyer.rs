@@ -30,9 +30,9 @@ use std::time::Duration;
 use nix::unistd::{Pid, getppid};
 
 use super::config::KillPoint;
-use super::outcome::{Outcome, monotonic_ns};
-use super::stock::{self, Stock, TempFile};
 use crate::lock::{self, Lock, Protects, Shared};
+use crate::model::outcome::{Outcome, monotonic_ns};
+use crate::model::stock::{self, Stock, TempFile};
 use crate::sys::channel::Sender;
 use crate::sys::last_panic;
 use crate::sys::{self, SharedCells, Turns, TurnsView};

@@ -7,23 +7,23 @@
 //! * [`supervise`] — the parent: fork, barrier; `collect` — records,
 //!   reaping, repairs, watchdog, each buyer's fate;
 //! * [`buyer`] — a buyer's whole life, in its own process;
-//! * [`fork`] — the fork boundary (the only place that forks);
 //! * [`workspace`] — the run directory, the user's stock file, the sweep;
 //! * [`step`] — stepped mode: the parent chooses the interleaving, its
 //!   driver giving the turns and a policy (replay, uniform, PCT) the choice;
-//! * [`channel`] — the outcome channel, whose kernel names each sender;
-//! * [`stock`], [`outcome`], [`delay`], [`seed`] — the data;
-//! * [`sys`] — the other `unsafe` code: shared memory, semaphores, signals.
+//! * [`delay`], [`seed`] — a run's simulated network and its generator.
+//!
+//! Below it: the platform floor ([`crate::sys`]: the fork boundary, the
+//! outcome channel, shared memory, semaphores, signals — all the `unsafe`
+//! code), the data it makes ([`crate::model`]: the stock file, the outcome
+//! records) and the strategies it runs ([`crate::lock`]).
 
 pub mod buyer;
 mod collect;
 pub mod config;
 pub mod delay;
-pub mod outcome;
 pub mod run;
 pub mod seed;
 pub mod step;
-pub mod stock;
 pub mod supervise;
 pub mod workspace;
 

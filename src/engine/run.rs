@@ -5,14 +5,14 @@ use std::time::{Duration, Instant};
 
 use super::collect::Collected;
 use super::config::{MAX_BUYERS, RunConfig, Stepping, StockSource};
-use super::outcome::Outcome;
 use super::step::Schedule;
-use super::stock::Stock;
 use super::supervise::supervise;
 use super::workspace::{Workspace, check_process_limit};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
 use crate::lock::{Setup, Store};
+use crate::model::outcome::Outcome;
+use crate::model::stock::Stock;
 use crate::sys::SingleThreaded;
 
 /// What a run produced.
@@ -164,7 +164,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     let proof = SingleThreaded::check()
         .map_err(|e| Error::Failed(format!("after preparing {}: {e}", cfg.strategy.name)))?;
     let started = Instant::now();
-    let started_ns = super::outcome::monotonic_ns();
+    let started_ns = crate::model::outcome::monotonic_ns();
     // Every buyer, and any process a buyer left behind, is gone when this
     // returns, whatever it returns.
     let result = supervise(cfg, &ws, &*shared, proof);

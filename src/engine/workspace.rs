@@ -24,8 +24,8 @@ use nix::libc;
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
-use super::stock::{self, Stock};
 use crate::error::{Error, Result};
+use crate::model::stock::{self, Stock};
 use crate::store::{self, Backend, Database};
 use crate::sys::sysv::{entries_and_uid, sweep_dead_ipc};
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::outcome::Outcome;
+use crate::model::outcome::Outcome;
 
 /// What a run did to the stock, and whether that was safe.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -176,9 +176,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::engine::outcome::Outcome;
-    use crate::engine::stock::Stock;
     use crate::judge::verdict::judge;
+    use crate::model::outcome::Outcome;
+    use crate::model::stock::Stock;
 
     /// A hand-made run: `sold` of `tickets` sold, remaining as given,
     /// waits as given, taking `ms`.

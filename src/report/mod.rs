@@ -3,20 +3,16 @@
 //! ([`quiz`]), and the comparison ([`comparison`]) in every registered
 //! format.
 //!
-//! **A comparison format is one file plus one line**: a module with a
-//! `render` function and an `EXPORTER` entry, and its line in
+//! **A comparison format is one file plus one word**: a module with a
+//! `render` function and an `EXPORTER` entry, and its name in the
+//! `exporters!` line below, which declares the module and lists it in
 //! [`EXPORTERS`]. `compare --format` and the `--out` extension guess come
 //! from the registry (hyperfine's exporter shape).
 
-pub mod chart;
 pub mod comparison;
-pub mod csv;
-pub mod json;
-pub mod markdown;
 pub mod quiz;
 pub mod run;
 pub mod table;
-pub mod text;
 pub mod timeline;
 
 #[cfg(test)]
@@ -42,14 +38,17 @@ pub struct Exporter {
     pub render: fn(&Comparison) -> String,
 }
 
-/// Every format; the first is the default.
-pub const EXPORTERS: &[Exporter] = &[
-    text::EXPORTER,
-    json::EXPORTER,
-    csv::EXPORTER,
-    markdown::EXPORTER,
-    chart::EXPORTER,
-];
+/// Declares each format's module and lists its `EXPORTER` in
+/// [`EXPORTERS`], in the order given.
+macro_rules! exporters {
+    ($($format:ident),* $(,)?) => {
+        $(pub mod $format;)*
+        /// Every format; the first is the default.
+        pub const EXPORTERS: &[Exporter] = &[$($format::EXPORTER),*];
+    };
+}
+
+exporters!(text, json, csv, markdown, chart);
 
 /// The exporter called `name`.
 pub fn exporter(name: &str) -> Option<&'static Exporter> {

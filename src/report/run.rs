@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use super::fmt_us;
-use crate::engine::outcome::Outcome;
 use crate::engine::{RunConfig, RunOutput, StockSource};
+use crate::model::outcome::Outcome;
 
 /// The longest step trace the summary prints (`--json` has it whole).
 const MAX_TRACE: usize = 40;

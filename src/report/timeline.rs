@@ -14,8 +14,8 @@ use svg::Document;
 use svg::node::element::{Group, Line, Rectangle, Style, Text, Title};
 
 use super::{RunReport, fmt_us};
-use crate::engine::outcome::Outcome;
 use crate::judge::verdict::{count, overlapping, ticket_holders};
+use crate::model::outcome::Outcome;
 
 /// The most lanes an SVG timeline draws; more buyers get a note.
 pub const MAX_SVG_LANES: usize = 300;

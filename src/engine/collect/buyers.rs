@@ -45,7 +45,7 @@ impl Drop for Buyers<'_> {
         for i in 0..self.children.len() {
             if self.children.ending(i) != Some(Ending::Exited(0)) {
                 let pid = self.children.pid(i);
-                let _ = std::fs::remove_file(crate::engine::stock::temp_path(self.stock, pid));
+                let _ = std::fs::remove_file(crate::model::stock::temp_path(self.stock, pid));
             }
         }
     }

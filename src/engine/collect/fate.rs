@@ -5,8 +5,8 @@
 use super::Collector;
 use crate::engine::buyer::Stage;
 use crate::engine::delay::fmt_duration;
-use crate::engine::outcome::Outcome;
 use crate::judge::verdict::count;
+use crate::model::outcome::Outcome;
 use crate::sys::Ending;
 use crate::sys::channel::Receiver;
 

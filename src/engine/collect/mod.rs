@@ -23,10 +23,10 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use super::config::RunConfig;
-use super::outcome::{Outcome, monotonic_ns};
 use crate::error::{Error, Result};
 use crate::judge::verdict::count;
 use crate::lock::Shared;
+use crate::model::outcome::{Outcome, monotonic_ns};
 use crate::sys::Ending;
 use crate::sys::channel::{Received, Receiver};
 use crate::sys::{self, SharedCells};

@@ -35,9 +35,9 @@ use std::time::Duration;
 use nix::sys::socket::{MsgFlags, send};
 
 use crate::lock::api::{Lock, Setup, Shared, Strategy};
-use crate::engine::outcome::Outcome;
+use crate::model::outcome::Outcome;
 use crate::lock::hooks::now_ns as monotonic_ns;
-use crate::engine::stock::{self, Stock};
+use crate::model::stock::{self, Stock};
 use crate::sys::ShmSemaphore;
 use crate::error::{Error, Result};
 
