@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::util::{Work, assert_consistent, count_of, u};
+use crate::support::{Work, assert_consistent, count_of, u};
 use booking::commands::Servers;
 use booking::commands::scenario::Scenario;
 use booking::engine::DEFAULT_TIMEOUT;
@@ -157,9 +157,12 @@ fn run_case(
 /// skipped (with a line saying so) where the server is not installed.
 #[test]
 fn every_strategy_keeps_its_promise() {
-    let pg = crate::pg::Cluster::start("props::every_strategy_keeps_its_promise, pg-* strategies");
-    let redis =
-        crate::redis::Redis::start("props::every_strategy_keeps_its_promise, redis-* strategies");
+    let pg = crate::support::pg::Cluster::start(
+        "props::every_strategy_keeps_its_promise, pg-* strategies",
+    );
+    let redis = crate::support::redis::Redis::start(
+        "props::every_strategy_keeps_its_promise, redis-* strategies",
+    );
     let lease = booking::cli::LeaseArgs {
         lock_server: redis.as_ref().map(|r| r.url.clone()),
         lease: booking::engine::config::DEFAULT_LEASE,
