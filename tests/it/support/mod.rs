@@ -2,9 +2,11 @@
 //! holds: a private work directory and a finished command ([`work`]), the
 //! check that a report adds up ([`verdict`]), `/proc` helpers ([`proc`]),
 //! a `booking` bounded by a deadline ([`live`]), throwaway servers
-//! ([`pg`], [`redis`]), and the race both SQL stores teach with
-//! ([`race`]). Feature modules import from here, never from each other.
+//! ([`pg`], [`redis`]) and where they are installed ([`installed`]), and
+//! the race both SQL stores teach with ([`race`]). Feature modules import
+//! from here, never from each other.
 
+pub mod installed;
 pub mod live;
 pub mod pg;
 pub mod proc;
@@ -34,12 +36,12 @@ pub fn serverless() -> impl Iterator<Item = &'static booking::lock::Strategy> {
     booking::lock::listed().filter(|s| s.store != booking::lock::Store::Postgres && !s.lock_server)
 }
 
-/// Says, past the test harness's capture (straight to standard error, so
-/// it shows in the log), that `test` was skipped and why; returns `None`
-/// for the caller to return. A test that needs a missing server never
-/// passes silently.
-pub fn skipped<T>(test: &str, why: &str) -> Option<T> {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "test {test}: SKIPPED: {why}");
-    None
+/// Fails a test that needs `server` and cannot have it, saying `why`. A
+/// test whose server is not installed is built ignored (the `no_postgres`
+/// and `no_redis` cfgs of the build script), so this is reached under CI,
+/// where it is built to run, with `--ignored`, or where the server is
+/// installed but does not start: never a silent pass.
+#[track_caller]
+pub fn unavailable(server: &str, why: &str) -> ! {
+    panic!("this test needs {server}, and cannot have it: {why}")
 }

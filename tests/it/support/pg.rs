@@ -1,11 +1,14 @@
 //! A throwaway PostgreSQL cluster on a free loopback port, made by
 //! `initdb` in a temporary directory (as the `postgres` user when the tests
 //! run as root: `initdb` refuses root), started with `pg_ctl`, stopped and
-//! removed at the end. With no PostgreSQL installed, a test that needs one
-//! says it was skipped and why.
+//! removed at the end. A test that needs one is ignored where PostgreSQL
+//! is not installed (`no_postgres`, set by the build script), and fails,
+//! saying why, where it cannot have one all the same (under CI).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use super::installed::postgres_bin;
 
 /// A running throwaway PostgreSQL cluster.
 pub struct Cluster {
@@ -16,33 +19,26 @@ pub struct Cluster {
     pub url: String,
 }
 
-/// Where `initdb` and `pg_ctl` are: on `PATH`, or Debian's
-/// `/usr/lib/postgresql/N/bin`.
-fn bin_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
-    let debian = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"));
-    on_path
-        .chain(debian)
-        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+/// Fails the test that needs PostgreSQL, saying why it cannot have it.
+#[track_caller]
+fn unavailable(why: &str) -> ! {
+    super::unavailable("PostgreSQL", why)
 }
 
 impl Cluster {
-    /// Starts one, or says why it cannot and returns `None`.
-    pub fn start(test: &str) -> Option<Cluster> {
-        let skip = |why: String| super::skipped(test, &why);
-        let Some(bin) = bin_dir() else {
-            return skip("no PostgreSQL (initdb and pg_ctl not found; .ci/run installs it)".into());
+    /// Starts one, or fails the test saying why it cannot.
+    #[track_caller]
+    pub fn start() -> Cluster {
+        let Some(bin) = postgres_bin() else {
+            unavailable(
+                "initdb and pg_ctl are neither on PATH nor in /usr/lib/postgresql/*/bin \
+                 (install PostgreSQL; .ci/run does)",
+            )
         };
         let user = if nix::unistd::geteuid().is_root() {
             match nix::unistd::User::from_name("postgres") {
                 Ok(Some(u)) => Some(u),
-                _ => return skip("running as root and no `postgres` user for initdb".into()),
+                _ => unavailable("running as root, and no `postgres` user to run initdb as"),
             }
         } else {
             None
@@ -50,14 +46,14 @@ impl Cluster {
         let dir = tempfile::Builder::new()
             .prefix("booking-pg-")
             .tempdir()
-            .ok()?;
+            .expect("a temp dir for the cluster");
         if let Some(u) = &user {
-            nix::unistd::chown(dir.path(), Some(u.uid), Some(u.gid)).ok()?;
+            nix::unistd::chown(dir.path(), Some(u.uid), Some(u.gid))
+                .expect("the cluster's directory given to the postgres user");
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
             .port();
         let c = Cluster {
             bin,
@@ -66,58 +62,55 @@ impl Cluster {
             url: format!("postgres://booking@127.0.0.1:{port}/postgres"),
         };
         let data = c.dir.path().join("data");
-        let ok = c.run(
-            "initdb",
-            &[
-                "-D",
-                data.to_str()?,
-                "-U",
-                "booking",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-        );
-        if !ok {
-            return skip("initdb failed".into());
+        let data = data.to_str().expect("a UTF-8 temp path");
+        let initdb = [
+            "-D",
+            data,
+            "-U",
+            "booking",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ];
+        if let Err(why) = c.run("initdb", &initdb) {
+            unavailable(&format!("initdb failed: {why}"));
         }
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
             c.dir.path().display()
         );
         let log = c.dir.path().join("log");
-        let ok = c.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str()?,
-                "-l",
-                log.to_str()?,
-                "-o",
-                &options,
-                "-w",
-                "start",
-            ],
-        );
-        if !ok {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            return skip(format!("pg_ctl start failed: {log}"));
+        let log = log.to_str().expect("a UTF-8 temp path");
+        let start = ["-D", data, "-l", log, "-o", &options, "-w", "start"];
+        if let Err(why) = c.run("pg_ctl", &start) {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            unavailable(&format!("pg_ctl start failed: {why}\n{log}"));
         }
-        Some(c)
+        c
     }
 
-    fn run(&self, tool: &str, args: &[&str]) -> bool {
+    /// Runs `tool` of the installation (as the `postgres` user when the
+    /// tests run as root): `Err` with its exit status and error output.
+    fn run(&self, tool: &str, args: &[&str]) -> Result<(), String> {
         use std::os::unix::process::CommandExt;
         let mut cmd = Command::new(self.bin.join(tool));
         cmd.args(args)
             .current_dir(self.dir.path())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+            .stderr(std::process::Stdio::piped());
         if let Some(u) = &self.user {
             cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
         }
-        cmd.status().is_ok_and(|s| s.success())
+        match cmd.output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// The run schemas left on the server.
@@ -138,7 +131,7 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");
         let data: &Path = &data;
-        self.run(
+        let _ = self.run(
             "pg_ctl",
             &[
                 "-D",

@@ -1,11 +1,13 @@
 //! A throwaway `redis-server` on a free loopback port, in a temporary
-//! directory, killed at the end. With no Redis installed, a test that
-//! needs one says it was skipped and why.
+//! directory, killed at the end. A test that needs one is ignored where
+//! Redis is not installed (`no_redis`, set by the build script), and fails,
+//! saying why, where it cannot have one all the same (under CI).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::skipped;
+use super::installed::redis_server;
+use super::proc::POLL;
 
 /// A running throwaway Redis.
 pub struct Redis {
@@ -15,27 +17,28 @@ pub struct Redis {
     pub url: String,
 }
 
+/// Fails the test that needs Redis, saying why it cannot have it.
+#[track_caller]
+fn unavailable(why: &str) -> ! {
+    super::unavailable("Redis", why)
+}
+
 impl Redis {
-    /// Starts one, or says why it cannot and returns `None`.
-    pub fn start(test: &str) -> Option<Redis> {
-        let found = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .map(|d| d.join("redis-server"))
-            .find(|p| p.is_file());
-        let Some(bin) = found else {
-            return skipped(test, "no redis-server on PATH (.ci/run installs it)");
+    /// Starts one, or fails the test saying why it cannot.
+    #[track_caller]
+    pub fn start() -> Redis {
+        let Some(bin) = redis_server() else {
+            unavailable("no redis-server on PATH (install Redis; .ci/run does)")
         };
         let dir = tempfile::Builder::new()
             .prefix("booking-redis-")
             .tempdir()
-            .ok()?;
+            .expect("a temp dir for redis-server");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
             .port();
-        let child = Command::new(bin)
+        let child = Command::new(&bin)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
@@ -43,7 +46,7 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .ok()?;
+            .unwrap_or_else(|e| unavailable(&format!("{} does not start: {e}", bin.display())));
         let r = Redis {
             child,
             _dir: dir,
@@ -53,11 +56,11 @@ impl Redis {
         let deadline = Instant::now() + Duration::from_secs(10);
         while r.keys().is_none() {
             if Instant::now() > deadline {
-                return skipped(test, "redis-server did not answer within 10 s");
+                unavailable("redis-server did not answer within 10 s");
             }
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(POLL);
         }
-        Some(r)
+        r
     }
 
     /// The keys on the server (`None`: it does not answer yet).
