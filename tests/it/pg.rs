@@ -2,8 +2,10 @@
 //! ([`Cluster`]) for each test. Where PostgreSQL is not installed, the
 //! tests that need it are ignored, and say why (under CI they fail).
 
+use std::time::Duration;
+
 use crate::support::pg::Cluster;
-use crate::support::{Work, assert_consistent, u, wait_for_children};
+use crate::support::{Work, assert_consistent, u, wait_for_children, wait_until_gone};
 
 /// Every safe PostgreSQL strategy sells exactly the stock under a race,
 /// with every buyer reporting; the run's schema is gone afterwards.
@@ -148,13 +150,22 @@ fn a_killed_runs_schema_is_swept_by_the_next_run() {
     };
     // Waits until `booking` has started its 3 buyers (its schema exists).
     let started = |c: &std::process::Child| {
-        let within = std::time::Duration::from_secs(20);
-        wait_for_children(c.id(), 3, within).expect("no buyers started");
+        wait_for_children(c.id(), 3, Duration::from_secs(20)).expect("no buyers started")
     };
     let mut doomed = start("20s");
-    started(&doomed);
+    let buyers = started(&doomed);
     doomed.kill().unwrap();
     doomed.wait().unwrap();
+    // The killed run's buyers share its session (they inherited its
+    // socket) and die with it (PR_SET_PDEATHSIG), but not at once; the
+    // server then ends the session and frees its alive lock. Only then is
+    // the run dead to the next one's sweep.
+    if let Err(running) = wait_until_gone(&buyers, Duration::from_secs(10)) {
+        panic!("the killed run's buyers outlived it: {running:?}");
+    }
+    if let Err(held) = pg.wait_until_no_advisory_lock(Duration::from_secs(10)) {
+        panic!("{held} advisory locks still held 10 s after the killed run's buyers died");
+    }
     let left = pg.schemas();
     assert_eq!(left.len(), 1, "the killed run's schema: {left:?}");
     let mut live = start("3s");
@@ -254,7 +265,7 @@ fn three_hosts_share_one_run_and_one_verdict() {
     // Two hosts; one is killed while its buyers wait out a long delay.
     let steady = host("a", "cut", "2", "0..2ms");
     let mut doomed = host("b", "cut", "2", "20s");
-    wait_for_children(doomed.id(), 10, std::time::Duration::from_secs(20))
+    wait_for_children(doomed.id(), 10, Duration::from_secs(20))
         .expect("host b never started its buyers");
     doomed.kill().unwrap();
     doomed.wait().unwrap();

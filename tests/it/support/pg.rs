@@ -7,8 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use super::installed::postgres_bin;
+use super::proc::POLL;
 
 /// A running throwaway PostgreSQL cluster.
 pub struct Cluster {
@@ -124,6 +126,31 @@ impl Cluster {
         .iter()
         .map(|r| r.get(0))
         .collect()
+    }
+
+    /// Waits until no session holds an advisory lock, for at most
+    /// `within`: `Err` with how many are still held. A killed run's alive
+    /// lock goes with its session, which ends once the last process that
+    /// has its socket has died and the server has seen the socket close.
+    pub fn wait_until_no_advisory_lock(&self, within: Duration) -> Result<(), i64> {
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            let held: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if held == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(held);
+            }
+            std::thread::sleep(POLL);
+        }
     }
 }
 
