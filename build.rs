@@ -2,11 +2,19 @@
 //! strategy module, and every `pub const NAME: Strategy` in it (a line that
 //! starts so) is a strategy. The generated file is included by
 //! `src/lock/strategies/mod.rs`, so adding a strategy is adding one file.
+//!
+//! It also ignores the tests whose server is not installed
+//! ([`ignore_tests_without_servers`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+// Where the servers some tests start are installed (the tests use it too).
+#[path = "tests/it/support/installed.rs"]
+mod installed;
+
 fn main() {
+    ignore_tests_without_servers();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lock/strategies");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<String> = std::fs::read_dir(&dir)
@@ -60,4 +68,28 @@ fn main() {
     out += "];\n";
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("strategies.rs");
     std::fs::write(dest, out).unwrap();
+}
+
+/// Builds the tests that need a server that is not installed as ignored
+/// (`#[cfg_attr(no_postgres, ignore = "...")]`): `cargo test` counts them
+/// ignored, with the reason, instead of passing them. Under CI (`CI` set,
+/// as CI services set it, and not `false` or `0`) they are built to run,
+/// and fail saying what is missing: CI runs every test or fails. Cargo
+/// watches `CI` and `PATH`, not the disk: after installing a server,
+/// `touch build.rs` to look again.
+fn ignore_tests_without_servers() {
+    println!("cargo::rustc-check-cfg=cfg(no_postgres)");
+    println!("cargo::rustc-check-cfg=cfg(no_redis)");
+    println!("cargo::rerun-if-env-changed=CI");
+    println!("cargo::rerun-if-env-changed=PATH");
+    let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
+    if ci {
+        return;
+    }
+    if installed::postgres_bin().is_none() {
+        println!("cargo::rustc-cfg=no_postgres");
+    }
+    if installed::redis_server().is_none() {
+        println!("cargo::rustc-cfg=no_redis");
+    }
 }

@@ -3,9 +3,12 @@
 //! The binary, not the library, is what forks: a test harness has several
 //! threads, and a process with threads must not fork and go on running
 //! ordinary code in the child.
+//!
+//! What tests share lives in `support`; the feature modules import from
+//! it, never from each other.
 
-#[path = "it/util.rs"]
-mod util;
+#[path = "it/support/mod.rs"]
+mod support;
 
 #[path = "it/cli.rs"]
 mod cli;
@@ -20,13 +23,13 @@ mod hostile;
 #[path = "it/judge.rs"]
 mod judge;
 #[path = "it/pg.rs"]
-pub mod pg;
+mod pg;
 #[path = "it/pool.rs"]
 mod pool;
 #[path = "it/props.rs"]
 mod props;
 #[path = "it/redis.rs"]
-pub mod redis;
+mod redis;
 #[path = "it/report.rs"]
 mod report;
 #[path = "it/run.rs"]
@@ -34,8 +37,10 @@ mod run;
 #[path = "it/signals.rs"]
 mod signals;
 #[path = "it/sql.rs"]
-pub mod sql;
+mod sql;
 #[path = "it/stepped.rs"]
 mod stepped;
+#[path = "it/surface.rs"]
+mod surface;
 #[path = "it/timeline.rs"]
 mod timeline;

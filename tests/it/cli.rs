@@ -1,6 +1,6 @@
 //! The command line: usage errors, bad stock files, exit codes.
 
-use crate::util::{Work, strategies};
+use crate::support::{Work, strategies};
 
 #[test]
 fn help_lists_every_registered_strategy() {

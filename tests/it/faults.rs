@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{Run, Work, assert_consistent, children_of, count_of, u, wait_for_children};
+use crate::support::{
+    Run, Work, alive, assert_consistent, children_of, count_of, u, wait_for_children,
+    wait_until_gone,
+};
 
 /// Shared-memory objects a run of process `pid` left in /dev/shm.
 fn shm_left_by(pid: u32) -> Vec<String> {
@@ -89,7 +92,7 @@ fn killed_run(work: &Work, lock: &str, at: &str) -> (Value, Run, u64) {
 #[test]
 fn safe_strategies_survive_killed_buyers_at_every_point() {
     let work = Work::new();
-    let safe: Vec<&str> = crate::util::serverless()
+    let safe: Vec<&str> = crate::support::serverless()
         .filter(|s| s.safe)
         .map(|s| s.name)
         .collect();
@@ -179,13 +182,6 @@ fn start_with_buyers(work: &Work, args: &[&str], n: usize) -> (std::process::Chi
             panic!("booking never started {n} buyers");
         }
     }
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie is reaped by now or it would be ours; it is not running.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.contains(") Z "))
-        .unwrap_or(false)
 }
 
 #[test]
@@ -374,9 +370,8 @@ fn the_next_run_sweeps_up_after_a_killed_one_and_nothing_else() {
     let marker = std::fs::File::create(live.join(".booking-run")).unwrap();
     marker.lock_exclusive().unwrap();
     // Buyers die with their parent (PR_SET_PDEATHSIG).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while buyers.iter().any(|&p| alive(p)) && Instant::now() < deadline {
-        std::thread::yield_now();
+    if let Err(running) = wait_until_gone(&buyers, Duration::from_secs(10)) {
+        panic!("buyers outlived booking: {running:?}");
     }
     work.booking(&["--buyers", "3", "--delay", "0"])
         .expect_code(0);
@@ -427,9 +422,8 @@ fn the_next_run_removes_a_killed_runs_system_v_set() {
     let live = work.runtime_dir().join("booking-sysv-999999999");
     let held = std::fs::File::create(&live).unwrap();
     held.lock_exclusive().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while buyers.iter().any(|&p| alive(p)) && Instant::now() < deadline {
-        std::thread::yield_now();
+    if let Err(running) = wait_until_gone(&buyers, Duration::from_secs(10)) {
+        panic!("buyers outlived booking: {running:?}");
     }
     work.booking(&["--buyers", "3", "--delay", "0"])
         .expect_code(0);
@@ -483,10 +477,8 @@ fn buyers_forked_by_spawners_die_with_booking() {
     };
     child.kill().unwrap();
     child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while buyers.iter().any(|&p| alive(p)) {
-        assert!(Instant::now() < deadline, "a buyer outlived booking");
-        std::thread::yield_now();
+    if let Err(running) = wait_until_gone(&buyers, Duration::from_secs(10)) {
+        panic!("buyers outlived booking: {running:?}");
     }
     // The next run sweeps the killed run's directory.
     work.booking(&["--buyers", "1", "--delay", "0"])

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::util::Work;
+use crate::support::Work;
 
 /// Checks a results.json against Gradescope's fields; returns it.
 fn results(path: &std::path::Path) -> Value {

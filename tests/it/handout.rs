@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::util::Work;
+use crate::support::Work;
 
 /// (command line, expected exit code) for every line of the `sh` blocks.
 fn commands(handout: &str) -> Vec<(String, i32)> {

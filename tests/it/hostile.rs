@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::util::{Run, Work};
+use crate::support::{Run, Work};
 
 /// How long a refusal may take. It should take milliseconds; the limit only
 /// turns a hang into a failure.

@@ -1,166 +1,21 @@
 //! The PostgreSQL strategies against a real server: a throwaway cluster
-//! on a free loopback port, made by `initdb` in a temporary directory (as
-//! the `postgres` user when the tests run as root: `initdb` refuses root),
-//! started with `pg_ctl`, stopped and removed at the end. With no
-//! PostgreSQL installed, each test says it was skipped and why.
+//! ([`Cluster`]) for each test. Where PostgreSQL is not installed, the
+//! tests that need it are ignored, and say why (under CI they fail).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
-use crate::util::{Work, assert_consistent, u, wait_for_children};
-
-/// A running throwaway PostgreSQL cluster.
-pub struct Cluster {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    user: Option<nix::unistd::User>,
-    /// `postgres://booking@127.0.0.1:PORT/postgres`.
-    pub url: String,
-}
-
-/// Where `initdb` and `pg_ctl` are: on `PATH`, or Debian's
-/// `/usr/lib/postgresql/N/bin`.
-fn bin_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
-    let debian = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"));
-    on_path
-        .chain(debian)
-        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
-}
-
-impl Cluster {
-    /// Starts one, or says why it cannot and returns `None`.
-    pub fn start(test: &str) -> Option<Cluster> {
-        let skip = |why: String| crate::util::skipped(test, &why);
-        let Some(bin) = bin_dir() else {
-            return skip("no PostgreSQL (initdb and pg_ctl not found; .ci/run installs it)".into());
-        };
-        let user = if nix::unistd::geteuid().is_root() {
-            match nix::unistd::User::from_name("postgres") {
-                Ok(Some(u)) => Some(u),
-                _ => return skip("running as root and no `postgres` user for initdb".into()),
-            }
-        } else {
-            None
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("booking-pg-")
-            .tempdir()
-            .ok()?;
-        if let Some(u) = &user {
-            nix::unistd::chown(dir.path(), Some(u.uid), Some(u.gid)).ok()?;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let c = Cluster {
-            bin,
-            dir,
-            user,
-            url: format!("postgres://booking@127.0.0.1:{port}/postgres"),
-        };
-        let data = c.dir.path().join("data");
-        let ok = c.run(
-            "initdb",
-            &[
-                "-D",
-                data.to_str()?,
-                "-U",
-                "booking",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-        );
-        if !ok {
-            return skip("initdb failed".into());
-        }
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
-            c.dir.path().display()
-        );
-        let log = c.dir.path().join("log");
-        let ok = c.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str()?,
-                "-l",
-                log.to_str()?,
-                "-o",
-                &options,
-                "-w",
-                "start",
-            ],
-        );
-        if !ok {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            return skip(format!("pg_ctl start failed: {log}"));
-        }
-        Some(c)
-    }
-
-    fn run(&self, tool: &str, args: &[&str]) -> bool {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(self.bin.join(tool));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if let Some(u) = &self.user {
-            cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
-        }
-        cmd.status().is_ok_and(|s| s.success())
-    }
-
-    /// The run schemas left on the server.
-    pub fn schemas(&self) -> Vec<String> {
-        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
-        c.query(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'booking_%'",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let data: &Path = &data;
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap_or(""),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
-    }
-}
+use crate::support::pg::Cluster;
+use crate::support::{Work, assert_consistent, u, wait_for_children, wait_until_gone};
 
 /// Every safe PostgreSQL strategy sells exactly the stock under a race,
 /// with every buyer reporting; the run's schema is gone afterwards.
 #[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
 fn the_safe_pg_strategies_sell_exactly_the_stock() {
-    let Some(pg) = Cluster::start("the_safe_pg_strategies_sell_exactly_the_stock") else {
-        return;
-    };
+    let pg = Cluster::start();
     let work = Work::new();
     for lock in [
         "pg-atomic",
@@ -199,13 +54,19 @@ fn the_safe_pg_strategies_sell_exactly_the_stock() {
 /// first writes (50 ms between read and write): lost updates. Tried up to
 /// three times, for a machine too loaded to start 20 processes in 50 ms.
 #[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
 fn pg_none_loses_updates_when_the_race_is_certain() {
-    let Some(pg) = Cluster::start("pg_none_loses_updates_when_the_race_is_certain") else {
-        return;
-    };
+    let pg = Cluster::start();
     let work = Work::new();
     assert!(
-        crate::sql::loses_updates_in_a_certain_race(&work, "pg-none", &["--store", &pg.url]),
+        crate::support::race::loses_updates_in_a_certain_race(
+            &work,
+            "pg-none",
+            &["--store", &pg.url]
+        ),
         "no lost update in 3 runs of a certain race"
     );
 }
@@ -217,10 +78,12 @@ fn pg_none_loses_updates_when_the_race_is_certain() {
 /// FAILED and exits 1, never SAFE. Tried up to three times, for a machine
 /// too loaded to start 20 processes in 50 ms.
 #[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
 fn serializable_without_a_retry_fails_buyers_but_sells_no_ticket_twice() {
-    let Some(pg) = Cluster::start("serializable_without_a_retry_fails_buyers") else {
-        return;
-    };
+    let pg = Cluster::start();
     let work = Work::new();
     let failed = (0..3).any(|seed| {
         let seed = seed.to_string();
@@ -264,10 +127,12 @@ fn serializable_without_a_retry_fails_buyers_but_sells_no_ticket_twice() {
 /// on the server finds its alive lock free and drops it, and leaves a live
 /// run's schema alone.
 #[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
 fn a_killed_runs_schema_is_swept_by_the_next_run() {
-    let Some(pg) = Cluster::start("a_killed_runs_schema_is_swept_by_the_next_run") else {
-        return;
-    };
+    let pg = Cluster::start();
     let work = Work::new();
     let start = |delay: &str| {
         work.command(&[
@@ -285,13 +150,22 @@ fn a_killed_runs_schema_is_swept_by_the_next_run() {
     };
     // Waits until `booking` has started its 3 buyers (its schema exists).
     let started = |c: &std::process::Child| {
-        let within = std::time::Duration::from_secs(20);
-        wait_for_children(c.id(), 3, within).expect("no buyers started");
+        wait_for_children(c.id(), 3, Duration::from_secs(20)).expect("no buyers started")
     };
     let mut doomed = start("20s");
-    started(&doomed);
+    let buyers = started(&doomed);
     doomed.kill().unwrap();
     doomed.wait().unwrap();
+    // The killed run's buyers share its session (they inherited its
+    // socket) and die with it (PR_SET_PDEATHSIG), but not at once; the
+    // server then ends the session and frees its alive lock. Only then is
+    // the run dead to the next one's sweep.
+    if let Err(running) = wait_until_gone(&buyers, Duration::from_secs(10)) {
+        panic!("the killed run's buyers outlived it: {running:?}");
+    }
+    if let Err(held) = pg.wait_until_no_advisory_lock(Duration::from_secs(10)) {
+        panic!("{held} advisory locks still held 10 s after the killed run's buyers died");
+    }
     let left = pg.schemas();
     assert_eq!(left.len(), 1, "the killed run's schema: {left:?}");
     let mut live = start("3s");
@@ -334,10 +208,12 @@ fn a_pg_strategy_without_a_server_is_refused() {
 /// the sum of the hosts', its remaining the database's count. A host
 /// killed mid-run leaves its buyers failed: the run is never SAFE.
 #[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
 fn three_hosts_share_one_run_and_one_verdict() {
-    let Some(pg) = Cluster::start("three_hosts_share_one_run_and_one_verdict") else {
-        return;
-    };
+    let pg = Cluster::start();
     let work = Work::new();
     let host = |name: &str, run: &str, hosts: &str, delay: &str| {
         work.command(&[
@@ -389,7 +265,7 @@ fn three_hosts_share_one_run_and_one_verdict() {
     // Two hosts; one is killed while its buyers wait out a long delay.
     let steady = host("a", "cut", "2", "0..2ms");
     let mut doomed = host("b", "cut", "2", "20s");
-    wait_for_children(doomed.id(), 10, std::time::Duration::from_secs(20))
+    wait_for_children(doomed.id(), 10, Duration::from_secs(20))
         .expect("host b never started its buyers");
     doomed.kill().unwrap();
     doomed.wait().unwrap();

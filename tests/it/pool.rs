@@ -5,10 +5,10 @@
 
 use std::collections::HashSet;
 
-use crate::util::{Work, assert_consistent, u};
+use crate::support::{Work, assert_consistent, u};
 
 fn pids(r: &serde_json::Value) -> HashSet<u64> {
-    crate::util::column(r, "pid").into_iter().collect()
+    crate::support::column(r, "pid").into_iter().collect()
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The property harness: generated scenarios against every strategy in the
 //! registry, through the real binary. A strategy added to the registry is
-//! covered here with no edit.
+//! covered here with no edit: by the test for the servers it needs (none,
+//! PostgreSQL, or Redis; a test that needs a server that is not installed
+//! is ignored, and says why).
 //!
 //! Each case starts up to 40 processes per strategy, so the case count is
 //! small by default; `BOOKING_CASES=500 cargo test props` soaks.
@@ -8,7 +10,9 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-use crate::util::{Work, assert_consistent, count_of, u};
+use crate::support::pg::Cluster;
+use crate::support::redis::Redis;
+use crate::support::{Work, assert_consistent, count_of, u};
 use booking::cli::{Servers, rerun};
 use booking::commands::scenario::Scenario;
 use booking::engine::DEFAULT_TIMEOUT;
@@ -152,19 +156,21 @@ fn run_case(
     Ok(())
 }
 
-/// Every listed strategy, over generated scenarios. The PostgreSQL and
-/// Redis ones run against throwaway servers started for this test, and are
-/// skipped (with a line saying so) where the server is not installed.
-#[test]
-fn every_strategy_keeps_its_promise() {
-    let pg = crate::pg::Cluster::start("props::every_strategy_keeps_its_promise, pg-* strategies");
-    let redis =
-        crate::redis::Redis::start("props::every_strategy_keeps_its_promise, redis-* strategies");
+/// Generated scenarios against every listed strategy that needs exactly
+/// the servers given: a PostgreSQL store at `pg`, a lock server at `redis`.
+fn every_promise_kept(pg: Option<String>, redis: Option<String>) {
     let servers = Servers {
-        store: pg.as_ref().map(|c| c.url.clone()),
-        lock_server: redis.as_ref().map(|r| r.url.clone()),
+        store: pg.clone(),
+        lock_server: redis.clone(),
         ..Servers::NONE
     };
+    let strategies: Vec<_> = booking::lock::listed()
+        .filter(|s| needs(s) == (pg.is_some(), redis.is_some()))
+        .collect();
+    assert!(
+        !strategies.is_empty(),
+        "no listed strategy needs these servers"
+    );
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: cases(),
         // Shrinking re-runs processes: bound it.
@@ -174,11 +180,7 @@ fn every_strategy_keeps_its_promise() {
     });
     let result = runner.run(&scenario(), |s| {
         let work = Work::new();
-        for strategy in booking::lock::listed() {
-            // Its server is not installed here.
-            if servers.missing(strategy).is_some() {
-                continue;
-            }
+        for &strategy in &strategies {
             run_case(&work, strategy, &s, &servers)?;
         }
         work.assert_clean();
@@ -187,4 +189,52 @@ fn every_strategy_keeps_its_promise() {
     if let Err(e) = result {
         panic!("{e}");
     }
+}
+
+/// What a strategy needs besides this machine: (a PostgreSQL store, a lock
+/// server).
+fn needs(s: &booking::lock::Strategy) -> (bool, bool) {
+    (s.store == booking::lock::Store::Postgres, s.lock_server)
+}
+
+/// Every listed strategy that needs no server.
+#[test]
+fn every_serverless_strategy_keeps_its_promise() {
+    every_promise_kept(None, None);
+}
+
+/// Every listed PostgreSQL strategy, against a throwaway cluster.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn every_pg_strategy_keeps_its_promise() {
+    let pg = Cluster::start();
+    every_promise_kept(Some(pg.url.clone()), None);
+}
+
+/// Every listed leased strategy, against a throwaway `redis-server`.
+#[test]
+#[cfg_attr(
+    no_redis,
+    ignore = "Redis is not installed (no redis-server on PATH): install it, then touch build.rs"
+)]
+fn every_redis_strategy_keeps_its_promise() {
+    let redis = Redis::start();
+    every_promise_kept(None, Some(redis.url.clone()));
+}
+
+/// The three tests above cover every listed strategy: none needs both
+/// servers (one that did would need a fourth).
+#[test]
+fn no_strategy_needs_both_servers() {
+    let both: Vec<&str> = booking::lock::listed()
+        .filter(|s| needs(s) == (true, true))
+        .map(|s| s.name)
+        .collect();
+    assert!(
+        both.is_empty(),
+        "{both:?} need both servers: no property test covers them"
+    );
 }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::util::{Work, strategies, u};
+use crate::support::{Work, strategies, u};
 
 /// The detector works: the harness finds `none` overselling (other
 /// strategies that claim nothing, like the lab's `flock-stock`, fail only

@@ -1,6 +1,6 @@
 //! Whole runs: what each strategy sells, and that the verdict tells the truth.
 
-use crate::util::{Work, assert_consistent, count_of, strategies, u};
+use crate::support::{Work, assert_consistent, count_of, strategies, u};
 
 /// Runs against a stock file in the work dir and checks the report against it.
 fn checked_run(
@@ -214,7 +214,7 @@ fn five_thousand_buyers_fit_under_1024_open_files() {
         "--buyers", "5000", "--lock", "sem", "--delay", "0", "--json",
     ])
     .env("XDG_RUNTIME_DIR", work.runtime_dir());
-    let run = crate::util::Run::of(cmd, &["--buyers 5000 --lock sem (ulimit -n 1024)"]);
+    let run = crate::support::Run::of(cmd, &["--buyers 5000 --lock sem (ulimit -n 1024)"]);
     let r = run.json();
     assert_eq!((u(&r, "sold"), u(&r, "indeterminate")), (100, 0));
     assert_eq!(r["buyers_detail"].as_array().unwrap().len(), 5000);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::judge::{Live, alive, wait_for_wchan};
-use crate::util::{Run, Work, count_of};
+use crate::support::{Live, alive, wait_for_wchan};
+use crate::support::{Run, Work, count_of};
 
 /// How long a stopped `booking` may take to exit.
 const PROMPT: Duration = Duration::from_secs(3);

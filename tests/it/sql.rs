@@ -1,7 +1,8 @@
 //! The SQLite store: each SQL strategy's lesson, made certain by a wide
 //! window (every buyer released at once, 50 ms between read and write).
 
-use crate::util::{Work, assert_consistent, u};
+use crate::support::race::loses_updates_in_a_certain_race;
+use crate::support::{Work, assert_consistent, u};
 
 /// Two statements, each atomic, the purchase not: all 20 buyers read 5
 /// before the first writes, so tickets are sold twice and updates lost.
@@ -15,33 +16,6 @@ fn sql_none_loses_updates_when_the_race_is_certain() {
         "no lost update in 3 runs of a certain race"
     );
     work.assert_clean();
-}
-
-/// Whether `lock` (with `extra` arguments) oversells and loses updates in
-/// one of three runs of 20 buyers, 5 tickets, 50 ms between each read and
-/// its write (every report checked against its records).
-pub fn loses_updates_in_a_certain_race(work: &Work, lock: &str, extra: &[&str]) -> bool {
-    (0..3).any(|seed| {
-        let seed = seed.to_string();
-        let mut args = vec![
-            "--buyers",
-            "20",
-            "--tickets",
-            "5",
-            "--lock",
-            lock,
-            "--delay",
-            "50ms..60ms",
-            "--seed",
-            &seed,
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        let run = work.booking(&args);
-        let r = run.json();
-        assert_consistent(&r, u(&r, "remaining"), run.pid);
-        u(&r, "oversold") > 0 && u(&r, "lost_updates") > 0 && r["safe"] == false
-    })
 }
 
 /// A deferred transaction reads under a shared lock and asks for the write

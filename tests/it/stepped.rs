@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::util::{Work, assert_consistent, u};
+use crate::support::{Work, assert_consistent, u};
 
 /// The parts of a report a replay must repeat: verdict, each buyer's
 /// ticket, the final count.
@@ -318,7 +318,7 @@ fn wakeups_count_the_sleeps_on_the_way_to_the_lock() {
             "0,1,0,0,0,1,1,1,2,2,2",
         ],
     );
-    let wakeups = crate::util::column(&r, "wakeups");
+    let wakeups = crate::support::column(&r, "wakeups");
     assert_eq!(wakeups, [0, 1, 0], "{r}");
     assert_eq!(r["wakeups_per_buyer"].as_f64(), Some(1.0 / 3.0), "{r}");
 
@@ -328,7 +328,7 @@ fn wakeups_count_the_sleeps_on_the_way_to_the_lock() {
     // A buyer may still sleep once in that window for a reason of the
     // machine's (a page of the binary read back from disk on a loaded CI
     // host was seen once in 30): never for a lock, so never more than a few.
-    let slept: u64 = crate::util::column(&none, "wakeups").into_iter().sum();
+    let slept: u64 = crate::support::column(&none, "wakeups").into_iter().sum();
     assert!(
         slept <= 2,
         "no lock, yet 30 buyers slept {slept} times for it: {none}"

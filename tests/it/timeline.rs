@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::util::{Work, u};
+use crate::support::{Work, u};
 
 /// Buyers whose ticket number went to someone else too.
 fn double_booked_buyers(r: &Value) -> usize {

@@ -1,0 +1,173 @@
+//! A throwaway PostgreSQL cluster on a free loopback port, made by
+//! `initdb` in a temporary directory (as the `postgres` user when the tests
+//! run as root: `initdb` refuses root), started with `pg_ctl`, stopped and
+//! removed at the end. A test that needs one is ignored where PostgreSQL
+//! is not installed (`no_postgres`, set by the build script), and fails,
+//! saying why, where it cannot have one all the same (under CI).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::installed::postgres_bin;
+use super::proc::POLL;
+
+/// A running throwaway PostgreSQL cluster.
+pub struct Cluster {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    user: Option<nix::unistd::User>,
+    /// `postgres://booking@127.0.0.1:PORT/postgres`.
+    pub url: String,
+}
+
+/// Fails the test that needs PostgreSQL, saying why it cannot have it.
+#[track_caller]
+fn unavailable(why: &str) -> ! {
+    super::unavailable("PostgreSQL", why)
+}
+
+impl Cluster {
+    /// Starts one, or fails the test saying why it cannot.
+    #[track_caller]
+    pub fn start() -> Cluster {
+        let Some(bin) = postgres_bin() else {
+            unavailable(
+                "initdb and pg_ctl are neither on PATH nor in /usr/lib/postgresql/*/bin \
+                 (install PostgreSQL; .ci/run does)",
+            )
+        };
+        let user = if nix::unistd::geteuid().is_root() {
+            match nix::unistd::User::from_name("postgres") {
+                Ok(Some(u)) => Some(u),
+                _ => unavailable("running as root, and no `postgres` user to run initdb as"),
+            }
+        } else {
+            None
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("booking-pg-")
+            .tempdir()
+            .expect("a temp dir for the cluster");
+        if let Some(u) = &user {
+            nix::unistd::chown(dir.path(), Some(u.uid), Some(u.gid))
+                .expect("the cluster's directory given to the postgres user");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let c = Cluster {
+            bin,
+            dir,
+            user,
+            url: format!("postgres://booking@127.0.0.1:{port}/postgres"),
+        };
+        let data = c.dir.path().join("data");
+        let data = data.to_str().expect("a UTF-8 temp path");
+        let initdb = [
+            "-D",
+            data,
+            "-U",
+            "booking",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ];
+        if let Err(why) = c.run("initdb", &initdb) {
+            unavailable(&format!("initdb failed: {why}"));
+        }
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+            c.dir.path().display()
+        );
+        let log = c.dir.path().join("log");
+        let log = log.to_str().expect("a UTF-8 temp path");
+        let start = ["-D", data, "-l", log, "-o", &options, "-w", "start"];
+        if let Err(why) = c.run("pg_ctl", &start) {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            unavailable(&format!("pg_ctl start failed: {why}\n{log}"));
+        }
+        c
+    }
+
+    /// Runs `tool` of the installation (as the `postgres` user when the
+    /// tests run as root): `Err` with its exit status and error output.
+    fn run(&self, tool: &str, args: &[&str]) -> Result<(), String> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(self.bin.join(tool));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(u) = &self.user {
+            cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
+        }
+        match cmd.output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "{}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The run schemas left on the server.
+    pub fn schemas(&self) -> Vec<String> {
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+        c.query(
+            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'booking_%'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    }
+
+    /// Waits until no session holds an advisory lock, for at most
+    /// `within`: `Err` with how many are still held. A killed run's alive
+    /// lock goes with its session, which ends once the last process that
+    /// has its socket has died and the server has seen the socket close.
+    pub fn wait_until_no_advisory_lock(&self, within: Duration) -> Result<(), i64> {
+        let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            let held: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if held == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(held);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let data: &Path = &data;
+        let _ = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap_or(""),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+}
