@@ -14,6 +14,8 @@
 //!   semaphore in it; [`mutex`] — a robust process-shared mutex;
 //!   [`cells`] — per-buyer cells (stage, stepped turns);
 //! * [`sysv`] — System V semaphores and their lease files;
+//! * [`proc`] — what `/proc` tells of a child: asleep, and waiting for
+//!   whom;
 //! * [`signals`] — stop signals, the parent-death signal, the pause;
 //! * [`clock`] — `CLOCK_MONOTONIC`, the clock of every record.
 #![allow(unsafe_code)]
@@ -24,6 +26,7 @@ pub mod children;
 pub mod clock;
 pub mod fork;
 pub mod mutex;
+pub mod proc;
 pub mod sem;
 pub mod shm;
 pub mod signals;

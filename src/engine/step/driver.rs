@@ -181,7 +181,7 @@ fn quiesce(
                 State::Running { since, at } => {
                     if now_at != at {
                         *st = State::Paused { at: now_at };
-                    } else if since.elapsed() > SETTLE && asleep(c.pid(i)) {
+                    } else if since.elapsed() > SETTLE && blocked(c.pid(i)) {
                         *st = State::Blocked { at };
                         schedule
                             .trace
@@ -211,17 +211,13 @@ fn quiesce(
     }
 }
 
-/// Whether process `pid` is asleep in the kernel (state `S` or `D` in
-/// `/proc/PID/stat`): a buyer that has not reached its next point and
-/// sleeps is waiting for something — in stepped mode, the lock.
-fn asleep(pid: nix::unistd::Pid) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let state = s.rsplit_once(") ")?.1.chars().next()?;
-            Some(matches!(state, 'S' | 'D'))
-        })
-        .unwrap_or(false)
+/// Whether a buyer that has not reached its next point waits for
+/// another: asleep in a system call that waits (a lock's futex, `flock`,
+/// `semop`, a polling lock's sleep — see [`sys::proc`]), not merely slow
+/// (asleep in a page fault or on the disk of a loaded machine). Where
+/// `/proc` cannot name the call, a sleeping buyer counts as blocked.
+fn blocked(pid: nix::unistd::Pid) -> bool {
+    sys::proc::waiting(pid).unwrap_or_else(|| sys::proc::asleep(pid).unwrap_or(false))
 }
 
 /// The user's error for what a chooser refused after `taken` steps, with
