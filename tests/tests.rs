@@ -26,6 +26,8 @@ mod judge;
 mod pg;
 #[path = "it/pool.rs"]
 mod pool;
+#[path = "it/privilege.rs"]
+mod privilege;
 #[path = "it/props.rs"]
 mod props;
 #[path = "it/redis.rs"]

@@ -14,6 +14,7 @@
 //!   semaphore in it; [`mutex`] — a robust process-shared mutex;
 //!   [`cells`] — per-buyer cells (stage, stepped turns);
 //! * [`sysv`] — System V semaphores and their lease files;
+//! * [`privilege`] — what a buyer gives up after the fork (capabilities);
 //! * [`proc`] — what `/proc` tells of a child: asleep, and waiting for
 //!   whom;
 //! * [`signals`] — stop signals, the parent-death signal, the pause;
@@ -26,6 +27,7 @@ pub mod children;
 pub mod clock;
 pub mod fork;
 pub mod mutex;
+pub mod privilege;
 pub mod proc;
 pub mod sem;
 pub mod shm;

@@ -153,7 +153,9 @@ pub fn life<'a>(
     pipes: Pipes,
     plans: impl IntoIterator<Item = Plan<'a>>,
 ) -> i32 {
-    if sys::default_stop_signals().is_err() {
+    // Before any strategy code runs here: no stop handler of the parent's,
+    // and no privilege to forge another buyer's credentials.
+    if sys::default_stop_signals().is_err() || sys::privilege::drop_to_buyer().is_err() {
         return 1;
     }
     let pid = nix::unistd::getpid();
