@@ -157,7 +157,7 @@ struct CheatLock<'a> {
 
 /// Every socket this process holds (a buyer holds its end of the outcome
 /// channel).
-fn sockets() -> Vec<RawFd> {
+pub(super) fn sockets() -> Vec<RawFd> {
     std::fs::read_dir("/proc/self/fd")
         .into_iter()
         .flatten()

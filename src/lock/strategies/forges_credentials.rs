@@ -94,7 +94,7 @@ fn forge_once() {
     });
     let mut refused = None;
     let mut sent = false;
-    for fd in sockets() {
+    for fd in super::cheats::sockets() {
         match sendmsg::<()>(
             fd,
             &[IoSlice::new(&line)],
@@ -111,17 +111,4 @@ fn forge_once() {
         (false, Some(e)) => format!("forging pid {victim}'s credential was refused: {e}"),
         (false, None) => "found no socket to forge on".to_string(),
     });
-}
-
-/// Every socket this process holds.
-fn sockets() -> Vec<i32> {
-    std::fs::read_dir("/proc/self/fd")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().starts_with("socket:"))
-        })
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect()
 }
