@@ -12,6 +12,8 @@ mod support;
 
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/contain.rs"]
+mod contain;
 #[path = "it/faults.rs"]
 mod faults;
 #[path = "it/grade.rs"]

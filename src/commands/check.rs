@@ -262,6 +262,9 @@ pub fn command(args: &CheckArgs) -> Result<i32> {
     let servers = &args.servers;
     let strategies = super::chosen_with_servers(&args.lock, servers)?;
     let seed = args.seed.unwrap_or_else(random_seed);
+    // A strategy's code that hangs or exits in this process ends it: not a
+    // pass (see `crate::sys::contain`).
+    crate::sys::contain::set_failure_status(3);
     let cases = args.cases as usize;
     let bar = crate::report::progress_bar((cases * strategies.len()) as u64, args.json);
     let report = check(&strategies, cases, seed, args.timeout, servers, || {

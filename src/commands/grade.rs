@@ -15,6 +15,7 @@
 //! Safety is demanded whatever the strategy claims: a strategy marked
 //! `safe: false` is graded as if it claimed safety.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -27,6 +28,7 @@ use crate::engine::{KillPoint, RunConfig, RunOutput, run};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::{self, Strategy};
+use crate::sys::contain::LastWords;
 
 /// One graded item, in Gradescope's shape.
 #[derive(Debug, Clone, Serialize)]
@@ -262,6 +264,54 @@ impl Grade {
     }
 }
 
+/// Why an unfinished grade failed, when booking's process was ended before
+/// it could say more.
+const UNFINISHED: &str = "the grade did not finish: booking was ended while the strategy's code ran in its process (its prepare or clean-up hung past its limit, or it ended the process; see standard error), or booking was killed";
+
+impl Grade {
+    /// A failed grade of one failed test, saying `why`: what the files say
+    /// until the grade is judged, and what they say if it never is.
+    pub fn unfinished(strategy: &Strategy, seed: u64, why: String) -> Grade {
+        Grade {
+            score: 0.0,
+            execution_time: 0.0,
+            output: format!(
+                "booking grade --lock {} --seed {seed}: 0/100, {why}",
+                strategy.name
+            ),
+            tests: vec![item(
+                "the grade finished".into(),
+                100.0,
+                Some(why),
+                String::new(),
+            )],
+        }
+    }
+
+    /// Gradescope's `results.json`.
+    pub fn results_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a grade always serialises") + "\n"
+    }
+}
+
+/// Writes `g` to the `results` and `junit` files (each whole, renamed over
+/// anything there, a strategy's writing included); returns its JSON.
+fn write_grade(
+    g: &Grade,
+    strategy: &Strategy,
+    results: Option<&OutFile>,
+    junit: Option<&OutFile>,
+) -> Result<String> {
+    let json = g.results_json();
+    if let Some(f) = results {
+        f.write(&json)?;
+    }
+    if let Some(f) = junit {
+        f.write(&g.junit(strategy.name))?;
+    }
+    Ok(json)
+}
+
 /// `s` with XML's five special characters escaped.
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -308,14 +358,35 @@ pub fn command(args: &GradeArgs) -> Result<i32> {
         .map(|p| OutFile::check("--junit", p))
         .transpose()?;
     let seed = args.seed.unwrap_or_else(random_seed);
-    let g = grade(strategy, args.cases as usize, seed, args.timeout)?;
-    let json = serde_json::to_string_pretty(&g).expect("a grade always serialises") + "\n";
-    if let Some(f) = &results {
-        f.write(&json)?;
+    // The files say a failed grade from the start, and are put back so
+    // should the strategy's code end this process (see `Grade::unfinished`).
+    crate::sys::contain::set_failure_status(3);
+    let unfinished = Grade::unfinished(strategy, seed, UNFINISHED.into());
+    let files: Vec<(&OutFile, String)> = results
+        .iter()
+        .map(|f| (f, unfinished.results_json()))
+        .chain(junit.iter().map(|f| (f, unfinished.junit(strategy.name))))
+        .collect();
+    let mut ready = Vec::new();
+    for (f, text) in &files {
+        f.write(text)?;
+        ready.push(f.stage(text)?);
     }
-    if let Some(f) = &junit {
-        f.write(&g.junit(strategy.name))?;
-    }
+    let pairs: Vec<(&Path, &Path)> = ready.iter().map(output::Staged::paths).collect();
+    let last_words = LastWords::register(&pairs)
+        .map_err(|e| Error::failed("registering the unfinished grade", e))?;
+    let g = match grade(strategy, args.cases as usize, seed, args.timeout) {
+        Ok(g) => g,
+        Err(e) => {
+            let why = format!("the grade did not finish: {e}");
+            let g = Grade::unfinished(strategy, seed, why);
+            write_grade(&g, strategy, results.as_ref(), junit.as_ref())?;
+            return Err(e);
+        }
+    };
+    drop(last_words);
+    drop(ready);
+    let json = write_grade(&g, strategy, results.as_ref(), junit.as_ref())?;
     output::print(&if args.json { json } else { g.human() })?;
     Ok(if g.score >= 100.0 { 0 } else { 3 })
 }

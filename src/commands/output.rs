@@ -198,6 +198,15 @@ impl OutFile {
     /// # Errors
     /// [`Error::Failed`] naming the file; the target is then unchanged.
     pub fn write(&self, text: &str) -> Result<()> {
+        self.stage(text)?.persist()
+    }
+
+    /// Writes `text` to a temporary file beside the target, to be renamed
+    /// over it later ([`Staged::persist`]), or removed when dropped.
+    ///
+    /// # Errors
+    /// [`Error::Failed`] naming the file.
+    pub fn stage(&self, text: &str) -> Result<Staged> {
         let fail = |e: &dyn std::fmt::Display| {
             Error::Failed(format!("writing {}: {e}", self.shown.display()))
         };
@@ -223,7 +232,35 @@ impl OutFile {
                 .as_file()
                 .set_permissions(std::fs::Permissions::from_mode(mode));
         }
-        tmp.persist(&self.target).map_err(|e| fail(&e.error))?;
+        Ok(Staged {
+            tmp,
+            target: self.target.clone(),
+            shown: self.shown.clone(),
+        })
+    }
+}
+
+/// A file written beside its target, not yet renamed over it.
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    target: PathBuf,
+    shown: PathBuf,
+}
+
+impl Staged {
+    /// The written file, and the target it is for.
+    pub fn paths(&self) -> (&Path, &Path) {
+        (self.tmp.path(), &self.target)
+    }
+
+    /// Renames it over the target.
+    ///
+    /// # Errors
+    /// [`Error::Failed`] naming the file; the target is then unchanged.
+    pub fn persist(self) -> Result<()> {
+        self.tmp
+            .persist(&self.target)
+            .map_err(|e| Error::Failed(format!("writing {}: {}", self.shown.display(), e.error)))?;
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use crate::lock::{Setup, Store};
 use crate::model::outcome::Outcome;
 use crate::model::stock::Stock;
 use crate::sys::SingleThreaded;
+use crate::sys::contain::{self, Call};
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -119,6 +120,21 @@ pub fn needs_lock_server(strategy: &crate::lock::Strategy) -> Error {
     ))
 }
 
+/// How long the strategy's `prepare`, and its clean-up (dropping its
+/// state), may take in the parent: at the limit the process ends (see
+/// [`crate::sys::contain`]), a failure, since neither can be moved out of
+/// the parent's process. Generous: a database strategy connects in it.
+pub const PARENT_CODE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the strategy's parent-side `call` contained: a panic is a
+/// [`Error::Failed`] naming it, never a crash of the judge; a hang past
+/// [`PARENT_CODE_LIMIT`], an `exit`, or a stop signal meanwhile end the
+/// process at once.
+fn strategy_code<T>(call: Call, body: impl FnOnce() -> T) -> Result<T> {
+    contain::in_parent(call, PARENT_CODE_LIMIT, body)
+        .map_err(|panic| Error::Failed(format!("the strategy's {} {panic}", call.name())))
+}
+
 fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     SingleThreaded::check().map_err(Error::Failed)?;
     check_hosting(cfg)?;
@@ -152,13 +168,14 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         (true, Some(url)) => Some(crate::lease::Server::new(url, cfg.lease)),
         (true, None) => return Err(needs_lock_server(cfg.strategy)),
     };
-    let shared = (cfg.strategy.prepare)(&Setup {
+    let setup = Setup {
         stock: ws.stock.clone(),
         repair: !cfg.faults.no_repair,
         leases: super::workspace::run_dir_base(),
         database: ws.database(),
         lease,
-    })?;
+    };
+    let shared = strategy_code(Call::Prepare, || (cfg.strategy.prepare)(&setup))??;
     // Checked again after the strategy's `prepare`, which might have
     // started a thread: the forks come next.
     let proof = SingleThreaded::check()
@@ -172,7 +189,9 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     // The final stock is read before the strategy's state is dropped: what
     // the strategy's clean-up does to the file is not part of the run.
     let final_stock = result.as_ref().ok().map(|_| ws.final_stock());
-    drop(shared);
+    // A clean-up that panics fails the run, after an interrupt or an error
+    // of the run itself, which say more.
+    let cleaned = strategy_code(Call::CleanUp, || drop(shared));
     let (
         Collected {
             outcomes,
@@ -182,6 +201,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         },
         schedule,
     ) = result?;
+    cleaned?;
     let final_stock = final_stock
         .expect("read when the run succeeded")
         .map_err(|e| {

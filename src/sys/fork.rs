@@ -137,7 +137,7 @@ pub(super) fn install_panic_hook() {
     }));
 }
 
-fn record_panic(info: &panic::PanicHookInfo<'_>) {
+pub(super) fn record_panic(info: &panic::PanicHookInfo<'_>) {
     let payload = info
         .payload()
         .downcast_ref::<&str>()

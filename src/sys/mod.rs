@@ -25,6 +25,7 @@ pub mod cells;
 pub mod channel;
 pub mod children;
 pub mod clock;
+pub mod contain;
 pub mod fork;
 pub mod mutex;
 pub mod privilege;

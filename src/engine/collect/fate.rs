@@ -66,7 +66,7 @@ impl Collector<'_> {
             count(live.len() as u64, "stuck buyer", "stuck buyers"),
             groups.join("; ")
         );
-        if let Some(lock) = self.shared.describe() {
+        if let Some(lock) = super::contained::describe(self.shared) {
             msg += &format!("; {lock}");
         }
         self.events.push(msg);

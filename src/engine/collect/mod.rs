@@ -32,6 +32,7 @@ use crate::sys::channel::{Received, Receiver};
 use crate::sys::{self, SharedCells};
 
 mod buyers;
+mod contained;
 mod fate;
 
 pub use buyers::Buyers;
@@ -379,10 +380,12 @@ impl Collector<'_> {
                 } else {
                     Note::Died(ending)
                 });
-                let repair = self
-                    .shared
-                    .buyer_died(pid)
-                    .map_err(|e| Error::failed(format_args!("repairing after {who} died"), e))?;
+                let repair = contained::buyer_died(self.shared, pid).map_err(|e| match e {
+                    Error::Failed(e) => {
+                        Error::failed(format_args!("repairing after {who} died"), e)
+                    }
+                    other => other,
+                })?;
                 let what = if planned {
                     format!("was killed at {} (--kill)", self.cfg.faults.kill_at)
                 } else {

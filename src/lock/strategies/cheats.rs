@@ -41,7 +41,8 @@ use crate::model::stock::{self, Stock};
 use crate::sys::ShmSemaphore;
 use crate::error::{Error, Result};
 
-const fn cheat(
+/// A hidden strategy that claims to be safe (also the rogue file's).
+pub(super) const fn cheat(
     name: &'static str,
     about: &'static str,
     prepare: fn(&Setup) -> Result<Box<dyn Shared>>,

@@ -1,0 +1,159 @@
+//! The strategy's parent-side code is contained (see `sys::contain`): a
+//! `prepare` or `buyer_died` that panics, hangs or prints a forged report
+//! and exits is a failure `check` reports and goes on from, that `grade`
+//! writes to its files with exit 3, and Ctrl-C ends a run stuck in it at
+//! once. The strategies are the zoo's `rogue` file.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+
+use crate::support::{Live, Work, children_of, wait_until_gone};
+
+#[test]
+fn check_reports_a_panicking_prepare_and_goes_on_with_the_next_strategy() {
+    let work = Work::new();
+    let run = work.booking(&[
+        "check",
+        "--lock",
+        "prepare-panics,sem",
+        "--cases",
+        "1",
+        "--seed",
+        "7",
+    ]);
+    run.expect_code(3);
+    let out = run.stdout();
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}{}", run.context()))
+            .to_string()
+    };
+    assert!(
+        row("prepare-panics").contains("BROKE ITS CLAIM"),
+        "{}",
+        run.context()
+    );
+    assert!(
+        out.contains("the strategy's prepare panicked at src/lock/strategies/rogue.rs"),
+        "{}",
+        run.context()
+    );
+    assert!(row("sem").contains("kept its claim"), "{}", run.context());
+    work.assert_clean();
+}
+
+/// Each rogue strategy gets a failed grade, exit 3, its reason in
+/// results.json and JUnit; the forged files are overwritten.
+#[test]
+fn grade_writes_each_strategy_failure_and_exits_3() {
+    let work = Work::new();
+    let (r, j) = (work.path("results.json"), work.path("junit.xml"));
+    for (lock, reason) in [
+        ("prepare-panics", "the strategy's prepare panicked at"),
+        ("died-panics", "the strategy's buyer_died panicked at"),
+        (
+            "died-hangs",
+            "the strategy's buyer_died did not return within 1s",
+        ),
+        ("prepare-forges", "the grade did not finish"),
+    ] {
+        let started = Instant::now();
+        let run = work.booking(&[
+            "grade",
+            "--lock",
+            lock,
+            "--cases",
+            "1",
+            "--seed",
+            "3",
+            "--results",
+            r.to_str().unwrap(),
+            "--junit",
+            j.to_str().unwrap(),
+        ]);
+        run.expect_code(3);
+        // Four kills, each a helper killed at its 1 s limit, and the rest.
+        assert!(started.elapsed() < Duration::from_secs(30), "{lock}");
+        let results: Value = serde_json::from_str(&std::fs::read_to_string(&r).unwrap())
+            .unwrap_or_else(|e| panic!("{lock}: results.json: {e}{}", run.context()));
+        assert!(
+            results["score"].as_f64().unwrap() < 100.0,
+            "{lock}: {results}"
+        );
+        let failed: Vec<&Value> = results["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "failed")
+            .collect();
+        assert!(
+            failed
+                .iter()
+                .any(|t| t["output"].as_str().unwrap().contains(reason)),
+            "{lock}: no failed test says {reason:?}: {results}"
+        );
+        let junit = std::fs::read_to_string(&j).unwrap();
+        assert!(
+            junit.contains("<failure") && junit.contains("booking grade"),
+            "{lock}: {junit}"
+        );
+        assert!(
+            !junit.contains("forged") && !run.stdout().contains("100/100"),
+            "{lock}"
+        );
+    }
+    // `prepare-forges` ended booking's process in its `prepare`, as a
+    // SIGKILL would: the next run sweeps what it left.
+    work.booking(&["--buyers", "2", "--lock", "sem"])
+        .expect_code(0);
+    work.assert_clean();
+}
+
+/// Ctrl-C while the parent waits on a `buyer_died` stuck on a semaphore:
+/// the run ends within a second of the signal, nothing left running.
+#[test]
+fn ctrl_c_during_a_hanging_buyer_died_ends_the_run_within_a_second() {
+    let work = Work::new();
+    let args = [
+        "--buyers",
+        "1",
+        "--kill",
+        "1",
+        "--lock",
+        "died-hangs",
+        "--delay",
+        "0",
+    ];
+    let live = Live::spawn(work.command(&args), &args);
+    // The one buyer dies at once; then the only child that can wait on a
+    // semaphore is the helper running `buyer_died`.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let helper = loop {
+        let waiting = children_of(live.pid()).into_iter().find(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/wchan")).is_ok_and(|w| w.contains("futex"))
+        });
+        if let Some(c) = waiting {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "no helper waiting in buyer_died");
+        std::thread::yield_now();
+    };
+    live.signal(Signal::SIGINT);
+    let (run, took) = live.finish_within(Duration::from_secs(10));
+    assert_eq!(run.code(), Some(130), "{}", run.context());
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?}{}",
+        run.context()
+    );
+    assert!(
+        run.stderr().contains("while the strategy's buyer_died ran"),
+        "{}",
+        run.context()
+    );
+    wait_until_gone(&[helper], Duration::from_secs(1)).expect("the helper is gone");
+    work.assert_clean();
+}
