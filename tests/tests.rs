@@ -12,6 +12,8 @@ mod support;
 
 #[path = "it/cli.rs"]
 mod cli;
+#[path = "it/escape.rs"]
+mod escape;
 #[path = "it/faults.rs"]
 mod faults;
 #[path = "it/grade.rs"]
