@@ -14,6 +14,8 @@ mod support;
 mod cli;
 #[path = "it/contain.rs"]
 mod contain;
+#[path = "it/escape.rs"]
+mod escape;
 #[path = "it/faults.rs"]
 mod faults;
 #[path = "it/grade.rs"]

@@ -13,8 +13,8 @@ use crate::judge::verdict::{Verdict, judge};
 use crate::lock::{Setup, Store};
 use crate::model::outcome::Outcome;
 use crate::model::stock::Stock;
-use crate::sys::SingleThreaded;
 use crate::sys::contain::{self, Call};
+use crate::sys::{Containment, SingleThreaded};
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -168,6 +168,11 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         (true, Some(url)) => Some(crate::lease::Server::new(url, cfg.lease)),
         (true, None) => return Err(needs_lock_server(cfg.strategy)),
     };
+    // Before any strategy code: every process the run creates, at any
+    // depth, is adopted by this one when orphaned, and swept when the run
+    // ends, on every path (see `sys::children`).
+    let containment =
+        Containment::begin().map_err(|e| Error::failed("PR_SET_CHILD_SUBREAPER", e))?;
     let setup = Setup {
         stock: ws.stock.clone(),
         repair: !cfg.faults.no_repair,
@@ -192,6 +197,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     // A clean-up that panics fails the run, after an interrupt or an error
     // of the run itself, which say more.
     let cleaned = strategy_code(Call::CleanUp, || drop(shared));
+    let swept = containment.end();
     let (
         Collected {
             outcomes,
@@ -211,6 +217,19 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
             ))
         })?;
     let mut events = events;
+    if swept.killed > 0 {
+        events.push(format!(
+            "killed {} left behind (the strategy's own; none may outlive the run)",
+            crate::judge::verdict::count(swept.killed as u64, "process", "processes")
+        ));
+    }
+    if swept.left > 0 {
+        events.push(format!(
+            "{} of the run could not be killed: still forking after {:?} of sweeping",
+            crate::judge::verdict::count(swept.left as u64, "process", "processes"),
+            crate::sys::children::SWEEP_WITHIN
+        ));
+    }
     if cfg.faults.pause > 0 {
         let ids: Vec<String> = cfg
             .faults

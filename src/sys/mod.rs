@@ -7,7 +7,8 @@
 //!
 //! * [`fork`] — the fork boundary: the only `fork`, the child's `_exit`,
 //!   the proof that the parent is single-threaded; [`children`] — the
-//!   parent's handle on its children (reaping, killing on drop);
+//!   parent's handle on its children (reaping, killing on drop), and the
+//!   sweep that leaves no process of a run behind;
 //!   [`spawner`] — parallel spawners for thousands of children;
 //! * [`channel`] — the outcome channel, whose kernel names each sender;
 //! * [`shm`] — anonymous shared memory; [`sem`] — a process-shared POSIX
@@ -37,7 +38,7 @@ pub mod spawner;
 pub mod sysv;
 
 pub use cells::{SharedCells, Turns, TurnsView};
-pub use children::Children;
+pub use children::{Children, Containment, Swept, become_subreaper, spawn_detached};
 pub use fork::{Ending, PANICKED, SingleThreaded, exit_child, flush, last_panic};
 pub use mutex::{Locked, RobustMutex};
 pub use sem::ShmSemaphore;

@@ -39,8 +39,9 @@ impl DerefMut for Buyers<'_> {
 impl Drop for Buyers<'_> {
     fn drop(&mut self) {
         self.children.kill_and_reap_all();
-        // A buyer's own children (a strategy that forks) were adopted by
-        // this process (a subreaper, see `fork.rs`): none outlives the run.
+        // A buyer's own processes, and the strategy's (a strategy that
+        // forks), were adopted by this process (a subreaper): none outlives
+        // the run, nor is left to touch the stock once it is read.
         self.children.kill_strays();
         for i in 0..self.children.len() {
             if self.children.ending(i) != Some(Ending::Exited(0)) {

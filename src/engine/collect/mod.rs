@@ -122,19 +122,36 @@ impl<'a> Collector<'a> {
         self.buyers.ending(i).is_some()
     }
 
-    /// Takes every message already waiting in `channel`, which does not
-    /// block (see [`Receiver::set_nonblocking`]).
+    /// Takes the messages already waiting in `channel`, which does not
+    /// block (see [`Receiver::set_nonblocking`]), for at most `LOOK_EVERY`:
+    /// a stream that never stops (a strategy's own processes flooding the
+    /// channel) must not keep the caller from its other work.
     pub fn take_waiting(&mut self, channel: &Receiver) {
+        self.take_waiting_until(channel, Instant::now() + LOOK_EVERY);
+    }
+
+    /// Takes the messages waiting in `channel` until none is left (returns
+    /// `true`) or `deadline` passes (`false`).
+    fn take_waiting_until(&mut self, channel: &Receiver, deadline: Instant) -> bool {
         let mut buf = std::mem::take(&mut self.buf);
-        while let Ok(Received::Message {
-            len,
-            sender,
-            truncated,
-        }) = channel.recv(&mut buf)
-        {
-            self.take(&buf[..len], sender, truncated);
+        let mut emptied = false;
+        while Instant::now() < deadline {
+            match channel.recv(&mut buf) {
+                Ok(Received::Message {
+                    len,
+                    sender,
+                    truncated,
+                }) => {
+                    self.take(&buf[..len], sender, truncated);
+                }
+                _ => {
+                    emptied = true;
+                    break;
+                }
+            }
         }
         self.buf = buf;
+        emptied
     }
 }
 
@@ -403,11 +420,22 @@ impl Collector<'_> {
     /// Every buyer is dead: takes what is already in the channel (records
     /// sent before dying), without waiting for an end-of-file that a
     /// process other than a buyer could withhold.
+    ///
+    /// Such processes (a strategy's own, left behind) are killed first:
+    /// then nothing more can arrive, and what is queued is finite (the
+    /// socket's buffer). The taking is bounded by `--timeout` all the same,
+    /// and a channel still not empty then is told in the events.
     pub fn drain(&mut self, channel: Receiver) {
+        self.buyers.kill_strays();
         if channel.set_nonblocking().is_err() {
             return;
         }
-        self.take_waiting(&channel);
+        if !self.take_waiting_until(&channel, Instant::now() + self.cfg.timeout) {
+            self.events.push(format!(
+                "the outcome channel was still not empty after {} of draining; the rest was dropped",
+                crate::engine::delay::fmt_duration(self.cfg.timeout)
+            ));
+        }
     }
 }
 

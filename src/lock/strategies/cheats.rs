@@ -17,6 +17,19 @@
 //!   strategy's state is dropped.
 //! * `leaves-child` — a correct `flock`, but every buyer starts a process
 //!   that outlives it: the parent is a subreaper and kills it.
+//! * `forks-chain` — a correct `flock`, but every buyer forks a chain of
+//!   20 sleeping processes, each the child of the one before, and buys
+//!   only once the deepest exists: a subreaper that kills its children a
+//!   fixed number of rounds misses the bottom of the chain; the sweep
+//!   loops until none is left.
+//! * `prepare-setsid` — a correct `flock`, but `prepare` (in the parent)
+//!   starts a helper that calls `setsid` and double-forks, a daemon that
+//!   belongs to no one: the parent is a subreaper before `prepare` runs,
+//!   so the helper is adopted, and swept.
+//! * `floods-channel` — a correct `flock`, but every buyer leaves six
+//!   processes that send on the outcome channel as fast as they can: they
+//!   are killed before the channel is drained, and the drain is bounded by
+//!   the watchdog's `--timeout`; their messages are rejected.
 //! * `starts-thread` — `prepare` starts a thread in the parent: the run
 //!   refuses to fork from a process with two threads.
 //! * `endless-points` — `lock` declares stepped-mode points for ever: each
@@ -38,7 +51,7 @@ use crate::lock::api::{Lock, Setup, Shared, Strategy};
 use crate::model::outcome::Outcome;
 use crate::lock::hooks::now_ns as monotonic_ns;
 use crate::model::stock::{self, Stock};
-use crate::sys::ShmSemaphore;
+use crate::sys::{ShmSemaphore, SingleThreaded, spawn_detached};
 use crate::error::{Error, Result};
 
 /// A hidden strategy that claims to be safe (also the rogue file's).
@@ -96,6 +109,123 @@ pub const LEAVES_CHILD: Strategy = cheat(
     |s| Ok(Box::new(Cheat::LeavesChild((super::file::STRATEGY.prepare)(s)?))),
 );
 
+/// `forks-chain`.
+pub const FORKS_CHAIN: Strategy = cheat(
+    "forks-chain",
+    "cheat: flock, and every buyer forks a chain of 20 sleeping processes",
+    |s| Ok(Box::new(Cheat::ForksChain((super::file::STRATEGY.prepare)(s)?))),
+);
+
+/// `prepare-setsid`.
+pub const PREPARE_SETSID: Strategy = cheat(
+    "prepare-setsid",
+    "cheat: flock, and prepare starts a setsid, double-forked helper",
+    |s| {
+        let inner = (super::file::STRATEGY.prepare)(s)?;
+        let proof = SingleThreaded::check().map_err(Error::Failed)?;
+        // The helper: a new session, a grandchild that sleeps, and an exit
+        // that orphans it — the classic daemon.
+        let helper = spawn_detached(&proof, || {
+            if nix::unistd::setsid().is_err() {
+                return 1;
+            }
+            match SingleThreaded::check() {
+                Ok(p) => spawn_detached(&p, sleep_as_stray).map_or(1, |_| 0),
+                Err(_) => 1,
+            }
+        })
+        .map_err(|e| Error::failed("forking the helper", e))?;
+        // Reaped as a daemon's starter is: the grandchild exists by then.
+        while let Err(nix::errno::Errno::EINTR) = nix::sys::wait::waitpid(helper, None) {}
+        Ok(Box::new(Cheat::PrepareSetsid(inner)))
+    },
+);
+
+/// `floods-channel`.
+pub const FLOODS_CHANNEL: Strategy = cheat(
+    "floods-channel",
+    "cheat: flock, and every buyer leaves processes flooding the outcome channel",
+    |s| Ok(Box::new(Cheat::FloodsChannel((super::file::STRATEGY.prepare)(s)?))),
+);
+
+/// How deep `forks-chain` forks.
+const CHAIN_DEPTH: u32 = 20;
+
+/// How many flooding processes each `floods-channel` buyer leaves.
+const FLOODERS: usize = 6;
+
+/// A left-behind process's life: named for whoever looks (`ps`), its
+/// output sent to `/dev/null` as a daemon's is (it holds no one's pipe
+/// open), it sleeps until killed.
+fn sleep_as_stray() -> i32 {
+    let _ = nix::sys::prctl::set_name(c"booking-stray");
+    detach_output();
+    loop {
+        std::thread::sleep(Duration::from_secs(600));
+    }
+}
+
+/// Points standard output and error at `/dev/null`.
+fn detach_output() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
+}
+
+/// Level `left` of a `forks-chain` chain: forks the next level, or, the
+/// deepest, writes a byte on `ready`; then sleeps.
+fn chain(left: u32, ready: &std::os::fd::OwnedFd) -> i32 {
+    let forked = left > 1
+        && SingleThreaded::check()
+            .is_ok_and(|p| spawn_detached(&p, || chain(left - 1, ready)).is_ok());
+    if !forked {
+        // The deepest (or a level that could not fork: the chain is then
+        // shorter, which the tests see in the count of processes killed).
+        let _ = nix::unistd::write(ready, b"!");
+    }
+    sleep_as_stray()
+}
+
+/// A `floods-channel` process: sends on every socket it holds (its end of
+/// the outcome channel) for ever; sleeps if the channel is gone.
+fn flood() -> i32 {
+    let _ = nix::sys::prctl::set_name(c"booking-flood");
+    detach_output();
+    let fds = sockets();
+    loop {
+        for &fd in &fds {
+            match send(fd, b"flood\n", MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return sleep_as_stray(),
+            }
+        }
+    }
+}
+
+/// Forks the processes a `forks-chain` or `floods-channel` buyer leaves.
+fn leave_behind(cheat: &Cheat) -> io::Result<()> {
+    let proof = SingleThreaded::check().map_err(io::Error::other)?;
+    match cheat {
+        Cheat::ForksChain(_) => {
+            let (r, w) = nix::unistd::pipe()?;
+            spawn_detached(&proof, || chain(CHAIN_DEPTH, &w))?;
+            drop(w);
+            // Buys only once the deepest level exists (or every level that
+            // could write is gone: end-of-file).
+            let mut byte = [0u8; 1];
+            while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(&r, &mut byte) {}
+            Ok(())
+        }
+        _ => {
+            for _ in 0..FLOODERS {
+                spawn_detached(&proof, flood)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// `endless-points`.
 pub const ENDLESS_POINTS: Strategy = cheat(
     "endless-points",
@@ -125,13 +255,20 @@ enum Cheat {
     FakesProgress(ShmSemaphore),
     RewritesStock(std::path::PathBuf, Stock),
     LeavesChild(Box<dyn Shared>),
+    ForksChain(Box<dyn Shared>),
+    PrepareSetsid(Box<dyn Shared>),
+    FloodsChannel(Box<dyn Shared>),
     EndlessPoints,
 }
 
 impl Shared for Cheat {
     fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
         let inner = match self {
-            Cheat::Twice(s) | Cheat::LeavesChild(s) => Some(s.open()?),
+            Cheat::Twice(s)
+            | Cheat::LeavesChild(s)
+            | Cheat::ForksChain(s)
+            | Cheat::PrepareSetsid(s)
+            | Cheat::FloodsChannel(s) => Some(s.open()?),
             _ => None,
         };
         Ok(Box::new(CheatLock {
@@ -246,6 +383,14 @@ impl Lock for CheatLock<'_> {
                 }
                 self.inner.as_mut().expect("flock").lock()
             }
+            Cheat::ForksChain(_) | Cheat::FloodsChannel(_) => {
+                if !self.done {
+                    self.done = true;
+                    leave_behind(self.cheat)?;
+                }
+                self.inner.as_mut().expect("flock").lock()
+            }
+            Cheat::PrepareSetsid(_) => self.inner.as_mut().expect("flock").lock(),
         }
     }
 
