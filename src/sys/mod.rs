@@ -12,7 +12,7 @@
 //! * [`channel`] — the outcome channel, whose kernel names each sender;
 //! * [`shm`] — anonymous shared memory; [`sem`] — a process-shared POSIX
 //!   semaphore in it; [`mutex`] — a robust process-shared mutex;
-//!   [`cells`] — per-buyer cells (stage, stepped turns);
+//!   [`cells`] — per-buyer cells (stage, stepped turns), shared words;
 //! * [`sysv`] — System V semaphores and their lease files;
 //! * [`signals`] — stop signals, the parent-death signal, the pause;
 //! * [`clock`] — `CLOCK_MONOTONIC`, the clock of every record.
@@ -30,7 +30,7 @@ pub mod signals;
 pub mod spawner;
 pub mod sysv;
 
-pub use cells::{SharedCells, Turns, TurnsView};
+pub use cells::{SharedCells, SharedWords, Turns, TurnsView};
 pub use children::Children;
 pub use fork::{Ending, PANICKED, SingleThreaded, exit_child, flush, last_panic};
 pub use mutex::{Locked, RobustMutex};
