@@ -26,6 +26,8 @@ mod handout;
 mod hostile;
 #[path = "it/judge.rs"]
 mod judge;
+#[path = "it/lab.rs"]
+mod lab;
 #[path = "it/pg.rs"]
 mod pg;
 #[path = "it/pool.rs"]

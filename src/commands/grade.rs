@@ -2,14 +2,19 @@
 //! autograder (Gradescope's `results.json`, JUnit XML).
 //!
 //! Graded items, 100 points:
-//! * **safety, free-running** (30): `--cases` scenarios of `check`'s kind
-//!   (arrivals spread, delays), none unsafe, failed, hung or short;
-//! * **safety, stepped** (30): as many stepped scenarios (uniform and PCT
+//! * **the lab's workload** (45): `--lab` rounds of the lab scenarios (the
+//!   README's 150 buyers, 1,000 buyers, over 1,000 queued at once,
+//!   holders stopped for 1.2 s, arrivals spread), none unsafe, failed,
+//!   hung or short. Weighed so that a lock wrong only at the lab's scale
+//!   scores at most 55, whatever else it passes;
+//! * **safety, free-running** (15): `--cases` scenarios of `check`'s kind
+//!   (arrivals spread, delays), the same demands;
+//! * **safety, stepped** (15): as many stepped scenarios (uniform and PCT
 //!   schedules), the same demands;
 //! * **a holder killed at hold, read, write, commit** (5 each): three
 //!   buyers kill themselves there; the run must finish (nobody hung),
 //!   stay safe, and leave a valid stock file;
-//! * **liveness** (20): 40 buyers, 10 tickets, 0–1 ms delays: every buyer
+//! * **liveness** (5): 40 buyers, 10 tickets, 0–1 ms delays: every buyer
 //!   finishes under the watchdog, every ticket is sold.
 //!
 //! Safety is demanded whatever the strategy claims: a strategy marked
@@ -61,10 +66,11 @@ pub struct Grade {
 }
 
 /// Points of each item.
-const FREE: f64 = 30.0;
-const STEPPED: f64 = 30.0;
+const LAB_POINTS: f64 = 45.0;
+const FREE: f64 = 15.0;
+const STEPPED: f64 = 15.0;
 const KILL: f64 = 5.0;
-const LIVENESS: f64 = 20.0;
+const LIVENESS: f64 = 5.0;
 
 /// What is wrong with a run the grade demands be safe, complete and
 /// selling `want` tickets, if anything.
@@ -118,13 +124,19 @@ fn judged(
 }
 
 /// Runs `scenarios` against `strategy`: the first problem (with its re-run
-/// line), if any.
+/// line), if any. A scenario this machine cannot fork is skipped, and
+/// `skipped` says why.
 fn scenarios(
     strategy: &'static Strategy,
     all: &[Scenario],
     timeout: Duration,
+    skipped: &mut Vec<String>,
 ) -> Result<Option<String>> {
     for s in all {
+        if let Some(why) = s.cannot_run() {
+            skipped.push(format!("{}: {why}", s.lab.unwrap_or("scenario")));
+            continue;
+        }
         let cfg = s.config(strategy, timeout, &Servers::NONE);
         let want = s.tickets.min(u64::from(s.buyers));
         let problem = judged(&cfg, |out| fault(out, want))?;
@@ -135,22 +147,94 @@ fn scenarios(
     Ok(None)
 }
 
-/// Grades `strategy` with `cases` scenarios of each kind drawn from `seed`.
+/// Every run of a grade: check's free and stepped scenarios (not its
+/// paused ones: a grade's faults are the kills), the lab's workload, a
+/// holder killed at each point, liveness.
+struct Plan {
+    free: Vec<Scenario>,
+    stepped: Vec<Scenario>,
+    lab: Vec<Scenario>,
+    kills: Vec<(KillPoint, Scenario)>,
+    liveness: Scenario,
+}
+
+impl Plan {
+    fn new(cases: usize, lab: usize, seed: u64) -> Self {
+        let mut free = Scenario::generate_both(seed, cases, SPACE);
+        let stepped = free[cases..2 * cases].to_vec();
+        free.truncate(cases);
+        Plan {
+            free,
+            stepped,
+            lab: Scenario::lab(seed, lab),
+            kills: KillPoint::ALL
+                .into_iter()
+                .map(|at| (at, Scenario::fixed(15, 20, 1_000, seed)))
+                .collect(),
+            liveness: Scenario::fixed(10, 40, 1_000, seed),
+        }
+    }
+
+    /// The time a grade may take: each run's own time on two cores plus
+    /// its watchdog (a hung run is stopped that long after its last
+    /// progress), summed.
+    fn budget(&self, timeout: Duration) -> Duration {
+        let kills = self.kills.iter().map(|(_, s)| s);
+        self.free
+            .iter()
+            .chain(&self.stepped)
+            .chain(&self.lab)
+            .chain(kills)
+            .chain([&self.liveness])
+            .map(|s| s.budget(timeout))
+            .sum()
+    }
+}
+
+/// The time budget of `booking grade` with these arguments (stated in its
+/// first line, and in docs/grading.md for the defaults).
+pub fn budget(cases: usize, lab: usize, seed: u64, timeout: Duration) -> Duration {
+    Plan::new(cases, lab, seed).budget(timeout)
+}
+
+/// Grades `strategy` with `cases` scenarios of each kind and `lab` rounds
+/// of the lab's workload, drawn from `seed`.
 ///
 /// # Errors
 /// Only when interrupted.
 pub fn grade(
     strategy: &'static Strategy,
     cases: usize,
+    lab: usize,
     seed: u64,
     timeout: Duration,
 ) -> Result<Grade> {
     let started = Instant::now();
-    // check's free and stepped scenarios (not its paused ones: a grade's
-    // faults are the kills below).
-    let all = Scenario::generate_both(seed, cases, SPACE);
-    let (free, stepped) = (&all[..cases], &all[cases..2 * cases]);
+    let plan = Plan::new(cases, lab, seed);
+    let budget = plan.budget(timeout);
+    let mut skipped = Vec::new();
+    let lab_problem = if lab == 0 {
+        Some("not run (--lab 0): full marks need the lab's workload".into())
+    } else {
+        scenarios(strategy, &plan.lab, timeout, &mut skipped)?
+    };
+    let lab_ok = match skipped.len() {
+        0 => "every scenario was safe, complete, and sold every ticket it could".to_string(),
+        _ => format!(
+            "every scenario run was safe, complete, and sold every ticket it could; {}",
+            skipped.join("; ")
+        ),
+    };
     let mut tests = vec![
+        item(
+            format!(
+                "the lab's workload: {} (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread)",
+                count(plan.lab.len() as u64, "scenario", "scenarios")
+            ),
+            LAB_POINTS,
+            lab_problem,
+            lab_ok,
+        ),
         item(
             format!(
                 "safety: {}",
@@ -161,7 +245,7 @@ pub fn grade(
                 )
             ),
             FREE,
-            scenarios(strategy, free, timeout)?,
+            scenarios(strategy, &plan.free, timeout, &mut skipped)?,
             "every scenario was safe, complete, and sold every ticket it could".into(),
         ),
         item(
@@ -170,13 +254,12 @@ pub fn grade(
                 count(cases as u64, "stepped scenario", "stepped scenarios")
             ),
             STEPPED,
-            scenarios(strategy, stepped, timeout)?,
+            scenarios(strategy, &plan.stepped, timeout, &mut skipped)?,
             "every interleaving tried was safe, complete, and sold every ticket it could".into(),
         ),
     ];
-    for at in KillPoint::ALL {
-        let mut cfg =
-            Scenario::fixed(15, 20, 1_000, seed).config(strategy, timeout, &Servers::NONE);
+    for (at, scenario) in &plan.kills {
+        let (at, mut cfg) = (*at, scenario.config(strategy, timeout, &Servers::NONE));
         cfg.faults.kill = 3;
         cfg.faults.kill_at = at;
         let problem = judged(&cfg, |out| {
@@ -189,7 +272,7 @@ pub fn grade(
             "three buyers died there; the rest finished and the verdict is safe".into(),
         ));
     }
-    let cfg = Scenario::fixed(10, 40, 1_000, seed).config(strategy, timeout, &Servers::NONE);
+    let cfg = plan.liveness.config(strategy, timeout, &Servers::NONE);
     let problem = judged(&cfg, |out| fault(out, 10))?;
     tests.push(item(
         "liveness: 40 buyers, 10 tickets, every buyer finishes".into(),
@@ -203,9 +286,11 @@ pub fn grade(
         score,
         execution_time: started.elapsed().as_secs_f64(),
         output: format!(
-            "booking grade --lock {} --seed {seed}: {score:.0}/100, {passed} of {} tests passed{}",
+            "booking grade --lock {} --seed {seed}: {score:.0}/100, {passed} of {} tests passed in {:.0} s of a {:.0} s budget{}",
             strategy.name,
             tests.len(),
+            started.elapsed().as_secs_f64(),
+            budget.as_secs_f64(),
             if strategy.safe {
                 ""
             } else {
@@ -375,7 +460,13 @@ pub fn command(args: &GradeArgs) -> Result<i32> {
     let pairs: Vec<(&Path, &Path)> = ready.iter().map(output::Staged::paths).collect();
     let last_words = LastWords::register(&pairs)
         .map_err(|e| Error::failed("registering the unfinished grade", e))?;
-    let g = match grade(strategy, args.cases as usize, seed, args.timeout) {
+    let g = match grade(
+        strategy,
+        args.cases as usize,
+        args.lab as usize,
+        seed,
+        args.timeout,
+    ) {
         Ok(g) => g,
         Err(e) => {
             let why = format!("the grade did not finish: {e}");

@@ -14,6 +14,19 @@
 //! only gets slower; a lease (`redis-lease`) expires under the sleeper and
 //! the next buyer reads the same count, a race made certain by a window of
 //! 90 ms.
+//!
+//! The small scenarios find short counterexamples; they cannot reach a lock
+//! that is only wrong at scale. So every `check` and `grade` also runs the
+//! **lab's workload** ([`Scenario::lab`]): the README's own command (150
+//! buyers, 100 tickets, 1–5 ms), 1,000 buyers, a crowd of more than 1,000
+//! buyers all queued at once (more than any fixed-size structure up to
+//! 1,000 slots), holders stopped for [`HELD_PAUSE_MS`] (more than any
+//! "the holder must be dead" timeout up to a second), and arrivals spread
+//! so that the lock idles and is taken again by clumps of buyers. Counts are
+//! drawn from the seed over the whole range, so a strategy cannot know a
+//! test by its ticket or buyer count. These runs have [`LAB_WATCHDOG`] times
+//! the watchdog (10 s for the default 2 s, a plain run's default): a
+//! thousand pollers on two cores are slow, not hung.
 
 use std::time::Duration;
 
@@ -68,7 +81,27 @@ pub struct Scenario {
     /// reading the stock, and a lease lasts a tenth of it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_ms: Option<u64>,
+    /// A lab scenario: its workload's name (`readme`, `thousand`, `crowd`,
+    /// `held`, `spread`; see [`Scenario::lab`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lab: Option<&'static str>,
+    /// A `held` scenario: [`HELD_PAUSED`] buyers stop (`SIGSTOP`) this long
+    /// just after they take the lock (`--pause-at hold`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_ms: Option<u64>,
 }
+
+/// How long a `held` lab scenario stops a holder: more than a second, so a
+/// lock that takes over from a holder it presumes dead after up to a
+/// second is caught.
+pub const HELD_PAUSE_MS: u64 = 1_200;
+/// How many holders a `held` lab scenario stops: two, so one of them at
+/// least has buyers waiting behind it (only one can be the last).
+pub const HELD_PAUSED: u32 = 2;
+/// How many times the watchdog a lab scenario runs under.
+pub const LAB_WATCHDOG: u32 = 5;
+/// The lab scenarios of one round, in order.
+pub const LAB: [&str; 5] = ["readme", "thousand", "crowd", "held", "spread"];
 
 /// How long a paused scenario stops each buyer.
 pub const PAUSE_MS: u64 = 100;
@@ -123,6 +156,8 @@ impl Scenario {
             spawners: Some(spawners_of(seed)),
             pool: None,
             pause_ms: None,
+            lab: None,
+            held_ms: None,
         }
     }
 
@@ -142,6 +177,8 @@ impl Scenario {
             spawners: None,
             pool: None,
             pause_ms: None,
+            lab: None,
+            held_ms: None,
         }
     }
 
@@ -173,7 +210,120 @@ impl Scenario {
             spawners: None,
             pool: None,
             pause_ms: None,
+            lab: None,
+            held_ms: None,
         }
+    }
+
+    /// The lab scenario `name` (one of [`LAB`]), its counts drawn from
+    /// `rng`; all but `spread` arrive at once:
+    /// * `readme` — the README's `booking --buyers 150`: 150 buyers, 100
+    ///   tickets, the default delay of 1–5 ms;
+    /// * `thousand` — 1,000 buyers for 100–300 tickets, 1–5 ms;
+    /// * `crowd` — 1,001–1,100 buyers for 100–200 tickets, 2–6 ms: the
+    ///   holds with tickets last far longer than the whole crowd takes to
+    ///   reach the lock, so more than 1,000 wait at once;
+    /// * `held` — 41–300 buyers for 41–300 tickets, 1–5 ms, and
+    ///   [`HELD_PAUSED`] holders stopped for [`HELD_PAUSE_MS`] just after
+    ///   they take the lock, the others waiting behind them;
+    /// * `spread` — 41–1,000 buyers for 0–1,000 tickets, 1–5 ms, arriving
+    ///   over 0–200 ms: the lock idles and is taken again by clumps.
+    pub fn lab_one(rng: &mut seed::SeededRng, name: &'static str) -> Self {
+        let (tickets, buyers, delay, arrival_ms, held) = match name {
+            "readme" => (100, 150, (1, 5), 0, None),
+            "thousand" => (between(rng, 100, 300), 1_000, (1, 5), 0, None),
+            "crowd" => (
+                between(rng, 100, 200),
+                between(rng, 1_001, 1_100),
+                (2, 6),
+                0,
+                None,
+            ),
+            "held" => (
+                between(rng, 41, 300),
+                between(rng, 41, 300),
+                (1, 5),
+                0,
+                Some(HELD_PAUSE_MS),
+            ),
+            "spread" => (
+                between(rng, 0, 1_000),
+                between(rng, 41, 1_000),
+                (1, 5),
+                200,
+                None,
+            ),
+            other => panic!("no lab scenario {other}"),
+        };
+        Scenario {
+            delay_min_us: delay.0 * 1_000,
+            arrival_max_us: arrival_ms * 1_000,
+            lab: Some(name),
+            held_ms: held,
+            ..Scenario::fixed(
+                tickets,
+                buyers as u32,
+                delay.1 * 1_000,
+                between(rng, 0, MAX_SEED),
+            )
+        }
+    }
+
+    /// `rounds` rounds of the lab's workload ([`LAB`], in order), their
+    /// counts drawn with a generator seeded by `seed`.
+    pub fn lab(seed: u64, rounds: usize) -> Vec<Self> {
+        let mut rng = seed::rng(seed, seed::stream::SCENARIOS + 3);
+        (0..rounds)
+            .flat_map(|_| LAB)
+            .map(|name| Scenario::lab_one(&mut rng, name))
+            .collect()
+    }
+
+    /// Why this machine cannot run this scenario, if it cannot: more
+    /// buyers than the process limit (`ulimit -u`) leaves room for. Root
+    /// is not held to the limit.
+    pub fn cannot_run(&self) -> Option<String> {
+        use nix::sys::resource::{Resource, getrlimit};
+        if nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        let (soft, _) = getrlimit(Resource::RLIMIT_NPROC).ok()?;
+        // The parent, spawners and a margin for the user's other processes.
+        let needed = u64::from(self.buyers) + 64;
+        (soft != nix::sys::resource::RLIM_INFINITY && soft < needed).then(|| {
+            format!(
+                "skipped: {} buyers need {needed} processes, `ulimit -u` allows {soft}",
+                self.buyers
+            )
+        })
+    }
+
+    /// What one run of this scenario may take on two cores, watchdog
+    /// included: its arrivals, its holds one after another (a sale holds
+    /// up to the longest delay; a stepped run's time is the parent's
+    /// choices, a few ms a buyer), its pauses, a millisecond a buyer to
+    /// fork and reap, and the watchdog it runs under (a hang is stopped
+    /// that long after the last progress).
+    pub fn budget(&self, timeout: Duration) -> Duration {
+        let sold = self.tickets.min(u64::from(self.buyers)) as u32;
+        let hold = match self.stepped() {
+            true => Duration::from_millis(5),
+            false => Duration::from_micros(self.delay_max_us),
+        };
+        let paused = match (self.held_ms, self.pause_ms) {
+            (Some(ms), _) => Duration::from_millis(ms) * HELD_PAUSED,
+            (None, Some(ms)) => Duration::from_millis(ms) * self.buyers,
+            (None, None) => Duration::ZERO,
+        };
+        let watchdog = match self.lab {
+            Some(_) => timeout * LAB_WATCHDOG,
+            None => timeout,
+        };
+        Duration::from_micros(self.arrival_max_us)
+            + hold * sold
+            + paused
+            + Duration::from_millis(u64::from(self.buyers))
+            + watchdog
     }
 
     /// `count` free-running scenarios drawn from `space`, then `count`
@@ -258,6 +408,14 @@ impl Scenario {
             cfg.faults.pause_for = Duration::from_millis(ms);
             cfg.lease = Duration::from_millis(ms / 10);
         }
+        if let Some(ms) = self.held_ms {
+            cfg.faults.pause = HELD_PAUSED.min(self.buyers);
+            cfg.faults.pause_at = KillPoint::Hold;
+            cfg.faults.pause_for = Duration::from_millis(ms);
+        }
+        if self.lab.is_some() {
+            return cfg.with_timeout(timeout * LAB_WATCHDOG);
+        }
         cfg.with_timeout(timeout)
     }
 }
@@ -294,6 +452,8 @@ mod tests {
             spawners: None,
             pool: None,
             pause_ms: None,
+            lab: None,
+            held_ms: None,
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(
@@ -302,5 +462,26 @@ mod tests {
         );
         assert_eq!(s.delay().to_string().parse::<Delay>(), Ok(s.delay()));
         assert_eq!(s.arrival().to_string().parse::<Delay>(), Ok(s.arrival()));
+    }
+
+    /// The lab's round reaches what the lab test runs by hand: the
+    /// README's 150 buyers for 100 tickets released at once (more than any
+    /// 64-slot ring), and holders stopped for over a second with buyers
+    /// behind them (longer than a 300 ms takeover).
+    #[test]
+    fn a_lab_round_holds_the_readme_and_a_held_scenario() {
+        let round = Scenario::lab(1, 1);
+        assert_eq!(round.len(), LAB.len());
+        let by = |name: &str| round.iter().find(|s| s.lab == Some(name)).unwrap();
+        let readme = by("readme");
+        assert_eq!(
+            (readme.buyers, readme.tickets, readme.arrival_max_us),
+            (150, 100, 0)
+        );
+        let held = by("held");
+        assert!(held.held_ms.is_some_and(|ms| ms >= 1_000), "{held:?}");
+        assert!(held.buyers > HELD_PAUSED, "{held:?}");
+        assert!(by("crowd").buyers > 1_000 && by("thousand").buyers == 1_000);
+        assert_eq!(round, Scenario::lab(1, 1), "seeded");
     }
 }

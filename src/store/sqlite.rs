@@ -56,7 +56,7 @@ pub fn connect(path: &Path) -> io::Result<Connection> {
 }
 
 /// The longest pause between two tries of a locked database.
-const MAX_PAUSE: Duration = Duration::from_millis(1);
+const MAX_PAUSE: Duration = Duration::from_millis(10);
 
 /// SQLite's busy handler: called with the number of tries so far, sleeps
 /// 20 µs, doubling up to [`MAX_PAUSE`], and gives up (`SQLITE_BUSY`) after
@@ -66,7 +66,7 @@ fn retry(tries: i32) -> bool {
     if u128::try_from(tries).unwrap_or(0) > limit {
         return false;
     }
-    let pause = Duration::from_micros(20u64 << tries.clamp(0, 6)).min(MAX_PAUSE);
+    let pause = Duration::from_micros(20u64 << tries.clamp(0, 9)).min(MAX_PAUSE);
     std::thread::sleep(pause);
     true
 }

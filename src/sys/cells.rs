@@ -1,11 +1,11 @@
 //! Cells in shared memory made before the forks: one byte per buyer for its
-//! stage, and stepped mode's turns (a slot per buyer: where it paused, and
+//! stage, words for a strategy's own state, and stepped mode's turns (a slot per buyer: where it paused, and
 //! the semaphore it waits on for its turn).
 
 use std::io;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::libc;
@@ -14,52 +14,84 @@ use nix::unistd::{Pid, getpid};
 
 use super::shm::map_anonymous;
 
-/// One byte per buyer in anonymous `MAP_SHARED` memory, made before the
-/// forks: each buyer writes where it is (see [`super::buyer::Stage`]), the parent
-/// reads it to say what stuck buyers were stuck on. Shared, not private,
-/// so a child's writes are not copied away from the parent by fork.
-pub struct SharedCells {
-    ptr: NonNull<AtomicU8>,
+/// Atomics in anonymous `MAP_SHARED` memory made before the forks, all 0
+/// at first: shared, not private, so a child's writes are not copied away
+/// from the parent (or its siblings) by fork. Read as a slice of `A`.
+///
+/// [`SharedCells`] is one byte per buyer: each buyer writes where it is
+/// (see `engine::buyer::Stage`), the parent reads it to say what stuck
+/// buyers were stuck on. [`SharedWords`] is 64-bit words, for a strategy
+/// that keeps a lock's state in plain shared memory (a ticket counter, a
+/// ring of flags, an owner word).
+pub struct SharedAtoms<A: Atom> {
+    ptr: NonNull<A>,
     len: usize,
 }
 
-impl SharedCells {
-    /// `len` cells, all 0.
+/// One byte per buyer: see [`SharedAtoms`].
+pub type SharedCells = SharedAtoms<AtomicU8>;
+/// 64-bit words: see [`SharedAtoms`].
+pub type SharedWords = SharedAtoms<AtomicU64>;
+
+/// An atomic integer type, for which zero bytes are a valid value and
+/// whose layout is that of its integer (sealed: the floor's own).
+pub trait Atom: atom::Sealed {}
+impl Atom for AtomicU8 {}
+impl Atom for AtomicU64 {}
+mod atom {
+    pub trait Sealed {}
+    impl Sealed for std::sync::atomic::AtomicU8 {}
+    impl Sealed for std::sync::atomic::AtomicU64 {}
+}
+
+impl<A: Atom> SharedAtoms<A> {
+    /// `len` atomics, all 0.
     ///
     /// # Errors
     /// Any error of `mmap`.
     pub fn new(len: usize) -> io::Result<Self> {
-        let bytes = NonZeroUsize::new(len.max(1)).expect("at least one byte");
-        let ptr = map_anonymous(bytes, MapFlags::MAP_SHARED)?;
-        Ok(SharedCells {
+        let ptr = map_anonymous(Self::bytes(len), MapFlags::MAP_SHARED)?;
+        Ok(SharedAtoms {
             ptr: ptr.cast(),
             len,
         })
     }
 
-    fn cells(&self) -> &[AtomicU8] {
-        // SAFETY: the mapping holds `len` zero-initialised bytes for the life
-        // of `self`; AtomicU8 has the layout of u8 and every bit pattern is
-        // valid; all access goes through atomics.
+    fn bytes(len: usize) -> NonZeroUsize {
+        NonZeroUsize::new((len * std::mem::size_of::<A>()).max(1)).expect("at least one byte")
+    }
+}
+
+impl<A: Atom> std::ops::Deref for SharedAtoms<A> {
+    type Target = [A];
+
+    fn deref(&self) -> &[A] {
+        // SAFETY: the mapping holds `len` zero-initialised, page-aligned
+        // `A`s for the life of `self`; an `Atom` has the layout of its
+        // integer and every bit pattern (zero included) is valid; all
+        // access goes through atomics, so sharing with other processes is
+        // no data race.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
+}
 
+impl SharedCells {
     /// Sets cell `i`.
     pub fn set(&self, i: usize, value: u8) {
-        self.cells()[i].store(value, Ordering::Relaxed);
+        self[i].store(value, Ordering::Relaxed);
     }
 
     /// Reads cell `i`.
     pub fn get(&self, i: usize) -> u8 {
-        self.cells()[i].load(Ordering::Relaxed)
+        self[i].load(Ordering::Relaxed)
     }
 }
 
-impl Drop for SharedCells {
+impl<A: Atom> Drop for SharedAtoms<A> {
     fn drop(&mut self) {
-        // SAFETY: `ptr` is the start of a live mapping of at least `len`
+        // SAFETY: `ptr` is the start of a live mapping of `bytes(len)`
         // bytes made in `new`; no reference into it outlives `self`.
-        let _ = unsafe { munmap(self.ptr.cast(), self.len.max(1)) };
+        let _ = unsafe { munmap(self.ptr.cast(), Self::bytes(self.len).get()) };
     }
 }
 

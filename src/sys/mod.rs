@@ -13,7 +13,7 @@
 //! * [`channel`] — the outcome channel, whose kernel names each sender;
 //! * [`shm`] — anonymous shared memory; [`sem`] — a process-shared POSIX
 //!   semaphore in it; [`mutex`] — a robust process-shared mutex;
-//!   [`cells`] — per-buyer cells (stage, stepped turns);
+//!   [`cells`] — per-buyer cells (stage, stepped turns), shared words;
 //! * [`sysv`] — System V semaphores and their lease files;
 //! * [`privilege`] — what a buyer gives up after the fork (capabilities);
 //! * [`proc`] — what `/proc` tells of a child: asleep, and waiting for
@@ -37,7 +37,7 @@ pub mod signals;
 pub mod spawner;
 pub mod sysv;
 
-pub use cells::{SharedCells, Turns, TurnsView};
+pub use cells::{SharedCells, SharedWords, Turns, TurnsView};
 pub use children::{Children, Containment, Swept, become_subreaper, spawn_detached};
 pub use fork::{Ending, PANICKED, SingleThreaded, exit_child, flush, last_panic};
 pub use mutex::{Locked, RobustMutex};

@@ -122,6 +122,8 @@ fn a_hanging_strategy_is_graded_not_waited_for() {
         "3",
         "--timeout",
         "1s",
+        "--lab",
+        "0",
         "--json",
     ]);
     run.expect_code(3);

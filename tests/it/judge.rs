@@ -111,6 +111,8 @@ fn a_hanging_strategy_does_not_lose_the_report() {
                 &seed,
                 "--timeout",
                 "1s",
+                "--lab",
+                "0",
                 "--json",
             ],
             limit,

@@ -65,6 +65,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         .then(|| booking::commands::scenario::spawners_of(seed)),
                     pool: pool.filter(|_| step_seed.is_none()),
                     pause_ms: None,
+                    lab: None,
+                    held_ms: None,
                 }
             },
         )

@@ -36,6 +36,8 @@ fn paused_run(work: &Work, redis: &Redis, lock: &str) -> (serde_json::Value, u64
         "50ms",
         "--lock-server",
         &redis.url,
+        "--lab",
+        "0",
         "--json",
     ]);
     run.expect_code(0);
@@ -197,7 +199,7 @@ fn a_leased_strategy_needs_a_lock_server() {
     let run = work.booking(&["compare", "--lock", "redis-lease", "--buyers", "2"]);
     run.expect_code(2);
     let run = work.booking(&[
-        "check", "--lock", "file", "--cases", "1", "--seed", "1", "--json",
+        "check", "--lock", "file", "--cases", "1", "--seed", "1", "--lab", "0", "--json",
     ]);
     run.expect_code(0);
     let run = work.booking(&[

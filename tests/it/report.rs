@@ -13,7 +13,9 @@ use crate::support::{Work, strategies, u};
 #[test]
 fn check_catches_none_and_clears_the_safe_strategies() {
     let work = Work::new();
-    let run = work.booking(&["check", "--cases", "12", "--seed", "7", "--json"]);
+    let run = work.booking(&[
+        "check", "--cases", "12", "--seed", "7", "--lab", "0", "--json",
+    ]);
     run.expect_code(0);
     let r: Value = serde_json::from_slice(&run.out.stdout).unwrap();
     let rows = r["strategies"].as_array().unwrap();
@@ -62,7 +64,9 @@ fn check_catches_none_and_clears_the_safe_strategies() {
 #[test]
 fn check_json_is_quiet_and_lock_selects() {
     let work = Work::new();
-    let run = work.booking(&["check", "--lock", "sem", "--cases", "2", "--json"]);
+    let run = work.booking(&[
+        "check", "--lock", "sem", "--cases", "2", "--lab", "0", "--json",
+    ]);
     let r = run.json();
     assert_eq!(r["strategies"].as_array().unwrap().len(), 1);
     assert!(run.stderr().is_empty(), "{}", run.context());

@@ -233,6 +233,8 @@ fn check_counterexamples_re_run_exactly() {
         "4",
         "--seed",
         "1",
+        "--lab",
+        "0",
         "--json",
     ]);
     run.expect_code(0);

@@ -122,7 +122,7 @@ impl Lock for ExclLock<'_> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_micros(500));
+                    pause = (pause * 2).min(Duration::from_millis(10));
                 }
                 Err(e) => return Err(e),
             }

@@ -1,0 +1,112 @@
+//! The lab's workload: locks that are only wrong at the lab's scale (the
+//! hidden `ticket-ring` and `timeout-takeover`) are caught by the lab's
+//! scenarios, and a correct lock keeps its claim through `check`'s.
+
+use serde_json::Value;
+
+use crate::support::{Work, u};
+
+/// Each lock through the one lab scenario that reaches its bug, run as
+/// `check` runs it (its re-run line); the race is certain there, so one
+/// run suffices:
+/// * `ticket-ring` is exact up to 64 buyers holding or waiting; the
+///   `readme` scenario releases 150 at once for 100 tickets held 1–5 ms
+///   each, so every ticket `t` below 86 shares its slot with a `t + 64`
+///   already waiting, and two buyers enter together;
+/// * `timeout-takeover` is exact for holds under 300 ms; the `held`
+///   scenario stops two holders for 1.2 s, and at most one of them can be
+///   the last to take the lock, so buyers wait 300 ms behind the other and
+///   take it over: two sections overlap.
+///
+/// Within their limits both are correct (64 buyers; no pause), which is
+/// why the small scenarios of `check` cannot catch them.
+#[test]
+fn the_lab_scenarios_reach_what_the_small_ones_cannot() {
+    let work = Work::new();
+    let run = |args: &[&str]| -> Value {
+        let run = work.booking(args);
+        run.report()
+    };
+    let ring = run(&[
+        "--buyers",
+        "150",
+        "--tickets",
+        "100",
+        "--lock",
+        "ticket-ring",
+        "--timeout",
+        "500ms",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(ring["status"], "unsafe", "{ring}");
+    let small = run(&[
+        "--buyers",
+        "64",
+        "--lock",
+        "ticket-ring",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(small["status"], "safe", "64 waiters fit the ring: {small}");
+    let held = run(&[
+        "--buyers",
+        "120",
+        "--tickets",
+        "100",
+        "--lock",
+        "timeout-takeover",
+        "--pause",
+        "2",
+        "--pause-at",
+        "hold",
+        "--pause-for",
+        "1200ms",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(held["status"], "unsafe", "{held}");
+    assert!(u(&held, "overlapping") >= 2, "{held}");
+    let unpaused = run(&[
+        "--buyers",
+        "150",
+        "--lock",
+        "timeout-takeover",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(unpaused["status"], "safe", "holds under 300 ms: {unpaused}");
+    work.assert_clean();
+}
+
+/// A correct lock keeps its claim through the lab's workload in `check`:
+/// 1 free, 1 stepped, 1 paused and the 5 lab scenarios (each skipped only
+/// where the process limit cannot start it), none with a problem.
+#[test]
+fn a_correct_lock_passes_the_lab() {
+    let work = Work::new();
+    let run = work.booking(&[
+        "check", "--lock", "sem", "--cases", "1", "--seed", "2", "--json",
+    ]);
+    let r = run.json();
+    let s = r["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["strategy"] == "sem")
+        .unwrap_or_else(|| panic!("sem not checked: {r}"));
+    let ran = u(s, "scenarios") + u(s, "skipped_scenarios");
+    assert_eq!(ran, 8, "{}", run.context());
+    assert_eq!(s["kept_claim"], true, "{}", run.context());
+    assert!(s["smallest_problem"].is_null(), "{}", run.context());
+    assert!(
+        run.stdout().contains("\"lab_rounds\": 1"),
+        "{}",
+        run.context()
+    );
+    work.assert_clean();
+}
