@@ -22,6 +22,8 @@ fn check_reports_a_panicking_prepare_and_goes_on_with_the_next_strategy() {
         "1",
         "--seed",
         "7",
+        "--lab",
+        "0",
     ]);
     run.expect_code(3);
     let out = run.stdout();
@@ -69,6 +71,8 @@ fn grade_writes_each_strategy_failure_and_exits_3() {
             "1",
             "--seed",
             "3",
+            "--lab",
+            "0",
             "--results",
             r.to_str().unwrap(),
             "--junit",

@@ -36,8 +36,6 @@ fn paused_run(work: &Work, redis: &Redis, lock: &str) -> (serde_json::Value, u64
         "50ms",
         "--lock-server",
         &redis.url,
-        "--lab",
-        "0",
         "--json",
     ]);
     run.expect_code(0);
@@ -154,6 +152,8 @@ fn check_catches_the_lease_and_passes_the_fence() {
         "7",
         "--lock-server",
         &redis.url,
+        "--lab",
+        "0",
         "--json",
     ]);
     run.expect_code(0);
