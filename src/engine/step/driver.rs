@@ -13,14 +13,17 @@ use crate::sys::channel::Receiver;
 use crate::sys::{self, Turns};
 
 /// How long a buyer given a turn may sleep without reaching its next point
-/// before it counts as blocked. A step that is not blocked takes tens of
-/// microseconds; a strategy that polls (`excl`) sleeps at most 500 µs
-/// between tries.
+/// before it counts as blocked (and only if it sleeps in a call that waits
+/// for another, see [`blocked`]). A step that is not blocked takes tens of
+/// microseconds.
 const SETTLE: Duration = Duration::from_millis(3);
 
 /// After a release, how long to wait for a blocked buyer to wake and reach
-/// its next point before the next step.
-const WAKE: Duration = Duration::from_millis(5);
+/// its next point before the next step: longer than the longest sleep of a
+/// lock that polls (`excl` backs off up to 10 ms between tries, SQLite's
+/// busy handler too), so a poller that the release lets in is seen taking
+/// the lock at this step, not at a later one.
+const WAKE: Duration = Duration::from_millis(12);
 
 /// How often quiescence is looked at.
 const LOOK: Duration = Duration::from_micros(100);
