@@ -161,3 +161,38 @@ fn ctrl_c_during_a_hanging_buyer_died_ends_the_run_within_a_second() {
     wait_until_gone(&[helper], Duration::from_secs(1)).expect("the helper is gone");
     work.assert_clean();
 }
+
+/// Ctrl-C while the strategy's `prepare` waits for ever on a semaphore, in
+/// booking's own process (it cannot move to a helper: its state must live
+/// in the parent): the tick ends booking within a second of the signal.
+#[test]
+fn ctrl_c_during_a_hanging_prepare_ends_the_run_within_a_second() {
+    let work = Work::new();
+    let args = ["--buyers", "2", "--lock", "prepare-hangs"];
+    let live = Live::spawn(work.command(&args), &args);
+    // Waiting in `prepare`: booking itself asleep on a futex, no buyer yet.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(format!("/proc/{}/wchan", live.pid()))
+        .is_ok_and(|w| w.contains("futex"))
+    {
+        assert!(Instant::now() < deadline, "booking never waited in prepare");
+        std::thread::yield_now();
+    }
+    assert!(
+        children_of(live.pid()).is_empty(),
+        "no buyer before prepare"
+    );
+    live.signal(Signal::SIGINT);
+    let (run, took) = live.finish_within(Duration::from_secs(10));
+    assert_eq!(run.code(), Some(130), "{}", run.context());
+    assert!(
+        took < Duration::from_secs(1),
+        "took {took:?}{}",
+        run.context()
+    );
+    assert!(run.stderr().contains("prepare"), "{}", run.context());
+    // Ended inside strategy code, as by SIGKILL: the next run sweeps.
+    work.booking(&["--buyers", "2", "--lock", "sem"])
+        .expect_code(0);
+    work.assert_clean();
+}

@@ -9,6 +9,9 @@
 //! * `died-hangs` — `buyer_died` waits on a semaphore nobody posts: the
 //!   helper is killed at its limit, a FAILED run; Ctrl-C meanwhile ends
 //!   the run at once;
+//! * `prepare-hangs` — `prepare` waits on a semaphore nobody posts:
+//!   Ctrl-C ends booking within a second all the same (and the 10 s limit
+//!   would end it without);
 //! * `prepare-forges` — `prepare` prints a 100/100 report, writes it over
 //!   the `--results` and `--junit` files it finds on the command line, and
 //!   exits 0: booking's process ends with a failing status and its own
@@ -45,6 +48,17 @@ pub const DIED_HANGS: Strategy = rogue(
     "died-hangs",
     "rogue: a semaphore whose buyer_died() waits for ever (tests containment)",
     |setup| Rogue::prepare(setup, Died::Hangs),
+);
+
+/// `prepare-hangs`.
+pub const PREPARE_HANGS: Strategy = rogue(
+    "prepare-hangs",
+    "rogue: prepare() waits for ever (tests containment)",
+    |_| {
+        let never = ShmSemaphore::create_unique(0).map_err(|e| Error::Failed(e.to_string()))?;
+        never.wait().map_err(|e| Error::Failed(e.to_string()))?;
+        Err(Error::Failed("a semaphore nobody posts was posted".into()))
+    },
 );
 
 /// `prepare-forges`.
