@@ -145,19 +145,7 @@ fn ctrl_c_during_a_hanging_buyer_died_ends_the_run_within_a_second() {
         assert!(Instant::now() < deadline, "no helper waiting in buyer_died");
         std::thread::yield_now();
     };
-    live.signal(Signal::SIGINT);
-    let (run, took) = live.finish_within(Duration::from_secs(10));
-    assert_eq!(run.code(), Some(130), "{}", run.context());
-    assert!(
-        took < Duration::from_secs(1),
-        "took {took:?}{}",
-        run.context()
-    );
-    assert!(
-        run.stderr().contains("while the strategy's buyer_died ran"),
-        "{}",
-        run.context()
-    );
+    interrupt_within_a_second(live, "while the strategy's buyer_died ran");
     wait_until_gone(&[helper], Duration::from_secs(1)).expect("the helper is gone");
     work.assert_clean();
 }
@@ -182,6 +170,16 @@ fn ctrl_c_during_a_hanging_prepare_ends_the_run_within_a_second() {
         children_of(live.pid()).is_empty(),
         "no buyer before prepare"
     );
+    interrupt_within_a_second(live, "prepare");
+    // Ended inside strategy code, as by SIGKILL: the next run sweeps.
+    work.booking(&["--buyers", "2", "--lock", "sem"])
+        .expect_code(0);
+    work.assert_clean();
+}
+
+/// Sends SIGINT to `live` and checks that it ends within a second with
+/// exit code 130, its message naming `while`.
+fn interrupt_within_a_second(live: Live, while_: &str) {
     live.signal(Signal::SIGINT);
     let (run, took) = live.finish_within(Duration::from_secs(10));
     assert_eq!(run.code(), Some(130), "{}", run.context());
@@ -190,9 +188,5 @@ fn ctrl_c_during_a_hanging_prepare_ends_the_run_within_a_second() {
         "took {took:?}{}",
         run.context()
     );
-    assert!(run.stderr().contains("prepare"), "{}", run.context());
-    // Ended inside strategy code, as by SIGKILL: the next run sweeps.
-    work.booking(&["--buyers", "2", "--lock", "sem"])
-        .expect_code(0);
-    work.assert_clean();
+    assert!(run.stderr().contains(while_), "{}", run.context());
 }
