@@ -110,3 +110,48 @@ fn a_correct_lock_passes_the_lab() {
     );
     work.assert_clean();
 }
+
+/// Strategies that lock only when the run looks like a test: under a
+/// small scenario's counts they lock (SAFE), under the README's own run —
+/// 150 buyers for 100 tickets, which the lab's `readme` scenario runs in
+/// every check and grade — they do not. A 20 ms delay makes the race
+/// certain there: the 150 buyers, released together, all read the stock
+/// long before the first writes it.
+#[test]
+fn strategies_that_look_for_tests_are_caught_by_the_readmes_own_run() {
+    let work = Work::new();
+    for lock in ["unless-100-tickets", "unless-150-buyers"] {
+        let small = work
+            .booking(&[
+                "--buyers",
+                "40",
+                "--tickets",
+                "60",
+                "--lock",
+                lock,
+                "--seed",
+                "1",
+                "--json",
+            ])
+            .json();
+        assert_eq!(small["status"], "safe", "{lock} locks in a test: {small}");
+        let readme = work
+            .booking(&[
+                "--buyers",
+                "150",
+                "--tickets",
+                "100",
+                "--lock",
+                lock,
+                "--delay",
+                "20ms",
+                "--seed",
+                "1",
+                "--json",
+            ])
+            .report();
+        assert_eq!(readme["status"], "unsafe", "{lock}: {readme}");
+        assert!(u(&readme, "oversold") > 0, "{lock}: {readme}");
+    }
+    work.assert_clean();
+}
