@@ -1,62 +1,55 @@
 //! What `/proc` tells of a process the parent forked: whether it sleeps in
 //! the kernel, and whether that sleep is a wait for another process.
 //!
-//! A process in state `S` or `D` is asleep, but not always waiting for a
-//! lock: on a loaded machine a buyer sleeps in a page fault, on the disk
-//! (`fsync`), or on a kernel lock of its own mappings, for as long as the
-//! machine makes it. `/proc/PID/syscall` names the system call it sleeps in
-//! (`-1` when it sleeps outside one, as in a page fault); only the calls
-//! that wait for *another* process (a futex, `flock`, `fcntl`'s record
-//! locks, `semop`, a sleep between polls) make it blocked. Reading that
-//! file needs the right to trace the process, which a parent has over its
-//! own children (same user, or root).
+//! A process in state `S` or `D` is asleep, but not always waiting for
+//! another: on a loaded machine a buyer sleeps in a page fault, or on the
+//! disk, for as long as the machine makes it. The two differ in what the
+//! kernel shows:
+//!
+//! * a wait for another process — a futex (POSIX semaphores, pthread
+//!   mutexes), `flock`, `fcntl`'s record locks, `semop`, a pipe or a
+//!   message queue, `sigsuspend`, a sleep between polls — is an
+//!   *interruptible* sleep (`S`) inside a system call;
+//! * a page fault is a sleep outside any call (`/proc/PID/syscall` says
+//!   `-1`), and disk I/O an *uninterruptible* one (`D`).
+//!
+//! So a process waits for another when it is in state `S` inside a call.
+//! Reading `/proc/PID/syscall` needs the right to trace the process, which
+//! a parent has over its own children (same user, or root).
 
-use nix::libc;
 use nix::unistd::Pid;
 
-/// The system calls in which a sleeping process waits for another: the
-/// futex (POSIX semaphores, pthread mutexes), `flock`, `fcntl` (record and
-/// OFD locks), System V `semop`, and the sleeps a polling lock takes
-/// between tries.
-const WAITING: [libc::c_long; 10] = [
-    libc::SYS_futex,
-    libc::SYS_flock,
-    libc::SYS_fcntl,
-    libc::SYS_semop,
-    libc::SYS_semtimedop,
-    libc::SYS_nanosleep,
-    libc::SYS_clock_nanosleep,
-    libc::SYS_poll,
-    libc::SYS_ppoll,
-    libc::SYS_pselect6,
-];
-
-/// Whether `pid` is asleep in a system call that waits for another
-/// process. `None` when `/proc` does not say (the process is gone, or its
-/// `syscall` file cannot be read): the caller decides from the state alone.
+/// Whether `pid` sleeps interruptibly inside a system call: waits for
+/// another process (see the module doc). `None` when `/proc` does not say
+/// (the process is gone, or its `syscall` file cannot be read): the caller
+/// decides from [`asleep`] alone.
 pub fn waiting(pid: Pid) -> Option<bool> {
-    if !asleep(pid)? {
+    if state(pid)? != 'S' {
         return Some(false);
     }
     let line = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
-    Some(waits_in(&line))
+    Some(in_a_call(&line))
 }
 
 /// Whether `pid` is asleep in the kernel (state `S` or `D` in
 /// `/proc/PID/stat`); `None` when it cannot be read.
 pub fn asleep(pid: Pid) -> Option<bool> {
+    Some(matches!(state(pid)?, 'S' | 'D'))
+}
+
+/// The state letter of `/proc/PID/stat`.
+fn state(pid: Pid) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat.rsplit_once(") ")?.1.chars().next()?;
-    Some(matches!(state, 'S' | 'D'))
+    stat.rsplit_once(") ")?.1.chars().next()
 }
 
 /// Reads a `/proc/PID/syscall` line: the call's number first, `-1` outside
-/// a call, `running` for a process on a processor.
-fn waits_in(line: &str) -> bool {
+/// a call (a page fault), `running` for a process on a processor.
+fn in_a_call(line: &str) -> bool {
     line.split_whitespace()
         .next()
-        .and_then(|n| n.parse::<libc::c_long>().ok())
-        .is_some_and(|n| WAITING.contains(&n))
+        .and_then(|n| n.parse::<i64>().ok())
+        .is_some_and(|n| n >= 0)
 }
 
 #[cfg(test)]
@@ -64,17 +57,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_waiting_call_is_a_wait() {
+    fn only_a_sleep_inside_a_call_is_a_wait() {
         let futex = format!(
             "{} 0x7f 0x80 0x0 0x0 0x0 0x0 0x7ffc 0x7f12",
-            libc::SYS_futex
+            nix::libc::SYS_futex
         );
-        assert!(waits_in(&futex));
-        let fsync = format!("{} 0x3 0x0 0x0 0x0 0x0 0x0 0x7ffc 0x7f12", libc::SYS_fsync);
-        assert!(!waits_in(&fsync), "the disk is not another buyer");
-        assert!(!waits_in("-1 0x7ffc 0x7f12"), "a page fault is no call");
-        assert!(!waits_in("running"));
-        assert!(!waits_in(""));
+        assert!(in_a_call(&futex));
+        assert!(
+            in_a_call("0 0x3 0x7ffc 0x1 0x0 0x0 0x0 0x7ffc 0x7f12"),
+            "read(2) is call 0"
+        );
+        assert!(!in_a_call("-1 0x7ffc 0x7f12"), "a page fault is no call");
+        assert!(!in_a_call("running"));
+        assert!(!in_a_call(""));
     }
 
     #[test]

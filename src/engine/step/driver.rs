@@ -215,10 +215,11 @@ fn quiesce(
 }
 
 /// Whether a buyer that has not reached its next point waits for
-/// another: asleep in a system call that waits (a lock's futex, `flock`,
-/// `semop`, a polling lock's sleep — see [`sys::proc`]), not merely slow
-/// (asleep in a page fault or on the disk of a loaded machine). Where
-/// `/proc` cannot name the call, a sleeping buyer counts as blocked.
+/// another: asleep interruptibly inside a system call (a lock's futex,
+/// `flock`, `semop`, a pipe, a polling lock's sleep — see [`sys::proc`]),
+/// not merely slow (asleep in a page fault or on the disk of a loaded
+/// machine). Where `/proc` cannot name the call, a sleeping buyer counts
+/// as blocked.
 fn blocked(pid: nix::unistd::Pid) -> bool {
     sys::proc::waiting(pid).unwrap_or_else(|| sys::proc::asleep(pid).unwrap_or(false))
 }
