@@ -138,6 +138,9 @@ fn strategy_code<T>(call: Call, body: impl FnOnce() -> T) -> Result<T> {
 fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     SingleThreaded::check().map_err(Error::Failed)?;
     check_hosting(cfg)?;
+    // Once here rather than in every buyer (see `sys::privilege`).
+    crate::sys::privilege::narrow_bounding_set()
+        .map_err(|e| Error::failed("narrowing the capability bounding set", e))?;
     if cfg.stepping.is_some() && matches!(cfg.stock, StockSource::File(_)) {
         return Err(Error::Input(
             "a stepped run (--schedule, --step-seed) books a fresh stock, not --stock".into(),
