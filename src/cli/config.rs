@@ -120,77 +120,92 @@ impl RunArgs {
 /// it, and [`RunArgs::config`] gives `cfg` back from it. (The interleaving
 /// itself is the scheduler's: see [`RunConfig::repeats_exactly`].)
 pub fn rerun(cfg: &RunConfig) -> String {
-    let stock = match &cfg.stock {
-        StockSource::Fresh(t) => format!("--tickets {t}"),
-        StockSource::File(p) => format!("--stock {}", shell_word(&p.display().to_string())),
+    let mut line = String::from("booking");
+    for word in rerun_args(cfg) {
+        line.push(' ');
+        line += &shell_word(&word);
+    }
+    line
+}
+
+/// The arguments of [`rerun`]'s command line, one word each, unquoted:
+/// what `check` and `grade` run each scenario with (see
+/// [`crate::engine::apart`]).
+pub fn rerun_args(cfg: &RunConfig) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    let mut add = |words: &[&dyn std::fmt::Display]| {
+        args.extend(words.iter().map(|w| w.to_string()));
     };
-    let mut s = format!(
-        "booking --buyers {} --lock {} {stock}",
-        cfg.buyers, cfg.strategy.name
-    );
+    add(&[&"--buyers", &cfg.buyers, &"--lock", &cfg.strategy.name]);
+    match &cfg.stock {
+        StockSource::Fresh(t) => add(&[&"--tickets", t]),
+        StockSource::File(p) => add(&[&"--stock", &p.display()]),
+    }
     match &cfg.stepping {
         // Virtual time: no delay, no arrival; the schedule is all.
-        Some(Stepping::Schedule(steps)) => s += &format!(" --schedule {}", schedule_text(steps)),
-        Some(Stepping::Seeded(seed)) => s += &format!(" --step-seed {seed}"),
-        Some(Stepping::Pct { seed, depth }) => {
-            s += &format!(" --step-seed {seed} --pct {depth}");
-        }
+        Some(Stepping::Schedule(steps)) => add(&[&"--schedule", &schedule_text(steps)]),
+        Some(Stepping::Seeded(seed)) => add(&[&"--step-seed", seed]),
+        Some(Stepping::Pct { seed, depth }) => add(&[&"--step-seed", seed, &"--pct", depth]),
         None => {
-            s += &format!(" --delay {}", cfg.delay);
+            add(&[&"--delay", &cfg.delay]);
             if !cfg.arrival.is_zero() {
-                s += &format!(" --arrival {}", cfg.arrival);
+                add(&[&"--arrival", &cfg.arrival]);
             }
         }
     }
-    s += &format!(" --seed {}", cfg.seed);
+    add(&[&"--seed", &cfg.seed]);
     if cfg.timeout != cfg.watchdog(DEFAULT_TIMEOUT) {
-        s += &format!(" --timeout {}", fmt_duration(cfg.timeout));
+        add(&[&"--timeout", &fmt_duration(cfg.timeout)]);
     }
     let f = &cfg.faults;
     if f.kill > 0 {
-        s += &format!(" --kill {} --kill-at {}", f.kill, f.kill_at);
+        add(&[&"--kill", &f.kill, &"--kill-at", &f.kill_at]);
     }
     if f.no_repair {
-        s += " --no-repair";
+        add(&[&"--no-repair"]);
     }
     if f.pause > 0 {
-        s += &format!(
-            " --pause {} --pause-at {} --pause-for {}",
-            f.pause,
-            f.pause_at,
-            fmt_duration(f.pause_for)
-        );
+        add(&[
+            &"--pause",
+            &f.pause,
+            &"--pause-at",
+            &f.pause_at,
+            &"--pause-for",
+            &fmt_duration(f.pause_for),
+        ]);
     }
     if cfg.strategy.lock_server {
         if let Some(url) = &cfg.lock_server {
-            s += &format!(" --lock-server {}", shell_word(url));
+            add(&[&"--lock-server", url]);
         }
         if cfg.lease != DEFAULT_LEASE {
-            s += &format!(" --lease {}", fmt_duration(cfg.lease));
+            add(&[&"--lease", &fmt_duration(cfg.lease)]);
         }
     }
     if let Some(k) = cfg.pool {
-        s += &format!(" --pool {k}");
+        add(&[&"--pool", &k]);
     }
     if let Some(url) = cfg
         .server
         .as_ref()
         .filter(|_| cfg.strategy.store == lock::Store::Postgres)
     {
-        s += &format!(" --store {}", shell_word(url));
+        add(&[&"--store", url]);
     }
     if let Some(r) = &cfg.shared {
-        s += &format!(
-            " --run {} --hosts {} --host-name {}",
-            r.name,
-            r.hosts,
-            shell_word(&r.host)
-        );
+        add(&[
+            &"--run",
+            &r.name,
+            &"--hosts",
+            &r.hosts,
+            &"--host-name",
+            &r.host,
+        ]);
     }
     if let Some(k) = cfg.spawners {
-        s += &format!(" --spawners {k}");
+        add(&[&"--spawners", &k]);
     }
-    s
+    args
 }
 
 /// `s`, quoted for a POSIX shell if it needs it.

@@ -20,7 +20,7 @@ mod workload;
 use clap::{Parser, Subcommand};
 
 pub use args::{BenchArgs, CheckArgs, CompareArgs, GradeArgs, RunArgs, VerdictArgs};
-pub use config::rerun;
+pub use config::{rerun, rerun_args};
 pub use values::DEFAULT_DELAY;
 pub use workload::{Servers, WorkloadArgs};
 
@@ -71,6 +71,10 @@ pub enum Command {
     Run(RunArgs),
     /// Run generated scenarios against strategies and report, per strategy,
     /// every scenario that was unsafe, failed or hung (is my strategy safe?).
+    ///
+    /// Each scenario runs as the plain command of its re-run line
+    /// (`booking --buyers N --lock L ...`), in a process of its own; `check`
+    /// judges the records it sends back and never runs a strategy's code.
     Check(CheckArgs),
     /// Run one workload against every strategy, repeatedly, and tabulate
     /// safety against speed.
@@ -81,6 +85,10 @@ pub enum Command {
     /// Grade one strategy (a student's): safety over free and stepped
     /// scenarios, a holder killed at every point, liveness; a score, and
     /// Gradescope's results.json or JUnit XML on request.
+    ///
+    /// Each scenario runs as the plain command of its re-run line, in a
+    /// process of its own; `grade` judges the records it sends back, never
+    /// runs a strategy's code, and always writes its files.
     Grade(GradeArgs),
     /// Judge a run made by several hosts (`--run NAME --hosts N`) from the
     /// database alone: every host's buyers, and the final count.

@@ -16,6 +16,10 @@
 //! A strategy that claims to be safe keeps its claim only if none of its
 //! scenarios is any of these.
 //!
+//! Each scenario runs as the plain command of its re-run line, in a
+//! process of its own ([`super::apart`]): the strategy cannot tell a check
+//! from a run, and its code never runs in this process.
+//!
 //! Besides the small generated scenarios (which find short
 //! counterexamples), every check runs `--lab` rounds of the lab's workload
 //! ([`Scenario::lab`]: the README's 150 buyers, 1,000 buyers, a crowd of
@@ -28,10 +32,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::apart::run_apart;
 use super::scenario::{LAB, SPACE, Scenario};
 use crate::cli::{CheckArgs, Servers, rerun};
+use crate::engine::RunOutput;
 use crate::engine::seed::random_seed;
-use crate::engine::{RunOutput, run};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::Strategy;
@@ -245,7 +250,7 @@ pub fn check(
             }
             let cfg = scenario.config(strategy, timeout, servers);
             let mut replay = None;
-            let found = match run(&cfg) {
+            let found = match run_apart(&cfg, scenario.budget(timeout)) {
                 Ok(out) => {
                     entry.worst_oversold = entry.worst_oversold.max(out.verdict.oversold);
                     // A stepped run is re-run by the schedule it followed.

@@ -25,11 +25,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::apart::run_apart;
 use super::output::{self, OutFile};
 use super::scenario::{SPACE, Scenario};
 use crate::cli::{GradeArgs, Servers, rerun};
 use crate::engine::seed::random_seed;
-use crate::engine::{KillPoint, RunConfig, RunOutput, run};
+use crate::engine::{KillPoint, RunConfig, RunOutput};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::{self, Strategy};
@@ -108,9 +109,10 @@ fn item(name: String, max: f64, problem: Option<String>, ok: String) -> GradedTe
 /// Only when interrupted.
 fn judged(
     cfg: &RunConfig,
+    budget: Duration,
     check: impl FnOnce(&RunOutput) -> Option<String>,
 ) -> Result<Option<String>> {
-    match run(cfg) {
+    match run_apart(cfg, budget) {
         Ok(out) => Ok(check(&out).map(|p| {
             let replay = cfg.replaying(out.schedule.as_ref().map(|x| &x.steps[..]));
             format!("{p}\nre-run: {}", rerun(&replay))
@@ -139,7 +141,7 @@ fn scenarios(
         }
         let cfg = s.config(strategy, timeout, &Servers::NONE);
         let want = s.tickets.min(u64::from(s.buyers));
-        let problem = judged(&cfg, |out| fault(out, want))?;
+        let problem = judged(&cfg, s.budget(timeout), |out| fault(out, want))?;
         if problem.is_some() {
             return Ok(problem);
         }
@@ -262,7 +264,7 @@ pub fn grade(
         let (at, mut cfg) = (*at, scenario.config(strategy, timeout, &Servers::NONE));
         cfg.faults.kill = 3;
         cfg.faults.kill_at = at;
-        let problem = judged(&cfg, |out| {
+        let problem = judged(&cfg, scenario.budget(timeout), |out| {
             (out.verdict.status != Status::Safe).then(|| out.verdict.summary())
         })?;
         tests.push(item(
@@ -273,7 +275,7 @@ pub fn grade(
         ));
     }
     let cfg = plan.liveness.config(strategy, timeout, &Servers::NONE);
-    let problem = judged(&cfg, |out| fault(out, 10))?;
+    let problem = judged(&cfg, plan.liveness.budget(timeout), |out| fault(out, 10))?;
     tests.push(item(
         "liveness: 40 buyers, 10 tickets, every buyer finishes".into(),
         LIVENESS,

@@ -8,6 +8,7 @@
 //! · 128 + N a stop signal N (130 for Ctrl-C, 143 for `SIGTERM`, 129 for
 //! `SIGHUP`).
 
+pub mod apart;
 pub mod bench;
 pub mod check;
 pub mod compare;

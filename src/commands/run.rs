@@ -73,7 +73,9 @@ pub fn command(args: &RunArgs) -> Result<i32> {
             cfg.buyers, cfg.strategy.name, cfg.delay
         ))?;
     }
-    let out = run(&cfg)?;
+    let out = run(&cfg);
+    super::apart::report_to_judge(&out);
+    let out = out?;
     let report = RunReport::new(&cfg, out, rerun);
     if quizzing {
         let guess = match &args.predict {

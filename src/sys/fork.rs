@@ -96,6 +96,8 @@ pub(super) unsafe fn fork_child(body: impl FnOnce() -> i32) -> io::Result<Pid> {
     // `_exit`s.
     match unsafe { nix::unistd::fork() }? {
         ForkResult::Child => {
+            // The judge's report socket is the run process's alone.
+            super::judged::forget_in_child();
             let status = match panic::catch_unwind(AssertUnwindSafe(body)) {
                 Ok(status) => status,
                 // Never dropped: a payload whose `Drop` panicked would

@@ -15,6 +15,8 @@
 //!   semaphore in it; [`mutex`] — a robust process-shared mutex;
 //!   [`cells`] — per-buyer cells (stage, stepped turns), shared words;
 //! * [`sysv`] — System V semaphores and their lease files;
+//! * [`judged`] — a run started by `check` or `grade` as a plain command,
+//!   and the socket its result goes back on;
 //! * [`privilege`] — what a buyer gives up after the fork (capabilities);
 //! * [`proc`] — what `/proc` tells of a child: asleep, and waiting for
 //!   whom;
@@ -28,6 +30,7 @@ pub mod children;
 pub mod clock;
 pub mod contain;
 pub mod fork;
+pub mod judged;
 pub mod mutex;
 pub mod privilege;
 pub mod proc;

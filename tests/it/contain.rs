@@ -1,8 +1,10 @@
-//! The strategy's parent-side code is contained (see `sys::contain`): a
-//! `prepare` or `buyer_died` that panics, hangs or prints a forged report
-//! and exits is a failure `check` reports and goes on from, that `grade`
-//! writes to its files with exit 3, and Ctrl-C ends a run stuck in it at
-//! once. The strategies are the zoo's `rogue` file.
+//! The strategy's parent-side code is contained (see `sys::contain`; and
+//! `check` and `grade` run each scenario as a plain run in a process of
+//! its own, `commands::apart`): a `prepare` or `buyer_died` that panics,
+//! hangs or prints a forged report and exits is a failure `check` reports
+//! and goes on from, that `grade` writes to its files with exit 3, and
+//! Ctrl-C ends a run stuck in it at once. The strategies are the zoo's
+//! `rogue` file.
 
 use std::time::{Duration, Instant};
 
@@ -60,7 +62,7 @@ fn grade_writes_each_strategy_failure_and_exits_3() {
             "died-hangs",
             "the strategy's buyer_died did not return within 1s",
         ),
-        ("prepare-forges", "the grade did not finish"),
+        ("prepare-forges", "the strategy's prepare ended the process"),
     ] {
         let started = Instant::now();
         let run = work.booking(&[
@@ -134,17 +136,7 @@ fn ctrl_c_during_a_hanging_buyer_died_ends_the_run_within_a_second() {
     let live = Live::spawn(work.command(&args), &args);
     // The one buyer dies at once; then the only child that can wait on a
     // semaphore is the helper running `buyer_died`.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let helper = loop {
-        let waiting = children_of(live.pid()).into_iter().find(|c| {
-            std::fs::read_to_string(format!("/proc/{c}/wchan")).is_ok_and(|w| w.contains("futex"))
-        });
-        if let Some(c) = waiting {
-            break c;
-        }
-        assert!(Instant::now() < deadline, "no helper waiting in buyer_died");
-        std::thread::yield_now();
-    };
+    let helper = child_on_a_futex(&live, "no helper waiting in buyer_died");
     interrupt_within_a_second(live, "while the strategy's buyer_died ran");
     wait_until_gone(&[helper], Duration::from_secs(1)).expect("the helper is gone");
     work.assert_clean();
@@ -189,4 +181,58 @@ fn interrupt_within_a_second(live: Live, while_: &str) {
         run.context()
     );
     assert!(run.stderr().contains(while_), "{}", run.context());
+}
+
+/// `check` runs each scenario as a plain `booking` process of its own: the
+/// strategy's `prepare` hangs in that process, never in the judge's. A
+/// `SIGINT` to the judge alone ends the check within a second: the judge
+/// passes the stop on, the run ends itself, and nothing is left.
+#[test]
+fn ctrl_c_to_check_while_a_scenario_hangs_in_prepare_ends_it_within_a_second() {
+    let work = Work::new();
+    let args = [
+        "check",
+        "--lock",
+        "prepare-hangs",
+        "--cases",
+        "1",
+        "--lab",
+        "0",
+        "--seed",
+        "1",
+    ];
+    let live = Live::spawn(work.command(&args), &args);
+    // The scenario's run: the judge's child, asleep on a futex in prepare,
+    // started with the plain command line (no `check` in it).
+    let scenario = child_on_a_futex(&live, "no scenario waiting in prepare");
+    let cmdline = std::fs::read(format!("/proc/{scenario}/cmdline")).unwrap();
+    let words: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    assert!(
+        words.contains(&&b"--buyers"[..]) && !words.contains(&&b"check"[..]),
+        "the scenario runs as a plain command: {:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
+    interrupt_within_a_second(live, "a scenario's run");
+    wait_until_gone(&[scenario], Duration::from_secs(1)).expect("the scenario's run is gone");
+    // The run ended inside strategy code, as by SIGKILL: the next run
+    // sweeps what it made.
+    work.booking(&["--buyers", "2", "--lock", "sem"])
+        .expect_code(0);
+    work.assert_clean();
+}
+
+/// The first child of `live` found asleep on a futex (waited for up to
+/// 20 s; `none` is the failure's message).
+fn child_on_a_futex(live: &Live, none: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting = children_of(live.pid()).into_iter().find(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/wchan")).is_ok_and(|w| w.contains("futex"))
+        });
+        if let Some(c) = waiting {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "{none}");
+        std::thread::yield_now();
+    }
 }

@@ -155,3 +155,31 @@ fn strategies_that_look_for_tests_are_caught_by_the_readmes_own_run() {
     }
     work.assert_clean();
 }
+
+/// A strategy that locks only when its command line names `check` or
+/// `grade` (`unless-typed`): each scenario of `check` runs as the plain
+/// command a user types, so it never locks there, and is caught. (The
+/// paused scenario stops every buyer after its read: with no lock, two
+/// overlap for certain.)
+#[test]
+fn a_strategy_that_reads_its_command_line_sees_a_plain_run() {
+    let work = Work::new();
+    let run = work.booking(&[
+        "check",
+        "--lock",
+        "unless-typed",
+        "--cases",
+        "2",
+        "--lab",
+        "0",
+        "--seed",
+        "1",
+        "--json",
+    ]);
+    run.expect_code(3);
+    let r: serde_json::Value = serde_json::from_str(&run.stdout()).expect("check's JSON");
+    let s = &r["strategies"][0];
+    assert_eq!(s["kept_claim"], false, "{}", run.context());
+    assert!(u(s, "unsafe_scenarios") >= 1, "{}", run.context());
+    work.assert_clean();
+}

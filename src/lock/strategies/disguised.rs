@@ -7,13 +7,16 @@
 //!   README's count, means a real run;
 //! * `unless-150-buyers` — each buyer counts its siblings when it first
 //!   locks (after the start barrier, when every buyer exists): 150 or
-//!   more means a real run.
+//!   more means a real run;
+//! * `unless-typed` — `prepare` reads the command line of the process it
+//!   runs in, the buyers' parent: one that names neither `check` nor
+//!   `grade` means a real run.
 //!
-//! `check` and `grade` catch both because the lab's workload includes the
-//! README's own run (`readme`: 150 buyers for 100 tickets), and their
-//! small scenarios draw counts over the whole range. A strategy that reads
-//! the parent's command line (`check`, `grade`) is not caught this way: that
-//! needs each scenario run as the plain command a user types.
+//! `check` and `grade` catch the first two because the lab's workload
+//! includes the README's own run (`readme`: 150 buyers for 100 tickets),
+//! and their small scenarios draw counts over the whole range; the third
+//! because each scenario runs as the plain command a user types
+//! (`commands::apart`), so the command line never names them.
 
 use std::io;
 
@@ -42,6 +45,20 @@ pub const UNLESS_150_BUYERS: Strategy = disguised(
     |setup| Disguised::prepare(setup, Looks::Buyers),
 );
 
+/// `unless-typed`.
+pub const UNLESS_TYPED: Strategy = disguised(
+    "unless-typed",
+    "cheat: flock, but no lock when the run's command line names neither check nor grade",
+    |setup| {
+        let cmdline = std::fs::read("/proc/self/cmdline")
+            .map_err(|e| Error::Failed(format!("reading /proc/self/cmdline: {e}")))?;
+        let graded = cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == b"check" || arg == b"grade");
+        Disguised::prepare(setup, Looks::CommandLine { graded })
+    },
+);
+
 /// What the strategy looks at to tell a test from a run.
 #[derive(Clone, Copy)]
 enum Looks {
@@ -49,6 +66,9 @@ enum Looks {
     Tickets(u64),
     /// The number of buyers, counted by each buyer.
     Buyers,
+    /// Whether the command line, read in `prepare`, names `check` or
+    /// `grade`.
+    CommandLine { graded: bool },
 }
 
 struct Disguised {
@@ -87,6 +107,7 @@ impl DisguisedLock<'_> {
         let looks = self.looks;
         *self.real_run.get_or_insert_with(|| match looks {
             Looks::Tickets(n) => n == 100,
+            Looks::CommandLine { graded } => !graded,
             Looks::Buyers => {
                 let ppid = nix::unistd::getppid();
                 std::fs::read_to_string(format!("/proc/{ppid}/task/{ppid}/children"))
