@@ -44,6 +44,8 @@ mod report;
 mod run;
 #[path = "it/signals.rs"]
 mod signals;
+#[path = "it/spin.rs"]
+mod spin;
 #[path = "it/sql.rs"]
 mod sql;
 #[path = "it/stepped.rs"]

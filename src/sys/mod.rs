@@ -46,7 +46,8 @@ pub use fork::{Ending, PANICKED, SingleThreaded, exit_child, flush, last_panic};
 pub use mutex::{Locked, RobustMutex};
 pub use sem::ShmSemaphore;
 pub use signals::{
-    STOP_SIGNALS, catch_stop_signals, default_stop_signals, die_with_parent, stop_for, stop_signal,
+    STOP_SIGNALS, catch_stop_signals, default_stop_signals, die_with_parent, resume, stop,
+    stop_for, stop_signal,
 };
 pub use spawner::{Role, SpawnError};
 pub use sysv::SysvSemaphore;

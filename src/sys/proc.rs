@@ -37,6 +37,27 @@ pub fn asleep(pid: Pid) -> Option<bool> {
     Some(matches!(state(pid)?, 'S' | 'D'))
 }
 
+/// Whether `pid` is stopped by a signal (state `T` in `/proc/PID/stat`);
+/// `None` when it cannot be read.
+pub fn stopped(pid: Pid) -> Option<bool> {
+    Some(state(pid)? == 'T')
+}
+
+/// How long `pid` has run on a processor, in nanoseconds: the first field
+/// of `/proc/PID/schedstat`, which counts to the nanosecond (the
+/// `utime`/`stime` of `stat` count in ticks of 10 ms). It grows only while
+/// the process runs, never while it waits or while the machine runs
+/// others, so a quantum measured with it does not depend on the load.
+/// `None` when it cannot be read.
+pub fn cpu_ns(pid: Pid) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The state letter of `/proc/PID/stat`.
 fn state(pid: Pid) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -73,10 +94,27 @@ mod tests {
     }
 
     #[test]
+    fn this_process_has_run() {
+        // This thread (a test runs on a thread of its own): `/proc/TID`
+        // is there for every thread, listed or not.
+        let me = nix::unistd::gettid();
+        let ran = cpu_ns(me).expect("schedstat of this thread");
+        // Burn a little: the count only grows.
+        let mut x = 0u64;
+        for i in 0..1_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        std::hint::black_box(x);
+        assert!(cpu_ns(me).unwrap() > ran);
+        assert_eq!(stopped(me), Some(false));
+    }
+
+    #[test]
     fn a_process_that_is_gone_tells_nothing() {
         // Above any pid_max: no such process.
         let gone = Pid::from_raw(i32::MAX);
         assert_eq!(asleep(gone), None);
         assert_eq!(waiting(gone), None);
+        assert_eq!(cpu_ns(gone), None);
     }
 }

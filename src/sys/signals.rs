@@ -75,6 +75,27 @@ pub fn die_with_parent() -> io::Result<()> {
     Ok(())
 }
 
+/// Stops process `pid` (`SIGSTOP`, which it cannot catch or ignore): the
+/// stepped scheduler's preemption of a buyer that spins. It runs nothing
+/// until [`resume`]; a blocking call it was in goes on waiting when it
+/// resumes.
+///
+/// # Errors
+/// Any error of `kill` (the process is gone).
+pub fn stop(pid: nix::unistd::Pid) -> io::Result<()> {
+    nix::sys::signal::kill(pid, Signal::SIGSTOP)?;
+    Ok(())
+}
+
+/// Continues process `pid` stopped by [`stop`] (`SIGCONT`).
+///
+/// # Errors
+/// Any error of `kill` (the process is gone).
+pub fn resume(pid: nix::unistd::Pid) -> io::Result<()> {
+    nix::sys::signal::kill(pid, Signal::SIGCONT)?;
+    Ok(())
+}
+
 /// Stops this process with `SIGSTOP` for about `pause` (`--pause`): the
 /// pause of a garbage collector, a swapped-out page, a migrated virtual
 /// machine. A stopped process runs nothing — no timer of its own, no

@@ -5,19 +5,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Work, assert_consistent, u};
-
-/// The parts of a report a replay must repeat: verdict, each buyer's
-/// ticket, the final count.
-fn outcome(r: &Value) -> (String, Vec<Value>, u64) {
-    let tickets = r["buyers_detail"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["ticket"].clone())
-        .collect();
-    (r["summary"].to_string(), tickets, u(r, "remaining"))
-}
+use crate::support::{Work, assert_consistent, outcome, u};
 
 fn stepped(work: &Work, args: &[&str]) -> Value {
     let mut all = args.to_vec();

@@ -28,12 +28,29 @@ const WAKE: Duration = Duration::from_millis(12);
 /// How often quiescence is looked at.
 const LOOK: Duration = Duration::from_micros(100);
 
+/// How long a buyer given a turn may run on a processor without reaching
+/// its next point or blocking before the driver preempts it (`SIGSTOP`):
+/// a waiter that spins (a test-and-set loop, with or without
+/// `sched_yield`) waits for another buyer that only a step can move. A
+/// step's own work takes microseconds of processor time. Counted in the
+/// buyer's own processor time (`/proc/PID/schedstat`), not the clock's, so
+/// a loaded machine preempts no sooner.
+pub const QUANTUM: Duration = Duration::from_millis(10);
+
 /// What the driver knows of a buyer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Given a turn at `since`, not yet at its next point; `at` is the slot
-    /// value it left.
-    Running { since: Instant, at: u32 },
+    /// value it left, `cpu` its processor time then (ns), if known.
+    Running {
+        since: Instant,
+        at: u32,
+        cpu: Option<u64>,
+    },
+    /// Stopped by the driver after running a [`QUANTUM`] without reaching
+    /// a point (spinning); `at` is its last point. Ready: a turn resumes
+    /// it.
+    Preempted { at: u32 },
     /// At a point, waiting for its turn.
     Paused { at: u32 },
     /// Asleep in the lock; `at` is its last point.
@@ -60,7 +77,14 @@ pub(super) fn drive(
         .map_err(|e| Error::failed("the outcome channel", e))?;
     let n = c.buyers();
     let now = Instant::now();
-    let mut states = vec![State::Running { since: now, at: 0 }; n];
+    let mut states = vec![
+        State::Running {
+            since: now,
+            at: 0,
+            cpu: None,
+        };
+        n
+    ];
     let mut schedule = Schedule::default();
     quiesce(c, &channel, turns, &mut states, None, &mut schedule)?;
     // The watchdog of a stepped run: steps that never finish a buyer (a
@@ -87,6 +111,12 @@ pub(super) fn drive(
                 State::Paused { at } => Some(Ready {
                     id: i as u32,
                     at: Point::from_value(at),
+                    spinning: false,
+                }),
+                State::Preempted { at } => Some(Ready {
+                    id: i as u32,
+                    at: Point::from_value(at),
+                    spinning: true,
                 }),
                 _ => None,
             })
@@ -126,20 +156,32 @@ pub(super) fn drive(
             "a chooser picks a ready buyer"
         );
         let i = b as usize;
-        let State::Paused { at } = states[i] else {
-            unreachable!("runnable buyers are paused")
+        let (at, spinning) = match states[i] {
+            State::Paused { at } => (at, false),
+            State::Preempted { at } => (at, true),
+            _ => unreachable!("runnable buyers are paused or preempted"),
         };
         let point = Point::from_value(at).map_or("?", Point::name);
         schedule.steps.push(b);
-        schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
-        turns
-            .go(i)
-            .map_err(|e| Error::failed("giving a buyer its turn", e))?;
+        let pid = c.pid(i);
+        if spinning {
+            schedule
+                .trace
+                .push(format!("{}: buyer {b} spins on (in {point})", k + 1));
+            sys::resume(pid).map_err(|e| Error::failed("resuming a spinning buyer", e))?;
+        } else {
+            schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
+            turns
+                .go(i)
+                .map_err(|e| Error::failed("giving a buyer its turn", e))?;
+        }
         states[i] = State::Running {
             since: Instant::now(),
             at,
+            cpu: sys::proc::cpu_ns(pid),
         };
-        let release = matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
+        let release =
+            !spinning && matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
         let wake = release.then_some(WAKE);
         quiesce(c, &channel, turns, &mut states, wake, &mut schedule)?;
     }
@@ -180,17 +222,21 @@ fn quiesce(
                 continue;
             }
             let now_at = turns.at(i);
+            let pid = c.pid(i);
             match *st {
-                State::Running { since, at } => {
+                State::Running { since, at, cpu } => {
                     if now_at != at {
                         *st = State::Paused { at: now_at };
-                    } else if since.elapsed() > SETTLE && blocked(c.pid(i)) {
+                    } else if since.elapsed() > SETTLE && blocked(pid) {
                         *st = State::Blocked { at };
                         schedule
                             .trace
                             .push(format!("   buyer {i} blocked in the lock"));
-                    } else if since.elapsed() > c.timeout() {
-                        // Busy for ever without reaching a point.
+                    } else if at != 0 && spun(pid, cpu) {
+                        *st = preempt(i, pid, at, turns, schedule)?;
+                    } else if cpu.is_none() && since.elapsed() > c.timeout() {
+                        // Busy for ever without reaching a point, where
+                        // its processor time cannot be read.
                         *st = State::Blocked { at };
                     }
                 }
@@ -212,6 +258,47 @@ fn quiesce(
         }
         std::thread::sleep(LOOK);
     }
+}
+
+/// Whether a buyer given a turn when its processor time was `since` has
+/// run a [`QUANTUM`] on a processor since.
+fn spun(pid: nix::unistd::Pid, since: Option<u64>) -> bool {
+    let (Some(since), Some(now)) = (since, sys::proc::cpu_ns(pid)) else {
+        return false;
+    };
+    now.saturating_sub(since) >= QUANTUM.as_nanos() as u64
+}
+
+/// How long a `SIGSTOP` may take to show in `/proc` before the driver
+/// gives up on it (the buyer then simply runs on).
+const STOP_SHOWS: Duration = Duration::from_secs(1);
+
+/// Preempts buyer `i` (`pid`), which has spun a [`QUANTUM`] since its
+/// point `at`: stops it and waits until it is stopped. Had it reached its
+/// next point meanwhile, it is continued and paused there instead.
+fn preempt(
+    i: usize,
+    pid: nix::unistd::Pid,
+    at: u32,
+    turns: &Turns,
+    schedule: &mut Schedule,
+) -> Result<State> {
+    sys::stop(pid).map_err(|e| Error::failed("preempting a spinning buyer", e))?;
+    let asked = Instant::now();
+    while sys::proc::stopped(pid) == Some(false) && asked.elapsed() < STOP_SHOWS {
+        std::thread::yield_now();
+    }
+    let now_at = turns.at(i);
+    if now_at != at {
+        // It reached its point just before the stop: it waits there.
+        sys::resume(pid).map_err(|e| Error::failed("resuming a buyer", e))?;
+        return Ok(State::Paused { at: now_at });
+    }
+    schedule.trace.push(format!(
+        "   buyer {i} preempted: it ran {} without reaching a point (spinning)",
+        crate::engine::delay::fmt_duration(QUANTUM)
+    ));
+    Ok(State::Preempted { at })
 }
 
 /// Whether a buyer that has not reached its next point waits for
@@ -252,5 +339,6 @@ fn describe(state: Option<State>) -> &'static str {
         Some(State::Done) => "finished",
         Some(State::Running { .. }) => "still moving",
         Some(State::Paused { .. }) => "paused",
+        Some(State::Preempted { .. }) => "preempted while spinning",
     }
 }

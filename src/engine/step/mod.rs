@@ -77,8 +77,12 @@ pub struct Ready {
     /// Its id.
     pub id: u32,
     /// The point it paused at: what it does when given the turn (`None`
-    /// for a slot value that names no point).
+    /// for a slot value that names no point). For a spinning buyer, the
+    /// last point it passed.
     pub at: Option<Point>,
+    /// Whether it was preempted while spinning (running without reaching
+    /// a point for the driver's quantum): its turn resumes the spin.
+    pub spinning: bool,
 }
 
 impl Ready {
@@ -194,7 +198,11 @@ mod tests {
     /// Ready buyers, each at the point given.
     pub(super) fn ready(at: &[(u32, Point)]) -> Vec<Ready> {
         at.iter()
-            .map(|&(id, p)| Ready { id, at: Some(p) })
+            .map(|&(id, p)| Ready {
+                id,
+                at: Some(p),
+                spinning: false,
+            })
             .collect()
     }
 

@@ -8,7 +8,8 @@
 //! Unlike shuttle's and Coyote's PCT, every step counts towards the change
 //! points, including steps with one choice, and the horizon is fixed in
 //! advance: a purchase is four steps, so `4 n`. The choices are those the
-//! one-waiter rule leaves.
+//! one-waiter rule leaves; a buyer preempted while spinning moves only
+//! when no other can.
 
 use super::{Chooser, Refusal, Turn};
 use crate::engine::config::Stepping;
@@ -55,10 +56,14 @@ impl Chooser for Pct {
     /// The highest-priority buyer among the choices; lowers it if this
     /// step is a change point.
     fn choose(&mut self, turn: &Turn<'_>) -> Result<u32, Refusal> {
+        // A spinning buyer goes last, whatever its priority, as a thread
+        // that yields does in shuttle's PCT: it only waits for another,
+        // and always moving it first would starve the one it waits for.
+        let spinning = |b: u32| turn.ready.iter().any(|r| r.id == b && r.spinning);
         let b = *turn
             .choices()
             .iter()
-            .max_by_key(|&&b| self.priority[b as usize])
+            .max_by_key(|&&b| (!spinning(b), self.priority[b as usize]))
             .expect("choices are not empty");
         for &(at, low) in &self.changes {
             if at == turn.step {

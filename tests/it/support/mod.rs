@@ -19,7 +19,7 @@ pub use live::Live;
 pub use proc::{
     alive, children_of, stopped_children, wait_for_children, wait_for_wchan, wait_until_gone,
 };
-pub use verdict::{assert_consistent, column, count_of, u};
+pub use verdict::{assert_consistent, column, count_of, outcome, u};
 pub use work::{Run, Work};
 
 /// Names of the strategies the binary lists that need no server, with

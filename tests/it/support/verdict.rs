@@ -17,6 +17,18 @@ pub fn column(report: &Value, field: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The parts of a report a replay must repeat: verdict, each buyer's
+/// ticket, the final count.
+pub fn outcome(r: &Value) -> (String, Vec<Value>, u64) {
+    let tickets = r["buyers_detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["ticket"].clone())
+        .collect();
+    (r["summary"].to_string(), tickets, u(r, "remaining"))
+}
+
 pub fn u(v: &Value, field: &str) -> u64 {
     v[field]
         .as_u64()
