@@ -90,13 +90,18 @@ pub fn report_to_judge(result: &Result<RunOutput>) {
 }
 
 /// How long past its own budget a judged run may take before the judge
-/// ends it: the strategy's `prepare` and clean-up each have
+/// ends it, if it has made no progress for its watchdog and as long
+/// again: the strategy's `prepare` and clean-up each have
 /// [`crate::engine::run::PARENT_CODE_LIMIT`], and the run's sweep.
 pub const SLACK: Duration = Duration::from_secs(25);
 
 /// The judge's side: runs `cfg` as a plain `booking` run in a process of
-/// its own (see the module doc), for at most `budget` + [`SLACK`], and
-/// judges what it sends back.
+/// its own (see the module doc) and judges what it sends back. A run that
+/// goes on making progress (a buyer reports) is never cut off, however
+/// slow; one that has run `budget` + [`SLACK`] and made none for its
+/// watchdog + [`SLACK`] is ended. (The run's own watchdog ends a run whose
+/// buyers make no progress; the judge's ends a run whose own process does
+/// not end: a strategy's clean-up that hangs, say.)
 ///
 /// # Errors
 /// [`Error::Interrupted`] when a stop signal arrived; [`Error::Input`] or
@@ -111,7 +116,8 @@ pub fn run_apart(cfg: &RunConfig, budget: Duration) -> Result<RunOutput> {
     let child = judged::spawn(&exe, &rerun_args(cfg))
         .map_err(|e| Error::failed(format_args!("starting {}", exe.display()), e))?;
     let limit = budget + SLACK;
-    let finished = child.wait(limit, || sys::stop_signal().is_some());
+    let quiet = cfg.timeout + SLACK;
+    let finished = child.wait(limit, quiet, || sys::stop_signal().is_some());
     let swept = containment.end();
     let finished = finished.map_err(|e| Error::failed("waiting for a scenario's run", e))?;
     if let Some(sig) = sys::stop_signal() {
@@ -132,9 +138,10 @@ pub fn run_apart(cfg: &RunConfig, budget: Duration) -> Result<RunOutput> {
     };
     if finished.timed_out {
         return Err(Error::Failed(format!(
-            "the run did not end within {} (its budget and {} for the strategy's own code), so it was killed{}",
+            "the run did not end: past {} (its budget and {} for the strategy's own code), no buyer had reported for {}, so it was killed{}",
             crate::engine::delay::fmt_duration(limit),
             crate::engine::delay::fmt_duration(SLACK),
+            crate::engine::delay::fmt_duration(quiet),
             stderr_tail()
         )));
     }

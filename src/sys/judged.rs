@@ -85,6 +85,26 @@ pub(super) fn forget_in_child() {
     }
 }
 
+/// The byte a run sends the judge each time a buyer's record arrives: a run
+/// that makes progress, however slowly, is never cut off (see
+/// [`Judged::wait`]). The report that follows is JSON, which never starts
+/// with it.
+pub const PROGRESS: u8 = b'.';
+
+/// The run's side: tells the judge, if there is one, that a buyer
+/// reported. Never blocks: with the socket's buffer full (the judge reads
+/// it as it comes, so it never is), the byte is dropped.
+pub fn progress() {
+    let fd = REPORT.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let _ = send(
+            fd,
+            &[PROGRESS],
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+        );
+    }
+}
+
 /// The run's side: sends `report` to the judge and closes the socket.
 /// Without a judge, does nothing.
 ///
@@ -196,14 +216,23 @@ impl Judged {
     }
 
     /// Reads the report and standard error until the run has ended and its
-    /// report socket closed, or until `limit` has passed or `stopped()`
-    /// says so: then the run gets `SIGTERM`, [`STOP_GRACE`] to end, and
-    /// `SIGKILL`. Its descendants are the caller's to sweep.
+    /// report socket closed, or until `stopped()` says so, or until `limit`
+    /// has passed *and* nothing has come on the report socket (a
+    /// [`PROGRESS`] byte or the report) for `quiet`: then the run gets
+    /// `SIGTERM`, [`STOP_GRACE`] to end, and `SIGKILL`. Its descendants are
+    /// the caller's to sweep. The leading [`PROGRESS`] bytes are left out
+    /// of [`Finished::report`].
     ///
     /// # Errors
     /// When reading or waiting fails other than by `EINTR`.
-    pub fn wait(mut self, limit: Duration, stopped: impl Fn() -> bool) -> io::Result<Finished> {
+    pub fn wait(
+        mut self,
+        limit: Duration,
+        quiet: Duration,
+        stopped: impl Fn() -> bool,
+    ) -> io::Result<Finished> {
         let deadline = Instant::now() + limit;
+        let mut heard = Instant::now();
         let (mut report, mut tail) = (Vec::new(), Vec::new());
         let (mut report_open, mut stderr_open) = (true, true);
         let mut ended: Option<(ExitStatus, Instant)> = None;
@@ -224,7 +253,8 @@ impl Judged {
                 }
             } else {
                 was_stopped = stopped();
-                timed_out = !was_stopped && Instant::now() >= deadline;
+                timed_out =
+                    !was_stopped && Instant::now() >= deadline && heard.elapsed() >= quiet;
                 if was_stopped || timed_out {
                     self.signal(Signal::SIGTERM);
                     killing = Some(Instant::now());
@@ -253,7 +283,15 @@ impl Judged {
             drop(fds);
             let mut ready = ready.into_iter();
             if report_open && ready.next() == Some(true) {
+                let before = report.len();
                 report_open = read_some(&mut self.report, &mut report, usize::MAX)?;
+                if report.len() > before {
+                    heard = Instant::now();
+                }
+                if report.first() == Some(&PROGRESS) {
+                    let dots = report.iter().take_while(|b| **b == PROGRESS).count();
+                    report.drain(..dots);
+                }
             }
             if stderr_open && ready.next() == Some(true) {
                 stderr_open = read_some(&mut self.stderr, &mut tail, STDERR_TAIL)?;

@@ -290,6 +290,8 @@ impl Collector<'_> {
             self.events.push(format!("buyer {id} (pid {pid}): {note}"));
         }
         self.outcomes[id] = Some(o);
+        // A judge that started this run hears of the progress.
+        crate::sys::judged::progress();
         // A buyer process that reported exits next: reap it by pid. (A
         // pool worker goes on to its next buyer.)
         if self.cfg.pool.is_none() {
