@@ -45,7 +45,9 @@ bench:
 
 # The price of a lock at scale: time per buyer of every safe strategy at
 # 150, 1,000, 10,000 and 100,000 buyers (those the machine can start),
-# beside a kernel-only benchmark of the same lock. Minutes on 2 cores.
+# beside a kernel-only benchmark of the same lock. Minutes on 2 cores. A
+# strategy whose server is not given in ARGS (--store, --lock-server) is
+# left out, and named on standard error.
 scale:
 	$(STATIC) run --release --quiet --target $(HOST) -- bench --scale $(ARGS)
 

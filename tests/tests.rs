@@ -10,6 +10,8 @@
 #[path = "it/support/mod.rs"]
 mod support;
 
+#[path = "it/bench.rs"]
+mod bench;
 #[path = "it/cli.rs"]
 mod cli;
 #[path = "it/contain.rs"]

@@ -187,6 +187,13 @@ pub struct GradeArgs {
     /// Print one JSON object (the results.json content) instead of the table.
     #[arg(long)]
     pub json: bool,
+
+    /// Exit 0 whenever the grade finished and its files were written,
+    /// whatever the score (for scripts under `set -e`; the score is in the
+    /// output and the files). Bad input is still 2, an interrupt 128+N, and
+    /// a grade that did not finish 3.
+    #[arg(long)]
+    pub exit_zero: bool,
 }
 
 /// Options of `check`.

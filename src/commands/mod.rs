@@ -133,6 +133,13 @@ fn chosen_with_servers(
         }
         return Ok(all);
     }
+    Ok(available(all, servers))
+}
+
+/// `all` less the strategies whose server was not given, with one line on
+/// standard error per missing server that names the strategies it leaves
+/// out and the flag that would bring them in.
+fn available(all: Vec<&'static lock::Strategy>, servers: &Servers) -> Vec<&'static lock::Strategy> {
     let mut left: Vec<(&str, Vec<&str>)> = Vec::new();
     for s in &all {
         if let Some(flag) = servers.missing(s) {
@@ -148,10 +155,9 @@ fn chosen_with_servers(
             names.join(", ")
         ));
     }
-    Ok(all
-        .into_iter()
+    all.into_iter()
         .filter(|s| servers.missing(s).is_none())
-        .collect())
+        .collect()
 }
 
 /// A stop signal that arrived, as the error that ends the command.

@@ -30,12 +30,20 @@ const BIG: u32 = 10_000;
 /// Prints the scale table.
 ///
 /// # Errors
-/// A measurement that fails, an unsafe run, or an interrupt.
+/// A strategy named with `--lock` without its server, a measurement
+/// that fails, or an interrupt.
 pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
     let counts = if args.buyers.is_empty() {
         COUNTS.to_vec()
     } else {
         args.buyers.clone()
+    };
+    // A safe strategy whose server was not given is left out, with a line
+    // that names it and the flag it needs; naming one with --lock is refused.
+    let safe = if args.lock.is_empty() {
+        super::available(lock::listed().filter(|s| s.safe).collect(), &args.servers)
+    } else {
+        super::chosen_with_servers(&args.lock, &args.servers)?
     };
     say(
         "\nthe price of a lock at scale: µs per buyer (medians), --delay 0, 100 tickets\n  \
@@ -45,13 +53,6 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
          exit\n  race ratio: run after the barrier / \
          kernel after the barrier · wakeups: sleeps per buyer on the way to the lock",
     )?;
-    let safe: Vec<_> = if args.lock.is_empty() {
-        lock::listed()
-            .filter(|s| s.safe && s.store != lock::Store::Postgres)
-            .collect()
-    } else {
-        super::chosen(&args.lock)
-    };
     for n in counts {
         if let Some(why) = cannot_start(n) {
             say(&format!("\n{n} buyers: skipped ({why})"))?;
@@ -67,7 +68,8 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
             "lock", "run", "race", "kernel", "race", "ratio", "wakeups"
         ))?;
         for &s in &safe {
-            let cfg = measured(s, n);
+            let mut cfg = measured(s, n);
+            args.servers.apply(&mut cfg);
             let mut runs = Vec::new();
             let mut races = Vec::new();
             let mut kernel = Vec::new();
@@ -87,9 +89,9 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
                     Err(Error::Failed(why)) => failure = Some(why),
                     Err(e) => return Err(e),
                 }
-                // A database's lock is not one kernel call: no kernel-only
-                // benchmark of it.
-                if s.store == lock::Store::File {
+                // A database's lock, or a lease from a lock server, is not
+                // one kernel call: no kernel-only benchmark of it.
+                if s.store == lock::Store::File && !s.lock_server {
                     let (total, race) = kernel_only(s, n, dir, hold)?;
                     kernel.push(total.as_secs_f64());
                     kernel_races.push(race.as_secs_f64());

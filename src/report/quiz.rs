@@ -78,7 +78,7 @@ impl Question {
     pub fn accepts(self, guess: &str) -> bool {
         match self {
             Question::Safe => normalise_yes_no(guess).is_some(),
-            Question::Ticket => guess == "none" || guess.parse::<u64>().is_ok(),
+            Question::Ticket => guess == "none" || ticket_number(guess).parse::<u64>().is_ok(),
             _ => guess.parse::<u64>().is_ok(),
         }
     }
@@ -87,10 +87,15 @@ impl Question {
     pub fn hint(self) -> &'static str {
         match self {
             Question::Safe => "yes or no, please",
-            Question::Ticket => "a ticket number (or none), please",
+            Question::Ticket => "a ticket number (100 or #100, or none), please",
             _ => "a whole number, please",
         }
     }
+}
+
+/// A ticket number as typed: `100`, or `#100` as the report prints it.
+fn ticket_number(guess: &str) -> &str {
+    guess.strip_prefix('#').unwrap_or(guess)
 }
 
 fn normalise_yes_no(s: &str) -> Option<&'static str> {
@@ -137,13 +142,17 @@ fn claims_safe(r: &RunReport) -> bool {
     crate::lock::find(&r.strategy).is_some_and(|s| s.safe)
 }
 
-/// The reveal: whether `guess` was right, and what the run shows. It never
+/// The reveal: whether `guess` was right, and what the run shows about the
+/// question asked — for `remaining`, the lost updates that left the file
+/// too high; for `ticket`, the ticket number sold to several buyers; for
+/// the others, the oversell, or why the run was or was not safe. It never
 /// credits a lock with safety it does not claim: a wrong strategy's lucky
 /// run is called lucky.
 pub fn reveal(r: &RunReport, q: Question, guess: &str) -> String {
     let answer = q.answer(r);
     let right = match q {
         Question::Safe => normalise_yes_no(guess) == Some(answer.as_str()),
+        Question::Ticket => ticket_number(guess.trim()) == answer,
         _ => guess.trim() == answer,
     };
     let verdict = if right {
@@ -151,8 +160,40 @@ pub fn reveal(r: &RunReport, q: Question, guess: &str) -> String {
     } else {
         format!("Your prediction: {guess}. Not quite: the answer is {answer}.")
     };
+    let v = &r.verdict;
+    let why = match q {
+        Question::Remaining if v.lost_updates > 0 => {
+            let kept = r.tickets.saturating_sub(v.remaining);
+            format!(
+                " {} told they got a ticket, but the file shows {} of the {} left: it kept {} and forgot {} — lost updates. Buyers read the same count and each wrote back that count minus one, over one another's sales, so the file's count is higher than the sales leave.",
+                count(v.sold, "buyer was", "buyers were"),
+                v.remaining,
+                count(r.tickets, "ticket", "tickets"),
+                count(kept, "sale", "sales"),
+                v.lost_updates
+            )
+        }
+        Question::Ticket => match r.most_sold_ticket.filter(|t| t.buyers > 1) {
+            Some(t) => format!(
+                " Ticket #{} went to {} buyers: each read a count of {} and took that number — a double booking ({} sold more than once).",
+                t.ticket,
+                t.buyers,
+                t.ticket,
+                count(v.double_booked, "ticket number", "ticket numbers")
+            ),
+            None => outcome(r),
+        },
+        _ => outcome(r),
+    };
+    verdict + &why
+}
+
+/// What the run shows, whatever was asked: the oversell, a run that did
+/// not complete, a safe lock's one-at-a-time, a lucky run, or the rest of
+/// an unsafe verdict.
+fn outcome(r: &RunReport) -> String {
     let sold = r.verdict.sold;
-    let why = if r.verdict.oversold > 0 {
+    if r.verdict.oversold > 0 {
         format!(
             " {} told they got a ticket, {} more than the {} that exist: they read the count at the same time.",
             count(sold, "buyer was", "buyers were"),
@@ -176,6 +217,5 @@ pub fn reveal(r: &RunReport, q: Question, guess: &str) -> String {
         )
     } else {
         format!(" No ticket too many, but still unsafe: {}.", r.summary)
-    };
-    verdict + &why
+    }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::Work;
+use crate::support::{Run, Work};
 
 /// Checks a results.json against Gradescope's fields; returns it.
 fn results(path: &std::path::Path) -> Value {
@@ -145,4 +145,63 @@ fn a_hanging_strategy_is_graded_not_waited_for() {
     run.expect_code(2);
     assert!(run.stderr().contains("--results"), "{}", run.context());
     work.assert_clean();
+}
+
+/// `--exit-zero`: a grade below full marks that finished exits 0, and
+/// still says its score; without it the same grade exits 3.
+#[test]
+fn exit_zero_keeps_the_score_and_drops_the_failing_exit_code() {
+    let work = Work::new();
+    let args = [
+        "grade", "--lock", "none", "--cases", "1", "--lab", "0", "--seed", "1", "--json",
+    ];
+    let run = work.booking(&args);
+    run.expect_code(3);
+    let run = work.booking(&[&args[..], &["--exit-zero"]].concat());
+    run.expect_code(0);
+    let score = run.report()["score"].as_f64().unwrap();
+    assert!(score < 100.0, "{}", run.context());
+    work.assert_clean();
+}
+
+/// scripts/grade-file.sh on a file that does not compile: exit 1, and
+/// results.json and JUnit all the same, 0 points, one failed test holding
+/// the compiler's error; the copy of the project is not left in the temp
+/// directory. (The script builds into target/grade: the first time, the
+/// dependencies are built there in release, which takes minutes; after
+/// that this fails in seconds.)
+#[test]
+fn a_file_that_does_not_build_still_gets_its_results() {
+    let work = Work::new();
+    let tmp = work.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let student = work.path("student_typo.rs");
+    std::fs::write(
+        &student,
+        "use crate::lock::api::Strategy;\npub const TYPO: Strategy = no_such_thing;\n",
+    )
+    .unwrap();
+    let (r, j) = (work.path("results.json"), work.path("junit.xml"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/grade-file.sh");
+    let mut cmd = std::process::Command::new(script);
+    cmd.arg(&student)
+        .arg("--results")
+        .arg(&r)
+        .arg(format!("--junit={}", j.display()))
+        .env("TMPDIR", &tmp);
+    let mut run = Run::of(cmd, &[]);
+    run.line = format!("TMPDIR={} {script} {}", tmp.display(), student.display());
+    run.expect_code(1);
+    let g = results(&r);
+    assert_eq!(g["score"], 0.0, "{g}");
+    let out = g["tests"][0]["output"].as_str().unwrap();
+    assert!(
+        out.starts_with("error") && out.contains("no_such_thing"),
+        "{g}{}",
+        run.context()
+    );
+    assert!(out.lines().count() <= 40, "{g}");
+    assert_eq!(junit(&j, 1), 1);
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}{}", run.context());
 }

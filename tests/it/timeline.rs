@@ -269,6 +269,19 @@ fn a_timeline_file_has_every_buyer_and_the_run_in_it() {
     work.assert_clean();
 }
 
+/// A stepped run of `none` in which all four buyers read the count (2)
+/// before anyone writes: the same race on every machine.
+const RACE: [&str; 8] = [
+    "--buyers",
+    "4",
+    "--tickets",
+    "2",
+    "--lock",
+    "none",
+    "--schedule",
+    "0,1,2,3,0,1,2,3,0,1,2,3,0,1,2,3",
+];
+
 /// The quiz asks more than how many sold: the count left, the oversell,
 /// the ticket sold most, whether the run was safe — on a stepped run the
 /// answers are the same on every machine. A malformed answer is refused.
@@ -276,16 +289,7 @@ fn a_timeline_file_has_every_buyer_and_the_run_in_it() {
 fn the_quiz_asks_about_remaining_oversold_ticket_and_safety() {
     let work = Work::new();
     // All four read 2 and write 1: 4 sold, 1 left, 2 oversold, ticket #2.
-    let race = [
-        "--buyers",
-        "4",
-        "--tickets",
-        "2",
-        "--lock",
-        "none",
-        "--schedule",
-        "0,1,2,3,0,1,2,3,0,1,2,3,0,1,2,3",
-    ];
+    let race = RACE;
     for (what, answer, wrong) in [
         ("remaining", "1", "0"),
         ("oversold", "2", "0"),
@@ -310,6 +314,69 @@ fn the_quiz_asks_about_remaining_oversold_ticket_and_safety() {
     let run = work.booking(&[&race[..], &["--quiz", "safe", "--predict", "maybe"]].concat());
     run.expect_code(2);
     assert!(run.stderr().contains("yes or no"), "{}", run.context());
+    work.assert_clean();
+}
+
+/// The reveal explains the question asked, with the run's own numbers (read
+/// from the `--json` report of the same schedule): `remaining` the lost
+/// updates that left the count too high, `ticket` the number several
+/// buyers got, `sold` and `oversold` the oversell, `safe` what made the
+/// run unsafe. `--quiz ticket` takes `#2`, as the report prints it.
+#[test]
+fn the_quiz_reveal_explains_the_question_asked() {
+    let work = Work::new();
+    let race = RACE;
+    let r = work.booking(&[&race[..], &["--json"]].concat()).json();
+    let n = |k: &str| u(&r, k);
+    assert!(n("lost_updates") > 0 && n("oversold") > 0, "{r}");
+    let worst = &r["most_sold_ticket"];
+    let oversell = format!(
+        "{} buyers were told they got a ticket, {} more than the 2 tickets that exist",
+        n("sold"),
+        n("oversold")
+    );
+    let lost = format!(
+        "shows {} of the 2 tickets left: it kept {} and forgot {} — lost updates",
+        n("remaining"),
+        match 2 - n("remaining") {
+            1 => "1 sale".to_string(),
+            k => format!("{k} sales"),
+        },
+        n("lost_updates")
+    );
+    let double = format!(
+        "Ticket #{} went to {} buyers",
+        worst["ticket"], worst["buyers"]
+    );
+    let reveal = |what: &str, guess: &str| {
+        let run = work.booking(&[&race[..], &["--quiz", what, "--predict", guess]].concat());
+        run.expect_code(0);
+        run.stdout()
+            .lines()
+            .find(|l| l.starts_with("Your prediction:"))
+            .unwrap_or_else(|| panic!("no reveal{}", run.context()))
+            .to_string()
+    };
+    for (what, guess, says, not) in [
+        ("sold", "2", &oversell, &lost),
+        ("oversold", "0", &oversell, &lost),
+        ("safe", "yes", &oversell, &lost),
+        ("remaining", "0", &lost, &oversell),
+        ("ticket", "1", &double, &oversell),
+    ] {
+        let line = reveal(what, guess);
+        assert!(line.contains("Not quite"), "{what}: {line}");
+        assert!(
+            line.contains(says.as_str()),
+            "{what}: {line}\nwants: {says}"
+        );
+        assert!(!line.contains(not.as_str()), "{what}: {line}");
+    }
+    let line = reveal("ticket", &format!("#{}", worst["ticket"]));
+    assert!(
+        line.contains("Right!") && line.contains("double booking"),
+        "{line}"
+    );
     work.assert_clean();
 }
 
