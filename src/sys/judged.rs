@@ -253,8 +253,7 @@ impl Judged {
                 }
             } else {
                 was_stopped = stopped();
-                timed_out =
-                    !was_stopped && Instant::now() >= deadline && heard.elapsed() >= quiet;
+                timed_out = !was_stopped && Instant::now() >= deadline && heard.elapsed() >= quiet;
                 if was_stopped || timed_out {
                     self.signal(Signal::SIGTERM);
                     killing = Some(Instant::now());

@@ -2,7 +2,7 @@
 //!
 //! Ignored by a plain `cargo test`, which it would take past three minutes
 //! on two cores (it builds the project twice, in a profile of its own):
-//! `make handout` runs it, and CI runs it with every other test
+//! `make slow-tests` runs it, and CI runs it with every other test
 //! (`cargo test -- --include-ignored`).
 //!
 //! Every line of every `sh` block of `docs/lab.md` runs through `bash`, in
@@ -74,7 +74,7 @@ fn target_dir() -> PathBuf {
 }
 
 #[test]
-#[ignore = "builds the project twice (minutes on two cores): `make handout` runs it, and CI (cargo test -- --include-ignored)"]
+#[ignore = "builds the project twice (minutes on two cores): `make slow-tests` runs it, and CI (cargo test -- --include-ignored)"]
 fn the_handout_runs_as_written() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let handout = std::fs::read_to_string(root.join("docs/lab.md")).unwrap();
