@@ -34,7 +34,8 @@ pub struct RunArgs {
 
     /// Each buyer's think time after the start, before it asks for the lock:
     /// a duration or a range drawn per buyer from the seed (default 0: all
-    /// arrive at once, as in the classic demo).
+    /// arrive at once, as in the classic demo). A range ending in /K
+    /// (0..400ms/5) makes K bursts, evenly spaced over it.
     #[arg(short, long, default_value = "0")]
     pub arrival: Delay,
 
@@ -160,10 +161,11 @@ pub struct GradeArgs {
     #[arg(short, long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub cases: u32,
 
-    /// Rounds of the lab's workload, 5 scenarios a round: the README's 150
+    /// Rounds of the lab's workload, 6 scenarios a round: the README's 150
     /// buyers for 100 tickets, 1,000 buyers, a crowd of 1,001-1,100 all
     /// queued at once, holders stopped for 1.2 s with buyers waiting, and
-    /// arrivals spread over 200 ms (see docs/grading.md). 0 leaves them
+    /// arrivals spread over 200 ms, then in 4-8 bursts over 400 ms (see
+    /// docs/grading.md). 0 leaves them
     /// out, and the item is failed: full marks need the lab's workload.
     #[arg(long, value_name = "ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub lab: u32,
@@ -212,12 +214,13 @@ pub struct CheckArgs {
     pub cases: u32,
 
     /// Rounds of the lab's workload, which the small scenarios cannot
-    /// reach, 5 scenarios a round, counts drawn from the seed: the README's
+    /// reach, 6 scenarios a round, counts drawn from the seed: the README's
     /// `booking --buyers 150` (100 tickets, 1-5 ms), 1,000 buyers, a crowd
     /// of 1,001-1,100 buyers all queued at once (a lock correct only up to
     /// 1,000 waiters fails), holders stopped for 1.2 s just after taking
     /// the lock with buyers waiting (a lock that presumes a holder dead
-    /// after up to a second fails), and arrivals spread over 200 ms. Each
+    /// after up to a second fails), arrivals spread over 200 ms, and
+    /// arrivals in 4-8 bursts over 400 ms (hundreds at one instant). Each
     /// runs under 5 times --timeout; one the process limit (ulimit -u)
     /// cannot fork is skipped, and says so. 0 leaves them out.
     #[arg(long, value_name = "ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100))]

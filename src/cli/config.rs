@@ -338,9 +338,11 @@ mod tests {
 
     fn delay() -> impl Strategy<Value = Delay> {
         let d = || duration(Duration::ZERO, MAX_DELAY);
-        (d(), d()).prop_map(|(a, b)| Delay {
+        (d(), d(), prop_oneof![Just(0u32), 2..50u32]).prop_map(|(a, b, k)| Delay {
             min: a.min(b),
             max: a.max(b),
+            // A fixed delay has no bursts: `2ms/3` means nothing.
+            bursts: if a == b { 0 } else { k },
         })
     }
 

@@ -99,7 +99,7 @@ pub struct CheckReport {
     /// Free-running scenarios per strategy (as many stepped ones follow,
     /// then one paused scenario per ten).
     pub cases: usize,
-    /// Rounds of the lab's workload per strategy (5 scenarios a round).
+    /// Rounds of the lab's workload per strategy (6 scenarios a round).
     pub lab_rounds: usize,
     /// Lab scenarios skipped, once each, with why (the same for every
     /// strategy: the process limit).
@@ -163,7 +163,7 @@ impl CheckReport {
             out += &format!("{why}\n");
         }
         out += &format!(
-            "(scenarios: free-running, as many stepped (--step-seed: the parent chooses the interleaving), one paused per ten (--pause: every buyer stopped past its lease after reading), and {} of the lab's workload (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread). A stepped re-run line carries its --schedule and repeats exactly; a free one repeats the seed, delays, arrivals and pauses, but the interleaving is the scheduler's)\n",
+            "(scenarios: free-running, as many stepped (--step-seed: the parent chooses the interleaving), one paused per ten (--pause: every buyer stopped past its lease after reading), and {} of the lab's workload (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread; arrivals in bursts; arrivals in bursts). A stepped re-run line carries its --schedule and repeats exactly; a free one repeats the seed, delays, arrivals and pauses, but the interleaving is the scheduler's)\n",
             count(self.lab_rounds as u64, "round", "rounds")
         );
         out

@@ -4,7 +4,7 @@
 //! Graded items, 100 points:
 //! * **the lab's workload** (45): `--lab` rounds of the lab scenarios (the
 //!   README's 150 buyers, 1,000 buyers, over 1,000 queued at once,
-//!   holders stopped for 1.2 s, arrivals spread), none unsafe, failed,
+//!   holders stopped for 1.2 s, arrivals spread, in bursts), none unsafe, failed,
 //!   hung or short. Weighed so that a lock wrong only at the lab's scale
 //!   scores at most 55, whatever else it passes;
 //! * **safety, free-running** (15): `--cases` scenarios of `check`'s kind
@@ -230,7 +230,7 @@ pub fn grade(
     let mut tests = vec![
         item(
             format!(
-                "the lab's workload: {} (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread)",
+                "the lab's workload: {} (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread; arrivals in bursts; arrivals in bursts)",
                 count(plan.lab.len() as u64, "scenario", "scenarios")
             ),
             LAB_POINTS,

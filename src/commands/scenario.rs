@@ -21,7 +21,7 @@
 //! buyers, 100 tickets, 1–5 ms), 1,000 buyers, a crowd of more than 1,000
 //! buyers all queued at once (more than any fixed-size structure up to
 //! 1,000 slots), holders stopped for [`HELD_PAUSE_MS`] (more than any
-//! "the holder must be dead" timeout up to a second), and arrivals spread
+//! "the holder must be dead" timeout up to a second), arrivals in bursts, and arrivals spread
 //! so that the lock idles and is taken again by clumps of buyers. Counts are
 //! drawn from the seed over the whole range, so a strategy cannot know a
 //! test by its ticket or buyer count. These runs have [`LAB_WATCHDOG`] times
@@ -89,6 +89,10 @@ pub struct Scenario {
     /// just after they take the lock (`--pause-at hold`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_ms: Option<u64>,
+    /// Arrivals in this many bursts over the arrival window (`--arrival
+    /// 0..Tms/K`); absent: spread evenly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bursts: Option<u32>,
 }
 
 /// How long a `held` lab scenario stops a holder: more than a second, so a
@@ -101,7 +105,7 @@ pub const HELD_PAUSED: u32 = 2;
 /// How many times the watchdog a lab scenario runs under.
 pub const LAB_WATCHDOG: u32 = 5;
 /// The lab scenarios of one round, in order.
-pub const LAB: [&str; 5] = ["readme", "thousand", "crowd", "held", "spread"];
+pub const LAB: [&str; 6] = ["readme", "thousand", "crowd", "held", "spread", "bursts"];
 
 /// How long a paused scenario stops each buyer.
 pub const PAUSE_MS: u64 = 100;
@@ -158,6 +162,7 @@ impl Scenario {
             pause_ms: None,
             lab: None,
             held_ms: None,
+            bursts: None,
         }
     }
 
@@ -179,6 +184,7 @@ impl Scenario {
             pause_ms: None,
             lab: None,
             held_ms: None,
+            bursts: None,
         }
     }
 
@@ -212,6 +218,7 @@ impl Scenario {
             pause_ms: None,
             lab: None,
             held_ms: None,
+            bursts: None,
         }
     }
 
@@ -227,8 +234,12 @@ impl Scenario {
     ///   [`HELD_PAUSED`] holders stopped for [`HELD_PAUSE_MS`] just after
     ///   they take the lock, the others waiting behind them;
     /// * `spread` — 41–1,000 buyers for 0–1,000 tickets, 1–5 ms, arriving
-    ///   over 0–200 ms: the lock idles and is taken again by clumps.
+    ///   over 0–200 ms: the lock idles and is taken again by clumps;
+    /// * `bursts` — 300–1,000 buyers for 100–600 tickets, 1–5 ms, arriving
+    ///   in 4–8 bursts over 400 ms: hundreds at one instant, then none
+    ///   while the lock drains, again and again.
     pub fn lab_one(rng: &mut seed::SeededRng, name: &'static str) -> Self {
+        let mut bursts = None;
         let (tickets, buyers, delay, arrival_ms, held) = match name {
             "readme" => (100, 150, (1, 5), 0, None),
             "thousand" => (between(rng, 100, 300), 1_000, (1, 5), 0, None),
@@ -253,6 +264,16 @@ impl Scenario {
                 200,
                 None,
             ),
+            "bursts" => {
+                bursts = Some(between(rng, 4, 8) as u32);
+                (
+                    between(rng, 100, 600),
+                    between(rng, 300, 1_000),
+                    (1, 5),
+                    400,
+                    None,
+                )
+            }
             other => panic!("no lab scenario {other}"),
         };
         Scenario {
@@ -260,6 +281,7 @@ impl Scenario {
             arrival_max_us: arrival_ms * 1_000,
             lab: Some(name),
             held_ms: held,
+            bursts,
             ..Scenario::fixed(
                 tickets,
                 buyers as u32,
@@ -349,17 +371,17 @@ impl Scenario {
 
     /// The delay window.
     pub fn delay(&self) -> Delay {
-        Delay {
-            min: Duration::from_micros(self.delay_min_us),
-            max: Duration::from_micros(self.delay_max_us),
-        }
+        Delay::between(
+            Duration::from_micros(self.delay_min_us),
+            Duration::from_micros(self.delay_max_us),
+        )
     }
 
     /// The arrival window.
     pub fn arrival(&self) -> Delay {
         Delay {
-            min: Duration::ZERO,
-            max: Duration::from_micros(self.arrival_max_us),
+            bursts: self.bursts.unwrap_or(0),
+            ..Delay::between(Duration::ZERO, Duration::from_micros(self.arrival_max_us))
         }
     }
 
@@ -454,6 +476,7 @@ mod tests {
             pause_ms: None,
             lab: None,
             held_ms: None,
+            bursts: None,
         };
         let sem = crate::lock::find("sem").unwrap();
         assert_eq!(
@@ -482,6 +505,14 @@ mod tests {
         assert!(held.held_ms.is_some_and(|ms| ms >= 1_000), "{held:?}");
         assert!(held.buyers > HELD_PAUSED, "{held:?}");
         assert!(by("crowd").buyers > 1_000 && by("thousand").buyers == 1_000);
+        let bursts = by("bursts");
+        let arrival = bursts.arrival();
+        assert!((4..=8).contains(&arrival.bursts), "{bursts:?}");
+        assert!(
+            arrival
+                .to_string()
+                .ends_with(&format!("/{}", arrival.bursts))
+        );
         assert_eq!(round, Scenario::lab(1, 1), "seeded");
     }
 }

@@ -4,6 +4,12 @@
 //! number on the left of a range takes the unit on the right. Each buyer
 //! draws its delay uniformly from the range with an RNG seeded by the run's
 //! seed and its own id, so a run with the same `--seed` repeats its delays.
+//!
+//! A range may end in `/K` (`0..200ms/5`): **bursts**. Each buyer then draws
+//! one of K instants evenly spaced over the range (0, 50, 100, 150 and
+//! 200 ms), so the buyers come in K clumps with the lock idle between them
+//! — arrivals as a class's autograder or a flash sale makes them, rather
+//! than spread evenly.
 
 use std::fmt;
 use std::str::FromStr;
@@ -18,6 +24,9 @@ pub struct Delay {
     pub min: Duration,
     /// Longest delay (equal to `min` for a fixed delay).
     pub max: Duration,
+    /// Bursts: with 2 or more, a draw is one of that many instants evenly
+    /// spaced from `min` to `max`; with 0 or 1, any instant between.
+    pub bursts: u32,
 }
 
 /// The longest delay accepted, so that a typo cannot hang a lab for hours.
@@ -26,13 +35,23 @@ pub const MAX_DELAY: Duration = Duration::from_secs(60);
 impl Delay {
     /// A fixed delay.
     pub fn fixed(d: Duration) -> Self {
-        Delay { min: d, max: d }
+        Delay::between(d, d)
+    }
+
+    /// Any instant from `min` to `max`, uniformly.
+    pub fn between(min: Duration, max: Duration) -> Self {
+        Delay {
+            min,
+            max,
+            bursts: 0,
+        }
     }
 
     /// No delay at all.
     pub const ZERO: Delay = Delay {
         min: Duration::ZERO,
         max: Duration::ZERO,
+        bursts: 0,
     };
 
     /// Buyer `id`'s draw from this window in a run seeded with `seed`, in
@@ -42,12 +61,13 @@ impl Delay {
             return self.min;
         }
         let mut rng = seed::rng(seed, stream.wrapping_add(u64::from(id)));
-        let ns = seed::between(
-            &mut rng,
-            self.min.as_nanos() as u64,
-            self.max.as_nanos() as u64,
-        );
-        Duration::from_nanos(ns)
+        let (min, max) = (self.min.as_nanos() as u64, self.max.as_nanos() as u64);
+        if self.bursts >= 2 {
+            let k = seed::between(&mut rng, 0, u64::from(self.bursts) - 1);
+            let gap = (max - min) / (u64::from(self.bursts) - 1);
+            return Duration::from_nanos(min + k * gap);
+        }
+        Duration::from_nanos(seed::between(&mut rng, min, max))
     }
 
     /// Buyer `id`'s delay in a run seeded with `seed`.
@@ -106,8 +126,25 @@ impl FromStr for Delay {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.split_once("..") {
-            None => parse_one(s, "").map(Delay::fixed),
+        let (range, bursts) = match s.split_once('/') {
+            None => (s, 0),
+            Some((range, k)) => {
+                let k: u32 = k
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|k| (2..=10_000).contains(k))
+                    .ok_or_else(|| {
+                        format!("'{s}': the number of bursts after / must be 2 to 10000")
+                    })?;
+                if !range.contains("..") {
+                    return Err(format!("'{s}': bursts need a range (0..200ms/5)"));
+                }
+                (range, k)
+            }
+        };
+        match range.split_once("..") {
+            None => parse_one(range, "").map(Delay::fixed),
             Some((lo, hi)) => {
                 let (_, hi_unit) = split_unit(hi.trim());
                 let max = parse_one(hi, "")?;
@@ -115,7 +152,7 @@ impl FromStr for Delay {
                 if min > max {
                     return Err(format!("'{s}': the range runs backwards"));
                 }
-                Ok(Delay { min, max })
+                Ok(Delay { min, max, bursts })
             }
         }
     }
@@ -142,7 +179,11 @@ impl fmt::Display for Delay {
         if self.min == self.max {
             f.write_str(&fmt_duration(self.min))
         } else {
-            write!(f, "{}..{}", fmt_duration(self.min), fmt_duration(self.max))
+            write!(f, "{}..{}", fmt_duration(self.min), fmt_duration(self.max))?;
+            if self.bursts >= 2 {
+                write!(f, "/{}", self.bursts)?;
+            }
+            Ok(())
         }
     }
 }
@@ -159,27 +200,28 @@ mod tests {
     fn parses_fixed_and_ranges() {
         assert_eq!("2ms".parse(), Ok(Delay::fixed(ms(2))));
         assert_eq!("0".parse(), Ok(Delay::fixed(ms(0))));
-        assert_eq!(
-            "0..3ms".parse(),
-            Ok(Delay {
-                min: ms(0),
-                max: ms(3)
-            })
-        );
-        assert_eq!(
-            "1..3ms".parse(),
-            Ok(Delay {
-                min: ms(1),
-                max: ms(3)
-            })
-        );
+        assert_eq!("0..3ms".parse(), Ok(Delay::between(ms(0), ms(3))));
+        assert_eq!("1..3ms".parse(), Ok(Delay::between(ms(1), ms(3))));
         assert_eq!(
             "500us..1ms".parse(),
-            Ok(Delay {
-                min: Duration::from_micros(500),
-                max: ms(1)
-            })
+            Ok(Delay::between(Duration::from_micros(500), ms(1)))
         );
+        let bursts: Delay = "0..200ms/5".parse().unwrap();
+        assert_eq!(bursts.bursts, 5);
+        assert_eq!(bursts.to_string(), "0..200ms/5");
+    }
+
+    #[test]
+    fn bursts_fall_on_evenly_spaced_instants() {
+        let bursts: Delay = "0..200ms/5".parse().unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        for id in 0..200 {
+            let d = bursts.draw(7, 0, id);
+            assert_eq!(d.as_millis() % 50, 0, "{d:?}");
+            assert!(d <= ms(200));
+            seen.insert(d);
+        }
+        assert_eq!(seen.len(), 5, "every burst gets buyers: {seen:?}");
     }
 
     #[test]
@@ -193,6 +235,9 @@ mod tests {
             "1..",
             "9999s",
             "-1ms",
+            "2ms/3",
+            "0..1ms/1",
+            "0..1ms/x",
         ] {
             assert!(bad.parse::<Delay>().is_err(), "{bad:?} should not parse");
         }

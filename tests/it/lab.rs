@@ -100,7 +100,7 @@ fn a_correct_lock_passes_the_lab() {
         .find(|s| s["strategy"] == "sem")
         .unwrap_or_else(|| panic!("sem not checked: {r}"));
     let ran = u(s, "scenarios") + u(s, "skipped_scenarios");
-    assert_eq!(ran, 8, "{}", run.context());
+    assert_eq!(ran, 9, "{}", run.context());
     assert_eq!(s["kept_claim"], true, "{}", run.context());
     assert!(s["smallest_problem"].is_null(), "{}", run.context());
     assert!(

@@ -67,6 +67,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     pause_ms: None,
                     lab: None,
                     held_ms: None,
+                    bursts: None,
                 }
             },
         )
