@@ -46,6 +46,8 @@ mod report;
 mod run;
 #[path = "it/signals.rs"]
 mod signals;
+#[path = "it/silent.rs"]
+mod silent;
 #[path = "it/spin.rs"]
 mod spin;
 #[path = "it/sql.rs"]

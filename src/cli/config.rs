@@ -121,9 +121,16 @@ impl RunArgs {
 /// itself is the scheduler's: see [`RunConfig::repeats_exactly`].)
 pub fn rerun(cfg: &RunConfig) -> String {
     let mut line = String::from("booking");
+    let mut previous = String::new();
     for word in rerun_args(cfg) {
+        // A server's password is never printed (see `model::secret`).
+        let shown = match previous.as_str() {
+            "--store" | "--lock-server" => crate::model::secret::redact(&word),
+            _ => word.clone(),
+        };
         line.push(' ');
-        line += &shell_word(&word);
+        line += &shell_word(&shown);
+        previous = word;
     }
     line
 }

@@ -23,7 +23,7 @@ pub const DEFAULT_DELAY: &str = "1ms..5ms";
 /// `--store`: a PostgreSQL URL (`postgres://` or `postgresql://`).
 pub(super) fn parse_server(s: &str) -> Result<String, String> {
     if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-        Ok(s.to_string())
+        crate::model::secret::reveal(s, "PGPASSWORD")
     } else {
         Err("a PostgreSQL URL: postgres://USER@HOST:PORT/DATABASE (the sql-* strategies need none: SQLite is built in)".into())
     }
@@ -32,7 +32,7 @@ pub(super) fn parse_server(s: &str) -> Result<String, String> {
 /// `--lock-server`: a Redis URL.
 pub(super) fn parse_lock_server(s: &str) -> Result<String, String> {
     if s.starts_with("redis://") {
-        Ok(s.to_string())
+        crate::model::secret::reveal(s, "REDISCLI_AUTH")
     } else {
         Err("a Redis URL: redis://HOST:PORT".into())
     }

@@ -121,6 +121,7 @@ fn chosen_with_servers(
     servers: &Servers,
 ) -> Result<Vec<&'static lock::Strategy>> {
     let all = chosen(names);
+    probe_servers(&all, servers)?;
     if !names.is_empty() {
         if let Some((s, flag)) = all
             .iter()
@@ -134,6 +135,28 @@ fn chosen_with_servers(
         return Ok(all);
     }
     Ok(available(all, servers))
+}
+
+/// Probes, once, each server given that one of `strategies` will use (see
+/// [`crate::sys::probe`]): a silent one is one line now, not a wait in
+/// every run.
+///
+/// # Errors
+/// The probe's line, or an interrupt.
+fn probe_servers(strategies: &[&'static lock::Strategy], servers: &Servers) -> Result<()> {
+    if let Some(url) = &servers.store
+        && strategies.iter().any(|s| s.store == lock::Store::Postgres)
+    {
+        let config = crate::store::postgres::config(url)
+            .map_err(|e| Error::Input(format!("--store {e}")))?;
+        crate::store::postgres::probe(&config, url)?;
+    }
+    if let Some(url) = &servers.lock_server
+        && strategies.iter().any(|s| s.lock_server)
+    {
+        crate::lease::probe(url)?;
+    }
+    Ok(())
 }
 
 /// `all` less the strategies whose server was not given, with one line on

@@ -47,6 +47,7 @@ struct HostLine {
 /// A server that cannot be reached, or no such run.
 pub fn command(args: &VerdictArgs) -> Result<i32> {
     let config = postgres::config(&args.store).map_err(|e| Error::Input(format!("--store {e}")))?;
+    postgres::probe(&config, &args.store)?;
     let place = postgres::Place {
         config,
         schema: postgres::run_schema(&args.run),
@@ -54,7 +55,8 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
     let run = postgres::read_run(&place).map_err(|e| {
         Error::Input(format!(
             "--run {}: no such run at {} ({e})",
-            args.run, args.store
+            args.run,
+            crate::model::secret::redact(&args.store)
         ))
     })?;
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();

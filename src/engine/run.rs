@@ -138,6 +138,10 @@ fn strategy_code<T>(call: Call, body: impl FnOnce() -> T) -> Result<T> {
 fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     SingleThreaded::check().map_err(Error::Failed)?;
     check_hosting(cfg)?;
+    // A lock server that does not answer is one line now, not a hang later.
+    if let (true, Some(url)) = (cfg.strategy.lock_server, &cfg.lock_server) {
+        crate::lease::probe(url)?;
+    }
     // Once here rather than in every buyer (see `sys::privilege`).
     crate::sys::privilege::narrow_bounding_set()
         .map_err(|e| Error::failed("narrowing the capability bounding set", e))?;

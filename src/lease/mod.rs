@@ -49,6 +49,7 @@ use crate::lock::hooks::{note, now_ns};
 
 /// A lock server and the lease it grants (plain data of the strategy API).
 pub use crate::lock::api::LockServer as Server;
+pub use redis::probe;
 
 impl Server {
     /// The server at `url`, granting leases of `lease`, with keys of a
@@ -123,8 +124,15 @@ pub fn shared(setup: &Setup, fencing: Fencing) -> crate::error::Result<Box<dyn S
             "a leased strategy needs the SQLite store".into(),
         ));
     };
-    redis::forget(&server)
-        .map_err(|e| Error::failed(format_args!("--lock-server {}", server.url), e))?;
+    redis::forget(&server).map_err(|e| {
+        Error::failed(
+            format_args!(
+                "--lock-server {}",
+                crate::model::secret::redact(&server.url)
+            ),
+            e,
+        )
+    })?;
     Ok(Box::new(Leased {
         server,
         database,

@@ -38,6 +38,7 @@
 //! crate's synchronous one, which starts no thread.
 
 use std::io;
+use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use redis::Script;
@@ -94,6 +95,55 @@ pub struct Connection {
     grant: Script,
     release: Script,
     grants: u64,
+}
+
+/// Whether a Redis server answers at `url`: a `PING`, which it answers at
+/// once (`+PONG`, or `-NOAUTH` when it wants a password: an answer all the
+/// same). A refusal that is not about the password (`-DENIED`, protected
+/// mode) is the error, with Redis's own reason.
+///
+/// # Errors
+/// One clear line when the server does not answer within
+/// [`crate::store::postgres::PROBE_WITHIN`] or refuses;
+/// [`crate::error::Error::Interrupted`] on a stop signal.
+pub fn probe(url: &str) -> crate::error::Result<()> {
+    use crate::sys::probe::{Endpoint, answer};
+    let shown = crate::model::secret::redact(url);
+    let rest = url.trim_start_matches("redis://");
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            (h.trim_matches(['[', ']']), p.parse().unwrap_or(6379))
+        }
+        _ => (hostport.trim_matches(['[', ']']), 6379),
+    };
+    let Some(addr) = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+    else {
+        return Err(crate::error::Error::Input(format!(
+            "--lock-server {shown}: {host} does not resolve"
+        )));
+    };
+    let at = Endpoint::Tcp(addr);
+    match answer(&at, b"PING\r\n", crate::store::postgres::PROBE_WITHIN) {
+        Ok(line) if line.starts_with('-') && !line.starts_with("-NOAUTH") => {
+            Err(crate::error::Error::Failed(format!(
+                "--lock-server {shown}: the server at {at} refused: {}",
+                line.trim_start_matches('-')
+            )))
+        }
+        Ok(_) => Ok(()),
+        Err(silence) => Err(crate::store::silence(
+            "--lock-server",
+            url,
+            &at,
+            silence,
+            "a Redis server",
+        )),
+    }
 }
 
 fn connect(server: &Server) -> io::Result<redis::Connection> {

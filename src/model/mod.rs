@@ -5,4 +5,5 @@
 //! these alone, never of a strategy's code.
 
 pub mod outcome;
+pub mod secret;
 pub mod stock;

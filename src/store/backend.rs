@@ -11,6 +11,7 @@
 //! every schema whose lock is free. A shared run's schema
 //! (`--run NAME`) stays, for `booking verdict`.
 
+use crate::model::secret::redact;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -131,6 +132,7 @@ pub fn postgres_at(
     buyers: u32,
 ) -> Result<Box<dyn Backend>> {
     let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
+    postgres::probe(&config, url)?;
     let Some(run) = shared else {
         let place = postgres::Place {
             config,
@@ -140,16 +142,21 @@ pub fn postgres_at(
                 crate::lock::hooks::now_ns()
             ),
         };
-        let alive = postgres::create(&place, *tickets)
-            .map_err(|e| Error::failed(format_args!("the PostgreSQL stock at {url}"), e))?;
+        let alive = postgres::create(&place, *tickets).map_err(|e| {
+            Error::failed(format_args!("the PostgreSQL stock at {}", redact(url)), e)
+        })?;
         return Ok(Box::new(PgSchema(place, Some(alive))));
     };
     let place = postgres::Place {
         config,
         schema: postgres::run_schema(run.name),
     };
-    *tickets = postgres::join(&place, *tickets, run.hosts, run.host, buyers)
-        .map_err(|e| Error::failed(format_args!("joining run {} at {url}", run.name), e))?;
+    *tickets = postgres::join(&place, *tickets, run.hosts, run.host, buyers).map_err(|e| {
+        Error::failed(
+            format_args!("joining run {} at {}", run.name, redact(url)),
+            e,
+        )
+    })?;
     postgres::wait_for_hosts(&place, run.wait)
         .map_err(|e| Error::failed(format_args!("run {}", run.name), e))?;
     Ok(Box::new(PgSchema(place, None)))

@@ -111,3 +111,33 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The one line for a server given as `flag url` (password hidden) that
+/// did not answer a probe at `at` (see [`crate::sys::probe`]); `what` names
+/// the server it should be ("a PostgreSQL server").
+pub fn silence(
+    flag: &str,
+    url: &str,
+    at: &crate::sys::probe::Endpoint,
+    silence: crate::sys::probe::Silence,
+    what: &str,
+) -> crate::error::Error {
+    use crate::error::Error;
+    use crate::sys::probe::Silence;
+    let shown = crate::model::secret::redact(url);
+    let within = format!("{} s", postgres::PROBE_WITHIN.as_secs());
+    match silence {
+        Silence::Stopped(sig) => {
+            Error::interrupted(sig, format!("waiting for {flag} {shown} to answer"))
+        }
+        Silence::Unreachable(e) => {
+            Error::Failed(format!("{flag} {shown}: cannot connect to {at}: {e}"))
+        }
+        Silence::Silent => Error::Failed(format!(
+            "{flag} {shown}: no answer from {at} in {within}: is it {what}?"
+        )),
+        Silence::Closed => Error::Failed(format!(
+            "{flag} {shown}: {at} closed the connection without answering: is it {what}?"
+        )),
+    }
+}

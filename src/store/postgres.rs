@@ -39,7 +39,8 @@ pub use crate::lock::api::PgPlace as Place;
 /// # Errors
 /// A URL that does not parse, or a host that does not resolve.
 pub fn config(url: &str) -> Result<Config, String> {
-    let mut config: Config = url.parse().map_err(|e| format!("{url}: {e}"))?;
+    let shown = crate::model::secret::redact(url);
+    let mut config: Config = url.parse().map_err(|e| format!("{shown}: {e}"))?;
     if config.get_hostaddrs().is_empty() {
         let ports = config.get_ports().to_vec();
         let port = ports.first().copied().unwrap_or(5432);
@@ -48,9 +49,9 @@ pub fn config(url: &str) -> Result<Config, String> {
             if let postgres::config::Host::Tcp(name) = host {
                 let ip = (name.as_str(), port)
                     .to_socket_addrs()
-                    .map_err(|e| format!("{url}: resolving {name}: {e}"))?
+                    .map_err(|e| format!("{shown}: resolving {name}: {e}"))?
                     .next()
-                    .ok_or_else(|| format!("{url}: {name} has no address"))?
+                    .ok_or_else(|| format!("{shown}: {name} has no address"))?
                     .ip();
                 addrs.push(ip);
             }
@@ -62,6 +63,58 @@ pub fn config(url: &str) -> Result<Config, String> {
         }
     }
     Ok(config)
+}
+
+/// How long the parent waits for a server's first answer (see
+/// [`crate::sys::probe`]).
+pub const PROBE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a PostgreSQL server answers at `config`'s first host that does:
+/// an `SSLRequest`, which a PostgreSQL server answers with one byte (`N`
+/// or `S`) at once. `url` is the `--store` value, for the message (its
+/// password hidden).
+///
+/// # Errors
+/// One clear line when no host answers within [`PROBE_WITHIN`];
+/// [`crate::error::Error::Interrupted`] on a stop signal.
+pub fn probe(config: &Config, url: &str) -> crate::error::Result<()> {
+    use crate::sys::probe::Endpoint;
+    const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
+    let ports = config.get_ports();
+    let mut last = None;
+    for (i, host) in config.get_hosts().iter().enumerate() {
+        let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        let at = match host {
+            postgres::config::Host::Unix(dir) => {
+                Endpoint::Unix(dir.join(format!(".s.PGSQL.{port}")))
+            }
+            postgres::config::Host::Tcp(name) => match config.get_hostaddrs().get(i) {
+                Some(ip) => Endpoint::Tcp((*ip, port).into()),
+                None => match (name.as_str(), port)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                {
+                    Some(addr) => Endpoint::Tcp(addr),
+                    None => continue,
+                },
+            },
+        };
+        match crate::sys::probe::answer(&at, &SSL_REQUEST, PROBE_WITHIN) {
+            Ok(_) => return Ok(()),
+            Err(silence) => last = Some((at, silence)),
+        }
+    }
+    match last {
+        None => Ok(()),
+        Some((at, silence)) => Err(crate::store::silence(
+            "--store",
+            url,
+            &at,
+            silence,
+            "a PostgreSQL server",
+        )),
+    }
 }
 
 /// A connection to `place`, its schema first on the search path.

@@ -17,6 +17,7 @@
 //! * [`sysv`] — System V semaphores and their lease files;
 //! * [`judged`] — a run started by `check` or `grade` as a plain command,
 //!   and the socket its result goes back on;
+//! * [`probe`] — whether a server answers at all, in bounded time;
 //! * [`privilege`] — what a buyer gives up after the fork (capabilities);
 //! * [`proc`] — what `/proc` tells of a child: asleep, and waiting for
 //!   whom;
@@ -33,6 +34,7 @@ pub mod fork;
 pub mod judged;
 pub mod mutex;
 pub mod privilege;
+pub mod probe;
 pub mod proc;
 pub mod sem;
 pub mod shm;

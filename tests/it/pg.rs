@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::support::pg::Cluster;
-use crate::support::{Work, assert_consistent, u, wait_for_children, wait_until_gone};
+use crate::support::{Run, Work, assert_consistent, u, wait_for_children, wait_until_gone};
 
 /// Every safe PostgreSQL strategy sells exactly the stock under a race,
 /// with every buyer reporting; the run's schema is gone afterwards.
@@ -278,5 +278,72 @@ fn three_hosts_share_one_run_and_one_verdict() {
     // The next run sweeps the killed host's run directory.
     work.booking(&["--buyers", "1", "--delay", "0"])
         .expect_code(0);
+    work.assert_clean();
+}
+
+/// A password in `--store` is never printed — not in a run's summary, its
+/// JSON, its re-run line, nor an error — and the re-run line, which shows
+/// it as `***`, runs as printed once `PGPASSWORD` holds it (and says so
+/// when it does not). The throwaway cluster trusts its user, so any
+/// password connects.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn a_password_is_never_printed() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    let secret = "hunter2-in-the-url";
+    let url = pg.url.replace("booking@", &format!("booking:{secret}@"));
+    let args = |store: &str, json: bool| {
+        let mut a = vec![
+            "--buyers".to_string(),
+            "3".into(),
+            "--tickets".into(),
+            "2".into(),
+            "--lock".into(),
+            "pg-atomic".into(),
+            "--store".into(),
+            store.to_string(),
+        ];
+        if json {
+            a.push("--json".into());
+        }
+        a
+    };
+    let run = |a: &[String], password: Option<&str>| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let mut cmd = work.command(&a);
+        match password {
+            Some(p) => cmd.env("PGPASSWORD", p),
+            None => cmd.env_remove("PGPASSWORD"),
+        };
+        Run::of(cmd, &a)
+    };
+    let silent = |r: &Run| {
+        assert!(
+            !r.stdout().contains(secret) && !r.stderr().contains(secret),
+            "the password was printed{}",
+            r.context()
+        );
+    };
+    for json in [false, true] {
+        let r = run(&args(&url, json), None);
+        r.expect_code(0);
+        silent(&r);
+        assert!(r.stdout().contains("booking:***@"), "{}", r.context());
+    }
+    // An error names the server, not the password.
+    let refused = format!("postgres://booking:{secret}@127.0.0.1:1/postgres");
+    let r = run(&args(&refused, false), None);
+    assert_ne!(r.code(), Some(0), "{}", r.context());
+    silent(&r);
+    // The printed form runs with PGPASSWORD, and is refused without.
+    let hidden = url.replace(secret, "***");
+    run(&args(&hidden, false), Some(secret)).expect_code(0);
+    let r = run(&args(&hidden, false), None);
+    r.expect_code(2);
+    assert!(r.stderr().contains("PGPASSWORD"), "{}", r.context());
     work.assert_clean();
 }
