@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::support::{Live, Work, children_of, wait_until_gone};
@@ -137,7 +136,7 @@ fn ctrl_c_during_a_hanging_buyer_died_ends_the_run_within_a_second() {
     // The one buyer dies at once; then the only child that can wait on a
     // semaphore is the helper running `buyer_died`.
     let helper = child_on_a_futex(&live, "no helper waiting in buyer_died");
-    interrupt_within_a_second(live, "while the strategy's buyer_died ran");
+    live.interrupt_within_a_second("while the strategy's buyer_died ran");
     wait_until_gone(&[helper], Duration::from_secs(1)).expect("the helper is gone");
     work.assert_clean();
 }
@@ -162,25 +161,11 @@ fn ctrl_c_during_a_hanging_prepare_ends_the_run_within_a_second() {
         children_of(live.pid()).is_empty(),
         "no buyer before prepare"
     );
-    interrupt_within_a_second(live, "prepare");
+    live.interrupt_within_a_second("prepare");
     // Ended inside strategy code, as by SIGKILL: the next run sweeps.
     work.booking(&["--buyers", "2", "--lock", "sem"])
         .expect_code(0);
     work.assert_clean();
-}
-
-/// Sends SIGINT to `live` and checks that it ends within a second with
-/// exit code 130, its message naming `while`.
-fn interrupt_within_a_second(live: Live, while_: &str) {
-    live.signal(Signal::SIGINT);
-    let (run, took) = live.finish_within(Duration::from_secs(10));
-    assert_eq!(run.code(), Some(130), "{}", run.context());
-    assert!(
-        took < Duration::from_secs(1),
-        "took {took:?}{}",
-        run.context()
-    );
-    assert!(run.stderr().contains(while_), "{}", run.context());
 }
 
 /// `check` runs each scenario as a plain `booking` process of its own: the
@@ -212,7 +197,7 @@ fn ctrl_c_to_check_while_a_scenario_hangs_in_prepare_ends_it_within_a_second() {
         "the scenario runs as a plain command: {:?}",
         String::from_utf8_lossy(&cmdline)
     );
-    interrupt_within_a_second(live, "a scenario's run");
+    live.interrupt_within_a_second("a scenario's run");
     wait_until_gone(&[scenario], Duration::from_secs(1)).expect("the scenario's run is gone");
     // The run ended inside strategy code, as by SIGKILL: the next run
     // sweeps what it made.

@@ -125,6 +125,21 @@ impl Live {
         kill(Pid::from_raw(self.pid() as i32), sig).expect("booking is there to signal");
     }
 
+    /// Sends `SIGINT` (Ctrl-C, to the process alone) and checks that it
+    /// ends within a second with exit code 130, its message naming
+    /// `while_`.
+    pub fn interrupt_within_a_second(self, while_: &str) {
+        self.signal(Signal::SIGINT);
+        let (run, took) = self.finish_within(Duration::from_secs(10));
+        assert_eq!(run.code(), Some(130), "{}", run.context());
+        assert!(
+            took < Duration::from_secs(1),
+            "took {took:?}{}",
+            run.context()
+        );
+        assert!(run.stderr().contains(while_), "{}", run.context());
+    }
+
     /// Waits for the process to end, for at most `within`; returns the
     /// finished run and how long the wait took.
     pub fn finish_within(mut self, within: Duration) -> (Run, Duration) {
