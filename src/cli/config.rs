@@ -46,6 +46,7 @@ impl RunArgs {
     pub fn config(&self) -> Result<RunConfig> {
         self.check_schedule()?;
         let strategy = lock::find(&self.lock).expect("clap only accepts registered names");
+        self.check_servers(strategy)?;
         let buyers = self.workload.buyers;
         Ok(self.workload.config(strategy, |cfg| {
             if let Some(p) = &self.stock {
@@ -93,6 +94,33 @@ impl RunArgs {
                 format!("{machine}-{}", std::process::id())
             }),
         })
+    }
+
+    /// Refuses a server the strategy would not use: a flag silently
+    /// ignored would make a run look shared, or served, when it is not.
+    fn check_servers(&self, strategy: &Strategy) -> Result<()> {
+        let name = strategy.name;
+        let pg = strategy.store == lock::Store::Postgres;
+        if self.run.is_some() && !pg {
+            return Err(Error::Input(format!(
+                "--run: --lock {name} cannot span hosts: a shared run keeps its stock on a PostgreSQL server, for the pg-* strategies"
+            )));
+        }
+        if self.workload.servers.store.is_some() && !pg {
+            return Err(Error::Input(format!(
+                "--store: --lock {name} keeps its stock {}, not on a PostgreSQL server; --store is for the pg-* strategies",
+                match strategy.store {
+                    lock::Store::File => "in the JSON stock file",
+                    _ => "in SQLite",
+                }
+            )));
+        }
+        if self.workload.servers.lock_server.is_some() && !strategy.lock_server {
+            return Err(Error::Input(format!(
+                "--lock-server: --lock {name} takes no lease from a lock server; --lock-server is for the redis-* strategies"
+            )));
+        }
+        Ok(())
     }
 
     /// Refuses a schedule that names a buyer the run does not have.

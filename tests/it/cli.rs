@@ -29,6 +29,31 @@ fn bad_flags_exit_2_before_anything_runs() {
         (vec!["--delay", "soon"], "--delay"),
         (vec!["--delay", "5ms..1ms"], "backwards"),
         (vec!["--tickets", "3", "--stock", s], "--stock"),
+        // A server the strategy would not use, never silently ignored.
+        (
+            vec![
+                "--lock",
+                "sql-atomic",
+                "--store",
+                "postgres://x@127.0.0.1/db",
+            ],
+            "is for the pg-* strategies",
+        ),
+        (
+            vec!["--lock", "file", "--lock-server", "redis://127.0.0.1:1"],
+            "is for the redis-* strategies",
+        ),
+        (
+            vec![
+                "--lock",
+                "sem",
+                "--run",
+                "r1",
+                "--store",
+                "postgres://x@127.0.0.1/db",
+            ],
+            "cannot span hosts",
+        ),
     ] {
         let mut all = args.clone();
         all.extend(["--stock", s]);
