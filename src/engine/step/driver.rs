@@ -91,14 +91,18 @@ pub(super) fn drive(
     // strategy that pauses at its own points for ever) are no progress.
     let mut last_finish = Instant::now();
     let mut finished = 0;
+    let mut steps_at_finish = 0;
     loop {
         let done = states.iter().filter(|s| **s == State::Done).count();
         if done > finished {
             finished = done;
             last_finish = Instant::now();
-        } else if last_finish.elapsed() > c.timeout() {
+            steps_at_finish = schedule.steps.len();
+        } else if last_finish.elapsed() > c.timeout()
+            && schedule.steps.len() - steps_at_finish >= WATCHDOG_STEPS
+        {
             schedule.trace.push(format!(
-                "watchdog: no buyer finished for {} of steps",
+                "watchdog: no buyer finished for {} and {WATCHDOG_STEPS} steps",
                 crate::engine::delay::fmt_duration(c.timeout())
             ));
             c.watchdog(None);
@@ -234,9 +238,11 @@ fn quiesce(
                             .push(format!("   buyer {i} blocked in the lock"));
                     } else if at != 0 && spun(pid, cpu) {
                         *st = preempt(i, pid, at, turns, schedule)?;
-                    } else if cpu.is_none() && since.elapsed() > c.timeout() {
-                        // Busy for ever without reaching a point, where
-                        // its processor time cannot be read.
+                    } else if since.elapsed() > c.timeout() * BUSY_TIMEOUTS
+                        || (cpu.is_none() && since.elapsed() > c.timeout())
+                    {
+                        // Busy for ever without reaching a point (at once
+                        // where its processor time cannot be read).
                         *st = State::Blocked { at };
                     }
                 }
@@ -268,6 +274,22 @@ fn spun(pid: nix::unistd::Pid, since: Option<u64>) -> bool {
     };
     now.saturating_sub(since) >= QUANTUM.as_nanos() as u64
 }
+
+/// The steps a stepped run may take without a buyer finishing before its
+/// watchdog may call it hung (besides `--timeout` of the clock): a step's
+/// time is the machine's — a spinning buyer's step is a quantum of its
+/// own processor time, which a loaded machine gives slowly — so the clock
+/// alone would call a slow machine's run hung. A purchase is four steps
+/// and a few spins; hundreds of steps without one finishing is a strategy
+/// that goes round in circles (a spin on a lock no one will release, a
+/// point it pauses at for ever).
+pub const WATCHDOG_STEPS: usize = 200;
+
+/// How many watchdog timeouts a buyer may run, on the clock, without
+/// reaching a point, blocking, or spinning a quantum (asleep outside any
+/// call, say, or starved of a processor) before the driver stops waiting
+/// for it and counts it as blocked.
+const BUSY_TIMEOUTS: u32 = 10;
 
 /// How long a `SIGSTOP` may take to show in `/proc` before the driver
 /// gives up on it (the buyer then simply runs on).
