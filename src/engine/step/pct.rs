@@ -30,6 +30,12 @@ pub(super) struct Pct {
     priority: Vec<u64>,
     /// Step numbers (from 1), each with the low priority it gives.
     changes: Vec<(usize, u64)>,
+    /// For each buyer, the last step at which it moved while spinning (0:
+    /// never): among spinners only, the one that spun longest ago moves,
+    /// so that they take turns — always moving the highest-priority one
+    /// would spin it for ever while the buyer whose turn the lock gives
+    /// next waits (a ticket lock's, say).
+    spun: Vec<usize>,
 }
 
 impl Pct {
@@ -48,7 +54,11 @@ impl Pct {
         let changes = (1..d)
             .map(|j| (seed::between(rng, 1, horizon) as usize, d - j))
             .collect();
-        Pct { priority, changes }
+        Pct {
+            priority,
+            changes,
+            spun: vec![0; n],
+        }
     }
 }
 
@@ -63,8 +73,18 @@ impl Chooser for Pct {
         let b = *turn
             .choices()
             .iter()
-            .max_by_key(|&&b| (!spinning(b), self.priority[b as usize]))
+            .max_by_key(|&&b| {
+                let last_spin = self.spun.get(b as usize).copied().unwrap_or(0);
+                let waited = if spinning(b) { usize::MAX - last_spin } else { 0 };
+                (!spinning(b), waited, self.priority[b as usize])
+            })
             .expect("choices are not empty");
+        if spinning(b) {
+            if self.spun.len() <= b as usize {
+                self.spun.resize(b as usize + 1, 0);
+            }
+            self.spun[b as usize] = turn.step;
+        }
         for &(at, low) in &self.changes {
             if at == turn.step {
                 self.priority[b as usize] = low;
@@ -76,6 +96,7 @@ impl Chooser for Pct {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Ready;
     use super::super::tests::{ready, turn};
     use super::*;
     use crate::engine::buyer::Point;
@@ -85,6 +106,7 @@ mod tests {
         let mut p = Pct {
             priority: vec![3, 5, 4],
             changes: vec![],
+            spun: Vec::new(),
         };
         let all = ready(&[(0, Point::Read), (1, Point::Read), (2, Point::Read)]);
         let not_1 = ready(&[(0, Point::Read), (2, Point::Read)]);
@@ -100,6 +122,7 @@ mod tests {
         let mut p = Pct {
             priority: vec![3, 5, 4],
             changes: vec![(2, 2), (4, 1)],
+            spun: Vec::new(),
         };
         let all = ready(&[(0, Point::Read), (1, Point::Read), (2, Point::Read)]);
         let got: Vec<u32> = (1..=6)
@@ -116,6 +139,7 @@ mod tests {
         let mut p = Pct {
             priority: vec![9, 1],
             changes: vec![],
+            spun: Vec::new(),
         };
         let r = ready(&[(0, Point::Lock), (1, Point::Read)]);
         let waiting = turn(1, &r, true);
@@ -144,10 +168,38 @@ mod tests {
         assert_eq!(Pct::new(1, 4, 3), pinned());
     }
 
+    #[test]
+    fn spinners_take_turns_when_only_spinners_can_move() {
+        let mut p = Pct {
+            priority: vec![3, 9, 4],
+            changes: vec![],
+            spun: Vec::new(),
+        };
+        let spinning: Vec<Ready> = (0..3)
+            .map(|id| Ready {
+                id,
+                at: Some(Point::Lock),
+                spinning: true,
+            })
+            .collect();
+        let moved: Vec<u32> = (1..=6)
+            .map(|k| p.choose(&turn(k, &spinning, false)).unwrap())
+            .collect();
+        // The highest priority first, then each in turn: none spins twice
+        // while another has not spun since.
+        assert_eq!(moved, vec![1, 2, 0, 1, 2, 0]);
+        // A buyer that can move without spinning goes first, whatever its
+        // priority.
+        let mut mixed = spinning.clone();
+        mixed[0].spinning = false;
+        assert_eq!(p.choose(&turn(7, &mixed, false)), Ok(0));
+    }
+
     fn pinned() -> Pct {
         Pct {
             priority: vec![5, 6, 4, 3],
             changes: vec![(12, 2), (9, 1)],
+            spun: vec![0; 4],
         }
     }
 
