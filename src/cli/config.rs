@@ -37,27 +37,28 @@ impl WorkloadArgs {
 impl RunArgs {
     /// The run these arguments ask for: the workload, and `run`'s own
     /// flags (the stock file, arrivals, faults, stepping, hosting, a run
-    /// shared by several hosts). `--kill` and `--pause` take at most every
-    /// buyer.
+    /// shared by several hosts).
     ///
     /// # Errors
     /// [`Error::Input`] for a `--schedule` that is empty or names a buyer
-    /// the run does not have (nothing has started).
+    /// the run does not have, `--kill` or `--pause` of more buyers than the
+    /// run has, or a server the strategy would not use (nothing has
+    /// started).
     pub fn config(&self) -> Result<RunConfig> {
         self.check_schedule()?;
+        self.check_faults()?;
         let strategy = lock::find(&self.lock).expect("clap only accepts registered names");
         self.check_servers(strategy)?;
-        let buyers = self.workload.buyers;
         Ok(self.workload.config(strategy, |cfg| {
             if let Some(p) = &self.stock {
                 cfg.stock = StockSource::File(p.clone());
             }
             cfg.arrival = self.arrival;
             cfg.faults = Faults {
-                kill: self.kill.min(buyers),
+                kill: self.kill,
                 kill_at: self.kill_at,
                 no_repair: self.no_repair,
-                pause: self.pause.min(buyers),
+                pause: self.pause,
                 pause_at: self.pause_at,
                 pause_for: self.pause_for,
             };
@@ -94,6 +95,21 @@ impl RunArgs {
                 format!("{machine}-{}", std::process::id())
             }),
         })
+    }
+
+    /// Refuses more victims than buyers: `--kill 20 --buyers 10` would kill
+    /// ten and say nothing of the other ten asked for.
+    fn check_faults(&self) -> Result<()> {
+        let buyers = self.workload.buyers;
+        for (flag, n) in [("--kill", self.kill), ("--pause", self.pause)] {
+            if n > buyers {
+                return Err(Error::Input(format!(
+                    "{flag} {n}: the run has {}; at most {buyers}",
+                    count(u64::from(buyers), "buyer", "buyers")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses a server the strategy would not use: a flag silently

@@ -64,7 +64,7 @@ fn fail(message: &str, code: i32, json: bool) -> i32 {
     output::warn(&format!("booking: {message}"));
     if json {
         let obj = serde_json::json!({ "error": message, "exit_code": code });
-        let _ = output::print(&format!("{obj}\n"));
+        output::print_last_words(&format!("{obj}\n"));
     }
     code
 }

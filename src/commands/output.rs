@@ -96,6 +96,26 @@ fn print_bytes(bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Writes `text` — a command's last words, its JSON error object — to
+/// standard output even after a stop signal, which [`print()`] refuses:
+/// `--json` promises one object whatever ends the command. A write that
+/// would block is given up when a signal interrupts it, and a closed pipe
+/// ends it quietly.
+pub fn print_last_words(text: &str) {
+    use std::os::fd::AsFd;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let stdout = io::stdout();
+    let mut rest = text.as_bytes();
+    while !rest.is_empty() {
+        match nix::unistd::write(stdout.as_fd(), rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(_) => return,
+        }
+    }
+}
+
 /// Whether standard output takes colour: a terminal, and `NO_COLOR` unset
 /// (<https://no-color.org>).
 pub fn color() -> bool {

@@ -68,9 +68,14 @@ pub fn command(args: &RunArgs) -> Result<i32> {
         return Err(Error::Input(format!("--predict {p}: {}", question.hint())));
     }
     if quizzing {
+        // A stepped run has no delays: the schedule is its timing.
+        let timing = match &cfg.stepping {
+            Some(_) => "stepped (no delays)".to_string(),
+            None => format!("delay {}", cfg.delay),
+        };
         output::print(&format!(
-            "Quiz: {} buyer processes, lock {}, delay {}. Running...\n",
-            cfg.buyers, cfg.strategy.name, cfg.delay
+            "Quiz: {} buyer processes, lock {}, {timing}. Running...\n",
+            cfg.buyers, cfg.strategy.name
         ))?;
     }
     let out = run(&cfg);
@@ -104,8 +109,18 @@ pub fn command(args: &RunArgs) -> Result<i32> {
         }
         Some(TimelineOut::Text(f)) => {
             f.write(&crate::report::timeline::text(&report, 100, None))?;
+            output::warn(&format!(
+                "booking: timeline written to {}",
+                f.shown.display()
+            ));
         }
-        Some(TimelineOut::Svg(f)) => f.write(&crate::report::timeline::svg(&report))?,
+        Some(TimelineOut::Svg(f)) => {
+            f.write(&crate::report::timeline::svg(&report))?;
+            output::warn(&format!(
+                "booking: timeline written to {}",
+                f.shown.display()
+            ));
+        }
     }
     super::stopped("after the run; its report is above")?;
     let v = &report.verdict;

@@ -29,6 +29,9 @@ fn bad_flags_exit_2_before_anything_runs() {
         (vec!["--delay", "soon"], "--delay"),
         (vec!["--delay", "5ms..1ms"], "backwards"),
         (vec!["--tickets", "3", "--stock", s], "--stock"),
+        // More victims than buyers, never silently fewer.
+        (vec!["--buyers", "10", "--kill", "20"], "--kill 20"),
+        (vec!["--buyers", "2", "--pause", "3"], "--pause 3"),
         // A server the strategy would not use, never silently ignored.
         (
             vec![

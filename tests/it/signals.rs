@@ -197,3 +197,34 @@ fn an_interrupted_compare_leaves_its_out_file_alone() {
     assert!(temps.is_empty(), "{temps:?}{}", run.context());
     work.assert_clean();
 }
+
+/// Under `--json`, Ctrl-C mid-run still prints the promised object: one
+/// line of JSON with the error and exit code 130 (the stop that ends the
+/// run must not also silence its last words).
+#[test]
+fn ctrl_c_under_json_prints_the_error_object() {
+    let work = Work::new();
+    let args = [
+        "--lock",
+        "file",
+        "--buyers",
+        "20",
+        "--delay",
+        "100ms..200ms",
+        "--json",
+    ];
+    let mut live = Live::start(&work, &args);
+    live.wait_for_children(20, Duration::from_secs(20));
+    live.signal(Signal::SIGINT);
+    let (run, took) = live.finish_within(Duration::from_secs(10));
+    assert_stopped_by(&run, took, Signal::SIGINT);
+    let obj: serde_json::Value = serde_json::from_str(run.stdout().trim())
+        .unwrap_or_else(|e| panic!("not one JSON object: {e}{}", run.context()));
+    assert_eq!(obj["exit_code"], 130, "{}", run.context());
+    assert!(
+        obj["error"].as_str().unwrap().contains("interrupted"),
+        "{}",
+        run.context()
+    );
+    work.assert_clean();
+}

@@ -235,13 +235,14 @@ fn the_quiz_never_praises_a_wrong_lock() {
 }
 
 /// A text timeline written to a file has a row for every buyer (the
-/// terminal's is capped at 40), and the SVG's head carries the re-run line.
+/// terminal's is capped at 40), and the SVG's head carries the re-run line;
+/// each run says where it wrote its timeline.
 #[test]
 fn a_timeline_file_has_every_buyer_and_the_run_in_it() {
     let work = Work::new();
     let (txt, svg) = (work.path("t.txt"), work.path("t.svg"));
     for path in [&txt, &svg] {
-        work.booking(&[
+        let run = work.booking(&[
             "--buyers",
             "60",
             "--lock",
@@ -252,8 +253,15 @@ fn a_timeline_file_has_every_buyer_and_the_run_in_it() {
             "4",
             "--timeline",
             path.to_str().unwrap(),
-        ])
-        .expect_code(0);
+        ]);
+        run.expect_code(0);
+        // It says where the picture went.
+        assert!(
+            run.stderr()
+                .contains(&format!("timeline written to {}", path.display())),
+            "{}",
+            run.context()
+        );
     }
     let text = std::fs::read_to_string(&txt).unwrap();
     assert_eq!(
@@ -351,6 +359,13 @@ fn the_quiz_reveal_explains_the_question_asked() {
     let reveal = |what: &str, guess: &str| {
         let run = work.booking(&[&race[..], &["--quiz", what, "--predict", guess]].concat());
         run.expect_code(0);
+        // A stepped run has no delays, and its opening line says so.
+        assert!(
+            run.stdout()
+                .starts_with("Quiz: 4 buyer processes, lock none, stepped (no delays)."),
+            "{}",
+            run.context()
+        );
         run.stdout()
             .lines()
             .find(|l| l.starts_with("Your prediction:"))
