@@ -40,6 +40,7 @@ use crate::engine::seed::random_seed;
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Status, count};
 use crate::lock::Strategy;
+use crate::report::wrap;
 
 /// What one strategy did over all scenarios.
 #[derive(Debug, Clone, Serialize)]
@@ -123,10 +124,9 @@ impl CheckReport {
             .unwrap_or(0)
             .max(8);
         out += &format!(
-            "{:<w$} {:<7} {:>9} {:>6} {:>6} {:>4} {:>9}  verdict and smallest scenario with a problem\n",
+            "{:<w$} {:<7} {:>9} {:>6} {:>6} {:>4} {:>9}  verdict\n",
             "strategy", "claims", "scenarios", "unsafe", "failed", "hung", "oversell"
         );
-        let indent = w + 47;
         for s in &self.strategies {
             let verdict = if !s.kept_claim {
                 "BROKE ITS CLAIM"
@@ -140,11 +140,8 @@ impl CheckReport {
             } else {
                 "NOT CAUGHT"
             };
-            let smallest = s.smallest_problem.as_ref().map_or(String::new(), |f| {
-                format!(": {}\n{:indent$}re-run: {}", f.problem, "", f.rerun)
-            });
             out += &format!(
-                "{:<w$} {:<7} {:>9} {:>6} {:>6} {:>4} {:>9}  {verdict}{smallest}\n",
+                "{:<w$} {:<7} {:>9} {:>6} {:>6} {:>4} {:>9}  {verdict}\n",
                 s.strategy,
                 if s.claims_safe { "safe" } else { "unsafe" },
                 s.scenarios,
@@ -153,6 +150,13 @@ impl CheckReport {
                 s.hung_scenarios,
                 s.worst_oversold,
             );
+            // The smallest problem under its row, within the width.
+            if let Some(f) = &s.smallest_problem {
+                out += &wrap::words("  ", &f.problem, wrap::WIDTH, "    ");
+                out += "\n";
+                out += &wrap::command("  re-run: ", &f.rerun, wrap::WIDTH, "      ");
+                out += "\n";
+            }
         }
         out += if self.pass {
             "every strategy that claims to be safe was safe in every scenario\n"
@@ -162,9 +166,14 @@ impl CheckReport {
         for why in &self.skipped {
             out += &format!("{why}\n");
         }
-        out += &format!(
-            "(scenarios: free-running, as many stepped (--step-seed: the parent chooses the interleaving), one paused per ten (--pause: every buyer stopped past its lease after reading), and {} of the lab's workload (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread; arrivals in bursts; arrivals in bursts). A stepped re-run line carries its --schedule and repeats exactly; a free one repeats the seed, delays, arrivals and pauses, but the interleaving is the scheduler's)\n",
-            count(self.lab_rounds as u64, "round", "rounds")
+        out += &wrap::words(
+            "",
+            &format!(
+                "(scenarios: free-running, as many stepped (--step-seed: the parent chooses the interleaving), one paused per ten (--pause: every buyer stopped past its lease after reading), and {} of the lab's workload (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread; arrivals in bursts). A stepped re-run line carries its --schedule and repeats exactly; a free one repeats the seed, delays, arrivals and pauses, but the interleaving is the scheduler's)\n",
+                count(self.lab_rounds as u64, "round", "rounds")
+            ),
+            wrap::WIDTH,
+            "",
         );
         out
     }

@@ -230,7 +230,7 @@ pub fn grade(
     let mut tests = vec![
         item(
             format!(
-                "the lab's workload: {} (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread; arrivals in bursts; arrivals in bursts)",
+                "the lab's workload: {} (150 buyers for 100 tickets; 1,000 buyers; over 1,000 queued at once; holders stopped 1.2 s; arrivals spread; arrivals in bursts)",
                 count(plan.lab.len() as u64, "scenario", "scenarios")
             ),
             LAB_POINTS,
@@ -306,15 +306,19 @@ pub fn grade(
 impl Grade {
     /// The per-test table.
     pub fn human(&self) -> String {
-        let mut out = format!("{}\n", self.output);
+        use crate::report::wrap::{WIDTH, command, words};
+        let mut out = words("", &self.output, WIDTH, "  ") + "\n";
+        const INDENT: &str = "         ";
         for t in &self.tests {
-            let first = t.output.lines().next().unwrap_or("");
-            out += &format!(
-                "  {:>4}/{:<3} {:<6} {}\n         {}\n",
-                t.score, t.max_score, t.status, t.name, first
-            );
-            for more in t.output.lines().skip(1) {
-                out += &format!("         {more}\n");
+            let head = format!("  {:>4}/{:<3} {:<6} ", t.score, t.max_score, t.status);
+            out += &words(&head, &t.name, WIDTH, INDENT);
+            out += "\n";
+            for line in t.output.lines() {
+                out += &match line.strip_prefix("re-run: ") {
+                    Some(cmd) => command(&format!("{INDENT}re-run: "), cmd, WIDTH, "             "),
+                    None => words(INDENT, line, WIDTH, INDENT),
+                };
+                out += "\n";
             }
         }
         out += &format!("score: {:.0}/100\n", self.score);

@@ -14,6 +14,7 @@ pub mod quiz;
 pub mod run;
 pub mod table;
 pub mod timeline;
+pub mod wrap;
 
 #[cfg(test)]
 mod golden;

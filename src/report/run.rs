@@ -1,6 +1,7 @@
 //! A run's report: `--json` prints exactly [`RunReport`]; the summary is
 //! [`RunReport::human`].
 
+use super::wrap;
 use serde::Serialize;
 
 use super::fmt_us;
@@ -174,15 +175,22 @@ impl RunReport {
         } else {
             format!("delay {}{arrival}", self.delay)
         };
-        s += &format!(
-            "booking: {}, lock {}, {timing}, seed {}, {}\n",
-            count(u64::from(self.buyers), "buyer", "buyers"),
-            self.strategy,
-            self.seed,
-            source
+        s += &wrap::words(
+            "",
+            &format!(
+                "booking: {}, lock {}, {timing}, seed {}, {}",
+                count(u64::from(self.buyers), "buyer", "buyers"),
+                self.strategy,
+                self.seed,
+                source
+            ),
+            wrap::WIDTH,
+            "  ",
         );
+        s += "\n";
         for e in &self.events {
-            s += &format!("  ! {e}\n");
+            s += &wrap::words("  ! ", e, wrap::WIDTH, "    ");
+            s += "\n";
         }
         let rows = [
             ("sold", v.sold, "buyers told they got a ticket", true),
@@ -262,7 +270,8 @@ impl RunReport {
             }
             s += &format!("  schedule: {schedule}\n");
         }
-        s += &format!("verdict: {}\n", self.summary);
+        s += &wrap::words("verdict: ", &self.summary, wrap::WIDTH, "  ");
+        s += "\n";
         let us = |x: Option<u64>| x.map_or("-".to_string(), fmt_us);
         s += &format!(
             "wall {:.1} ms · {:.0} purchases/s · lock wait p50 {} p99 {} · {} wakeups per buyer\n",
@@ -273,9 +282,10 @@ impl RunReport {
             self.wakeups_per_buyer
                 .map_or("-".to_string(), |w| format!("{w:.1}"))
         );
-        s += &format!("re-run: {}\n", self.rerun);
+        s += &wrap::command("re-run: ", &self.rerun, wrap::WIDTH, "    ");
+        s += "\n";
         if !self.rerun_exact {
-            s += "  (same seed: same delays, arrivals and victims; the interleaving is the scheduler's, so the outcome may differ)\n";
+            s += "  (same seed: same delays, arrivals and victims; the interleaving is the\n   scheduler's, so the outcome may differ)\n";
         }
         s
     }

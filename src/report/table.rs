@@ -89,12 +89,17 @@ pub fn rows(c: &Comparison) -> Vec<[String; COLUMNS]> {
 
 /// The line above the table.
 pub fn title(c: &Comparison) -> String {
-    format!(
-        "booking compare: {}, {}, delay {}, seed {}; {} each after a warm-up",
-        count(u64::from(c.buyers), "buyer", "buyers"),
-        count(c.tickets, "ticket", "tickets"),
-        c.delay,
-        c.seed,
-        count(c.repeat as u64, "run", "runs")
+    super::wrap::words(
+        "",
+        &format!(
+            "booking compare: {}, {}, delay {}, seed {}; {} each after a warm-up",
+            count(u64::from(c.buyers), "buyer", "buyers"),
+            count(c.tickets, "ticket", "tickets"),
+            c.delay,
+            c.seed,
+            count(c.repeat as u64, "run", "runs")
+        ),
+        super::wrap::WIDTH,
+        "  ",
     )
 }

@@ -192,3 +192,76 @@ fn compare_draws_a_chart() {
     }
     work.assert_clean();
 }
+
+/// Every line a command prints fits 100 columns: tables, verdicts, the
+/// smallest problem, footnotes, and re-run lines, which wrap with a shell's
+/// ` \` so that they still paste as one command.
+#[test]
+fn the_output_fits_100_columns() {
+    let work = Work::new();
+    let commands: [&[&str]; 5] = [
+        &[
+            "check",
+            "--lock",
+            "none,sem-two,unless-150-buyers",
+            "--cases",
+            "2",
+            "--lab",
+            "0",
+            "--seed",
+            "1",
+        ],
+        &[
+            "grade", "--lock", "sem-two", "--cases", "1", "--lab", "0", "--seed", "1",
+        ],
+        &[
+            "--buyers",
+            "150",
+            "--lock",
+            "none",
+            "--arrival",
+            "0..3ms/3",
+            "--seed",
+            "2",
+        ],
+        &[
+            "--buyers",
+            "5",
+            "--tickets",
+            "2",
+            "--lock",
+            "none",
+            "--step-seed",
+            "3",
+            "--pct",
+            "2",
+        ],
+        &[
+            "compare",
+            "--buyers",
+            "6",
+            "--repeat",
+            "1",
+            "--lock",
+            "none,file",
+        ],
+    ];
+    for args in commands {
+        let run = work.booking(args);
+        // It ran (check and grade exit 3 for what they caught).
+        assert!(
+            matches!(run.code(), Some(0 | 3)) && run.stdout().lines().count() > 3,
+            "{}",
+            run.context()
+        );
+        for line in run.stdout().lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{} columns: {line}{}",
+                line.chars().count(),
+                run.context()
+            );
+        }
+    }
+    work.assert_clean();
+}
