@@ -157,7 +157,7 @@ pub fn postgres_at(
             e,
         )
     })?;
-    postgres::wait_for_hosts(&place, run.wait)
+    postgres::wait_for_hosts(&place, run.host, run.wait)
         .map_err(|e| Error::failed(format_args!("run {}", run.name), e))?;
     Ok(Box::new(PgSchema(place, None)))
 }

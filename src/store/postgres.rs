@@ -18,7 +18,7 @@
 //! connection close, rolls its transaction back and releases its row and
 //! advisory locks. No repair of ours.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::net::ToSocketAddrs;
 
 use postgres::{Client, Config, GenericClient, NoTls, Transaction};
@@ -359,11 +359,23 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) ->
             ),
             &[&tickets, &(hosts as i32)],
         )?;
+        // A run whose hosts have all joined has started (or ended): a
+        // late host would join a run it is not part of.
+        let full = c.query_one(
+            &format!(
+                "SELECT (SELECT count(*) FROM {s}.hosts) >= (SELECT hosts FROM {s}.meta), (SELECT hosts FROM {s}.meta)"
+            ),
+            &[],
+        )?;
+        if full.get::<_, bool>(0) {
+            return Ok(Err(full.get::<_, i32>(1)));
+        }
         c.execute(
             &format!("INSERT INTO {s}.hosts (name, buyers) VALUES ($1, $2)"),
             &[&host, &(buyers as i32)],
         )?;
         c.query_one(&format!("SELECT tickets FROM {s}.meta"), &[])
+            .map(Ok)
     });
     let _ = c.execute("SELECT pg_advisory_unlock(hashtext($1))", &[&key]);
     let row = seeded.map_err(|e| match e.code() {
@@ -372,18 +384,41 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) ->
         )),
         _ => to_io(e),
     })?;
+    let row = row.map_err(|hosts| {
+        io::Error::other(format!(
+            "all {hosts} of its hosts have joined already (it has started, or ended): a late host cannot join; start a new run with another --run name"
+        ))
+    })?;
     u64::try_from(row.get::<_, i64>(0)).map_err(io::Error::other)
 }
 
+/// How often a host waiting at a shared run's start barrier says who has
+/// joined.
+const BARRIER_NEWS: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The start barrier of a shared run: waits (polling every 10 ms, up to
-/// `timeout`) until the run's hosts have all joined.
+/// `timeout`) until the run's hosts have all joined, saying on standard
+/// error who has, at once and then every [`BARRIER_NEWS`]. A host that gives up (the
+/// timeout, or a stop signal) leaves the run: its name is removed, so it
+/// does not count as joined for ever.
 ///
 /// # Errors
 /// The server's, or the hosts that did not come.
-pub fn wait_for_hosts(place: &Place, timeout: std::time::Duration) -> io::Result<()> {
+pub fn wait_for_hosts(place: &Place, host: &str, timeout: std::time::Duration) -> io::Result<()> {
     let mut c = place.config.connect(NoTls).map_err(to_io)?;
+    let waited = barrier(&mut c, place, timeout);
+    if waited.is_err() {
+        let s = &place.schema;
+        let _ = c.execute(&format!("DELETE FROM {s}.hosts WHERE name = $1"), &[&host]);
+    }
+    waited
+}
+
+fn barrier(c: &mut Client, place: &Place, timeout: std::time::Duration) -> io::Result<()> {
     let s = &place.schema;
     let started = std::time::Instant::now();
+    // The first word at once, then every BARRIER_NEWS.
+    let mut told: Option<std::time::Instant> = None;
     loop {
         let row = c
             .query_one(
@@ -400,6 +435,23 @@ pub fn wait_for_hosts(place: &Place, timeout: std::time::Duration) -> io::Result
                 "only {joined} of {wanted} hosts joined within {} s",
                 timeout.as_secs()
             )));
+        }
+        if told.is_none_or(|t| t.elapsed() >= BARRIER_NEWS) {
+            told = Some(std::time::Instant::now());
+            let names: Vec<String> = c
+                .query(&format!("SELECT name FROM {s}.hosts ORDER BY name"), &[])
+                .map_err(to_io)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let run = s.strip_prefix("booking_run_").unwrap_or(s);
+            // A closed standard error is no reason to fail the run.
+            let _ = writeln!(
+                io::stderr(),
+                "booking: run {run}: {joined} of {wanted} hosts joined ({}); waiting up to {} s more",
+                names.join(", "),
+                timeout.saturating_sub(started.elapsed()).as_secs()
+            );
         }
         if let Some(sig) = crate::sys::stop_signal() {
             return Err(io::Error::other(format!("stopped by {sig}")));

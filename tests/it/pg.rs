@@ -2,10 +2,12 @@
 //! ([`Cluster`]) for each test. Where PostgreSQL is not installed, the
 //! tests that need it are ignored, and say why (under CI they fail).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::pg::Cluster;
-use crate::support::{Run, Work, assert_consistent, u, wait_for_children, wait_until_gone};
+use crate::support::{
+    Live, Run, Work, assert_consistent, u, wait_for_children, wait_for_wchan, wait_until_gone,
+};
 
 /// Every safe PostgreSQL strategy sells exactly the stock under a race,
 /// with every buyer reporting; the run's schema is gone afterwards.
@@ -345,5 +347,100 @@ fn a_password_is_never_printed() {
     let r = run(&args(&hidden, false), None);
     r.expect_code(2);
     assert!(r.stderr().contains("PGPASSWORD"), "{}", r.context());
+    work.assert_clean();
+}
+
+/// A shared run's barrier: a host that waits says who has joined, and
+/// leaves the run when stopped there (its name no longer counts); once all
+/// the hosts have joined, a late one is refused instead of joining a run
+/// that has started.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn a_shared_runs_barrier_reports_refuses_late_hosts_and_lets_a_stopped_host_leave() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    let args = |name: &str, run: &str| -> Vec<String> {
+        [
+            "--buyers",
+            "3",
+            "--tickets",
+            "4",
+            "--lock",
+            "pg-atomic",
+            "--store",
+            &pg.url,
+            "--run",
+            run,
+            "--hosts",
+            "2",
+            "--host-name",
+            name,
+            "--delay",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let joined = |run: &str| -> i64 {
+        let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+        c.query_one(
+            &format!("SELECT count(*) FROM booking_run_{run}.hosts"),
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(0)
+    };
+    // One host waits alone, says so, and leaves when stopped.
+    let a = args("alone", "stop");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let live = Live::spawn(work.command(&a), &a);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while joined("stop") < 1 {
+        assert!(Instant::now() < deadline, "the host never joined");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // In the barrier's loop (it says who has joined before its first
+    // 10 ms sleep between looks), then stopped.
+    assert!(
+        wait_for_wchan(live.pid(), "nanosleep", Duration::from_secs(20)),
+        "the host never waited at the barrier"
+    );
+    live.signal(nix::sys::signal::Signal::SIGINT);
+    let (run, _) = live.finish_within(Duration::from_secs(10));
+    assert_ne!(run.code(), Some(0), "{}", run.context());
+    assert!(
+        run.stderr()
+            .contains("run stop: 1 of 2 hosts joined (alone)"),
+        "{}",
+        run.context()
+    );
+    assert_eq!(joined("stop"), 0, "a stopped host stays registered");
+    // Two hosts run; a third is refused.
+    let (h1, h2) = (args("h1", "full"), args("h2", "full"));
+    let spawn = |a: &[String]| {
+        work.command(&a.iter().map(String::as_str).collect::<Vec<_>>())
+            .spawn()
+            .unwrap()
+    };
+    let (c1, c2) = (spawn(&h1), spawn(&h2));
+    for c in [c1, c2] {
+        assert!(c.wait_with_output().unwrap().status.success());
+    }
+    let late = args("late", "full");
+    let late: Vec<&str> = late.iter().map(String::as_str).collect();
+    let run = work.booking(&late);
+    assert_ne!(run.code(), Some(0), "{}", run.context());
+    assert!(
+        run.stderr().contains("a late host cannot join"),
+        "{}",
+        run.context()
+    );
+    assert_eq!(joined("full"), 2);
+    work.booking(&["--buyers", "1", "--delay", "0"])
+        .expect_code(0);
     work.assert_clean();
 }
