@@ -217,12 +217,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     cleaned?;
     let final_stock = final_stock
         .expect("read when the run succeeded")
-        .map_err(|e| {
-            Error::Failed(format!(
-                "stock file {} after the run: {e}",
-                ws.stock.display()
-            ))
-        })?;
+        .map_err(|e| Error::Failed(format!("after the run: {e}")))?;
     let mut events = events;
     if swept.killed > 0 {
         events.push(format!(

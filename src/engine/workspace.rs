@@ -166,7 +166,8 @@ impl Workspace {
     /// The file or the database cannot be read (or the file written).
     pub fn final_stock(&self) -> std::result::Result<Stock, String> {
         let Some(backend) = &self.backend else {
-            return stock::load(&self.stock);
+            return stock::load(&self.stock)
+                .map_err(|e| format!("stock file {}: {e}", self.stock.display()));
         };
         let count = backend.count()?;
         let mut s = self.initial.clone();

@@ -83,7 +83,8 @@ impl Backend for PgSchema {
     }
 
     fn count(&self) -> std::result::Result<u64, String> {
-        postgres::count(&self.0).map_err(|e| format!("the PostgreSQL stock: {e}"))
+        again("reading the count", || postgres::count(&self.0))
+            .map_err(|e| format!("the PostgreSQL stock: {e}"))
     }
 
     fn is_shared(&self) -> bool {
@@ -92,7 +93,46 @@ impl Backend for PgSchema {
     }
 
     fn report(&self, host: &str, records: &[Option<String>]) -> io::Result<()> {
-        postgres::report(&self.0, host, records)
+        again("writing this host's records", || {
+            postgres::report(&self.0, host, records)
+        })
+    }
+}
+
+/// How long the end of a run keeps trying a server that fails it: a
+/// restart (`pg_ctl restart -m fast`) takes a few seconds, and a host's
+/// records are worth waiting for — without them `verdict` cannot count its
+/// sales.
+pub const AGAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// `f`, tried again after a failure — every 100 ms, doubling to 2 s — for
+/// up to [`AGAIN_WITHIN`], or until a stop signal; the last error names
+/// `what` and how often it was tried.
+fn again<T>(what: &str, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(100);
+    let mut tries = 1;
+    loop {
+        match f() {
+            Ok(v) => return Ok(v),
+            Err(_)
+                if started.elapsed() + pause < AGAIN_WITHIN
+                    && crate::sys::stop_signal().is_none() =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+                tries += 1;
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{what}: {e} (tried {tries} times over {} s)",
+                        started.elapsed().as_secs()
+                    ),
+                ));
+            }
+        }
     }
 }
 

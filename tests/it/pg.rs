@@ -444,3 +444,80 @@ fn a_shared_runs_barrier_reports_refuses_late_hosts_and_lets_a_stopped_host_leav
         .expect_code(0);
     work.assert_clean();
 }
+
+/// A server stopped mid-run (`pg_ctl stop -m fast`) and started again
+/// loses no record: the host's buyers are cut off, its final read and its
+/// report find the server down, and the host keeps trying until the server
+/// is back, so it finishes, and `verdict` accounts for every committed
+/// sale — between the sales reported and those plus the buyers cut off.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn a_server_down_at_the_end_of_a_run_loses_no_record() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    let host = work
+        .command(&[
+            "--buyers",
+            "12",
+            "--tickets",
+            "30",
+            "--lock",
+            "pg-atomic",
+            "--store",
+            &pg.url,
+            "--run",
+            "rs",
+            "--hosts",
+            "1",
+            "--host-name",
+            "h",
+            "--delay",
+            "200ms..400ms",
+            "--arrival",
+            "0..2s",
+            "--json",
+        ])
+        .spawn()
+        .unwrap();
+    let sales = || -> i64 {
+        postgres::Client::connect(&pg.url, postgres::NoTls)
+            .and_then(|mut c| c.query_one("SELECT count(*) FROM booking_run_rs.sales", &[]))
+            .map(|r| r.get(0))
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sales() < 1 {
+        assert!(Instant::now() < deadline, "no sale was ever committed");
+        std::thread::yield_now();
+    }
+    pg.stop();
+    // Every buyer gone (cut off, or failing to connect), and the host
+    // asleep between two tries of its final read: the server is down there.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !crate::support::children_of(host.id()).is_empty() {
+        assert!(Instant::now() < deadline, "the buyers outlived the server");
+        std::thread::yield_now();
+    }
+    assert!(
+        wait_for_wchan(host.id(), "nanosleep", Duration::from_secs(20)),
+        "the host never waited to try again"
+    );
+    pg.start_again();
+    let out = host.wait_with_output().unwrap();
+    let host_err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let run = work.booking(&["verdict", "--store", &pg.url, "--run", "rs", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout())
+        .unwrap_or_else(|e| panic!("{e}{}\nhost: {host_err}", run.context()));
+    assert_eq!(v["hosts"][0]["finished"], true, "{v}\nhost: {host_err}");
+    let committed = sales() as u64;
+    let (sold, cut) = (u(&v, "sold"), u(&v, "failed") + u(&v, "hung"));
+    assert!(
+        sold <= committed && committed <= sold + cut,
+        "sold {sold}, cut off {cut}, committed {committed}: {v}"
+    );
+    assert_ne!(v["status"], "unsafe", "{v}");
+    work.assert_clean();
+}

@@ -19,6 +19,8 @@ pub struct Cluster {
     user: Option<nix::unistd::User>,
     /// `postgres://booking@127.0.0.1:PORT/postgres`.
     pub url: String,
+    /// What `pg_ctl start` was given (`-o`), to start it again the same.
+    options: String,
 }
 
 /// Fails the test that needs PostgreSQL, saying why it cannot have it.
@@ -62,6 +64,7 @@ impl Cluster {
             dir,
             user,
             url: format!("postgres://booking@127.0.0.1:{port}/postgres"),
+            options: String::new(),
         };
         let data = c.dir.path().join("data");
         let data = data.to_str().expect("a UTF-8 temp path");
@@ -82,6 +85,8 @@ impl Cluster {
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
             c.dir.path().display()
         );
+        let mut c = c;
+        c.options.clone_from(&options);
         let log = c.dir.path().join("log");
         let log = log.to_str().expect("a UTF-8 temp path");
         let start = ["-D", data, "-l", log, "-o", &options, "-w", "start"];
@@ -90,6 +95,29 @@ impl Cluster {
             unavailable(&format!("pg_ctl start failed: {why}\n{log}"));
         }
         c
+    }
+
+    /// Stops the server the way an operator does in a hurry (`pg_ctl stop
+    /// -m fast`: every session is cut, open transactions roll back).
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        let data = data.to_str().expect("a UTF-8 temp path");
+        if let Err(why) = self.run("pg_ctl", &["-D", data, "-m", "fast", "-w", "stop"]) {
+            panic!("pg_ctl stop failed: {why}");
+        }
+    }
+
+    /// Starts the stopped server again, as it was started, and waits until
+    /// it accepts connections.
+    pub fn start_again(&self) {
+        let data = self.dir.path().join("data");
+        let data = data.to_str().expect("a UTF-8 temp path");
+        let log = self.dir.path().join("log");
+        let log = log.to_str().expect("a UTF-8 temp path");
+        let start = ["-D", data, "-l", log, "-o", &self.options, "-w", "start"];
+        if let Err(why) = self.run("pg_ctl", &start) {
+            panic!("pg_ctl start failed: {why}");
+        }
     }
 
     /// Runs `tool` of the installation (as the `postgres` user when the
