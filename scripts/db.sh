@@ -29,7 +29,13 @@ mkdir -p "$data"
 if [ ! -f "$data/PG_VERSION" ]; then
   "${as[@]}" "$bin/initdb" -D "$data" -U booking --auth=trust -E UTF8 >/dev/null
 fi
+url="postgres://booking@127.0.0.1:$port/postgres"
+# A second `make db`: the server is already up, which is what was wanted.
+if "${as[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  echo "PostgreSQL is already up: --store $url"
+  exit 0
+fi
 "${as[@]}" "$bin/pg_ctl" -D "$data" -l "$data/log" -w \
   -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
-echo "PostgreSQL is up: --store postgres://booking@127.0.0.1:$port/postgres"
-echo "e.g. booking --buyers 150 --lock pg-for-update --store postgres://booking@127.0.0.1:$port/postgres"
+echo "PostgreSQL is up: --store $url"
+echo "e.g. booking --buyers 150 --lock pg-for-update --store $url"
