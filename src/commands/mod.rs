@@ -173,9 +173,11 @@ fn available(all: Vec<&'static lock::Strategy>, servers: &Servers) -> Vec<&'stat
         }
     }
     for (flag, names) in &left {
-        output::warn(&format!(
-            "booking: left out {} (no server: give {flag})",
-            names.join(", ")
+        output::warn(&crate::report::wrap::words(
+            "booking: left out ",
+            &format!("{} (no server: give {flag})", names.join(", ")),
+            crate::report::wrap::WIDTH,
+            "  ",
         ));
     }
     all.into_iter()
