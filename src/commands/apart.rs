@@ -1,9 +1,9 @@
 //! Each scenario of `check` and `grade` as a plain run of its own.
 //!
 //! The judge (`check`, `grade`) never runs a strategy's code. For each
-//! scenario it starts `booking` again (`/proc/self/exe`) with exactly the
-//! arguments of the scenario's re-run line — the command a user types —
-//! and its own environment, so a strategy sees a plain run: its parent's
+//! scenario it starts `booking` again (`/proc/self/exe`, under the name it
+//! was itself started as) with exactly the arguments of the scenario's
+//! re-run line — the command a user types — and its own environment, so a strategy sees a plain run: its parent's
 //! command line, its stock, its siblings are those of
 //! `booking --buyers … --lock …`. The run sends its records back on a
 //! socket (see [`crate::sys::judged`]); its printed report goes to
@@ -108,13 +108,12 @@ pub const SLACK: Duration = Duration::from_secs(25);
 /// [`Error::Failed`] when the run could not be made, ended without a
 /// result, or ran past its limit.
 pub fn run_apart(cfg: &RunConfig, budget: Duration) -> Result<RunOutput> {
-    let exe = std::env::current_exe().map_err(|e| Error::failed("finding booking itself", e))?;
     // Whatever the run leaves behind is adopted by this process and
     // swept when the scenario ends.
     let containment =
         Containment::begin().map_err(|e| Error::failed("PR_SET_CHILD_SUBREAPER", e))?;
-    let child = judged::spawn(&exe, &rerun_args(cfg))
-        .map_err(|e| Error::failed(format_args!("starting {}", exe.display()), e))?;
+    let child = judged::spawn_self(&rerun_args(cfg))
+        .map_err(|e| Error::failed("starting a scenario's run", e))?;
     let limit = budget + SLACK;
     let quiet = cfg.timeout + SLACK;
     let finished = child.wait(limit, quiet, || sys::stop_signal().is_some());

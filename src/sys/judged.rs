@@ -22,7 +22,6 @@
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
@@ -163,13 +162,15 @@ pub const STOP_GRACE: Duration = Duration::from_secs(1);
 /// could hold the socket open longer.
 const AFTER_END: Duration = Duration::from_millis(100);
 
-/// The judge's side: starts `exe` with `args`, its environment, standard
-/// input and output on `/dev/null`, standard error on a pipe, and the
-/// report socket as descriptor [`REPORT_FD`].
+/// The judge's side: starts this very program again — `/proc/self/exe`,
+/// the file it was started from even if that was rebuilt or removed since
+/// — with the judge's own `argv[0]` (the name a user typed) and `args`,
+/// its environment, standard input and output on `/dev/null`, standard
+/// error on a pipe, and the report socket as descriptor [`REPORT_FD`].
 ///
 /// # Errors
-/// When the socket cannot be made or `exe` cannot be started.
-pub fn spawn(exe: &Path, args: &[String]) -> io::Result<Judged> {
+/// When the socket cannot be made or the program cannot be started.
+pub fn spawn_self(args: &[String]) -> io::Result<Judged> {
     let (ours, theirs) = socketpair(
         AddressFamily::Unix,
         SockType::Stream,
@@ -177,7 +178,10 @@ pub fn spawn(exe: &Path, args: &[String]) -> io::Result<Judged> {
         SockFlag::SOCK_CLOEXEC,
     )?;
     let raw = theirs.as_raw_fd();
-    let mut cmd = Command::new(exe);
+    let mut cmd = Command::new("/proc/self/exe");
+    if let Some(name) = std::env::args_os().next() {
+        cmd.arg0(name);
+    }
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -201,6 +201,13 @@ fn ctrl_c_to_check_while_a_scenario_hangs_in_prepare_ends_it_within_a_second() {
         "the scenario runs as a plain command: {:?}",
         String::from_utf8_lossy(&cmdline)
     );
+    // Under the name the judge was started as, not /proc/self/exe.
+    assert_eq!(
+        words[0],
+        env!("CARGO_BIN_EXE_booking").as_bytes(),
+        "{:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
     live.interrupt_within_a_second("a scenario's run");
     wait_until_gone(&[scenario], Duration::from_secs(1)).expect("the scenario's run is gone");
     // The run ended inside strategy code, as by SIGKILL: the next run
