@@ -104,7 +104,7 @@ pub struct Connection {
 ///
 /// # Errors
 /// One clear line when the server does not answer within
-/// [`crate::store::postgres::PROBE_WITHIN`] or refuses;
+/// [`crate::store::PROBE_WITHIN`] or refuses;
 /// [`crate::error::Error::Interrupted`] on a stop signal.
 pub fn probe(url: &str) -> crate::error::Result<()> {
     use crate::sys::probe::{Endpoint, answer};
@@ -128,7 +128,7 @@ pub fn probe(url: &str) -> crate::error::Result<()> {
         )));
     };
     let at = Endpoint::Tcp(addr);
-    match answer(&at, b"PING\r\n", crate::store::postgres::PROBE_WITHIN) {
+    match answer(&at, b"PING\r\n", crate::store::PROBE_WITHIN) {
         Ok(line) if line.starts_with('-') && !line.starts_with("-NOAUTH") => {
             Err(crate::error::Error::Failed(format!(
                 "--lock-server {shown}: the server at {at} refused: {}",

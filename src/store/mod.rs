@@ -112,6 +112,10 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// How long the parent waits for a server's first answer, PostgreSQL's or
+/// the lock server's (see [`crate::sys::probe`]).
+pub const PROBE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The one line for a server given as `flag url` (password hidden) that
 /// did not answer a probe at `at` (see [`crate::sys::probe`]); `what` names
 /// the server it should be ("a PostgreSQL server").
@@ -125,7 +129,7 @@ pub fn silence(
     use crate::error::Error;
     use crate::sys::probe::Silence;
     let shown = crate::model::secret::redact(url);
-    let within = format!("{} s", postgres::PROBE_WITHIN.as_secs());
+    let within = format!("{} s", PROBE_WITHIN.as_secs());
     match silence {
         Silence::Stopped(sig) => {
             Error::interrupted(sig, format!("waiting for {flag} {shown} to answer"))

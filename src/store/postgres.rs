@@ -65,17 +65,14 @@ pub fn config(url: &str) -> Result<Config, String> {
     Ok(config)
 }
 
-/// How long the parent waits for a server's first answer (see
-/// [`crate::sys::probe`]).
-pub const PROBE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Whether a PostgreSQL server answers at `config`'s first host that does:
 /// an `SSLRequest`, which a PostgreSQL server answers with one byte (`N`
 /// or `S`) at once. `url` is the `--store` value, for the message (its
 /// password hidden).
 ///
 /// # Errors
-/// One clear line when no host answers within [`PROBE_WITHIN`];
+/// One clear line when no host answers within
+/// [`crate::store::PROBE_WITHIN`];
 /// [`crate::error::Error::Interrupted`] on a stop signal.
 pub fn probe(config: &Config, url: &str) -> crate::error::Result<()> {
     use crate::sys::probe::Endpoint;
@@ -100,7 +97,7 @@ pub fn probe(config: &Config, url: &str) -> crate::error::Result<()> {
                 },
             },
         };
-        match crate::sys::probe::answer(&at, &SSL_REQUEST, PROBE_WITHIN) {
+        match crate::sys::probe::answer(&at, &SSL_REQUEST, crate::store::PROBE_WITHIN) {
             Ok(_) => return Ok(()),
             Err(silence) => last = Some((at, silence)),
         }

@@ -84,7 +84,7 @@ fn the_lab_scenarios_reach_what_the_small_ones_cannot() {
 }
 
 /// A correct lock keeps its claim through the lab's workload in `check`:
-/// 1 free, 1 stepped, 1 paused and the 5 lab scenarios (each skipped only
+/// 1 free, 1 stepped, 1 paused and the 6 lab scenarios (each skipped only
 /// where the process limit cannot start it), none with a problem.
 #[test]
 fn a_correct_lock_passes_the_lab() {
