@@ -50,7 +50,10 @@ pub fn supervise(
     };
     let stages = SharedCells::new(cfg.buyers as usize).map_err(|e| Error::failed("mmap", e))?;
     let turns = match cfg.stepping {
-        Some(_) => Some(Turns::new(cfg.buyers as usize).map_err(|e| Error::failed("turns", e))?),
+        Some(_) => Some(
+            Turns::new(cfg.buyers as usize, crate::sys::seccomp::usable().is_ok())
+                .map_err(|e| Error::failed("turns", e))?,
+        ),
         None => None,
     };
     // Stepped mode runs on virtual time: the schedule, not sleeps, orders

@@ -5,7 +5,7 @@
 use std::io;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use nix::errno::Errno;
 use nix::libc;
@@ -101,6 +101,15 @@ struct TurnSlot {
     turn: libc::sem_t,
     /// `(pauses so far << 8) | point`: changes at every pause.
     at: AtomicU32,
+    /// Which of the strategy's calls the buyer is in (0: none, its own
+    /// code): set by the buyer around `lock`, `unlock` and `transact`, and
+    /// 0 while it waits for a turn. Where system calls are pause points,
+    /// only calls made while this is not 0 are.
+    section: AtomicU32,
+    /// The buyer's seccomp listener, for the parent to take: 0 not yet,
+    /// a descriptor number (> 0), or minus the error that kept the buyer
+    /// from installing its filter.
+    listener: AtomicI32,
 }
 
 /// Stepped mode's turns, one slot per buyer in anonymous `MAP_SHARED`
@@ -111,14 +120,17 @@ pub struct Turns {
     ptr: NonNull<TurnSlot>,
     len: usize,
     creator: Pid,
+    calls: bool,
 }
 
 impl Turns {
-    /// `len` slots, every semaphore at 0 (no turn yet).
+    /// `len` slots, every semaphore at 0 (no turn yet); with `calls`, the
+    /// buyers also stop at their strategy's system calls (see
+    /// [`super::seccomp`]).
     ///
     /// # Errors
     /// Any error of `mmap` or `sem_init`.
-    pub fn new(len: usize) -> io::Result<Self> {
+    pub fn new(len: usize, calls: bool) -> io::Result<Self> {
         let bytes = NonZeroUsize::new(len.max(1) * std::mem::size_of::<TurnSlot>())
             .expect("at least one slot");
         let ptr = map_anonymous(bytes, MapFlags::MAP_SHARED)?;
@@ -126,6 +138,7 @@ impl Turns {
             ptr: ptr.cast(),
             len,
             creator: getpid(),
+            calls,
         };
         for i in 0..len {
             // SAFETY: slot `i` lies in the zero-filled, page-aligned mapping
@@ -154,12 +167,30 @@ impl Turns {
         TurnsView {
             ptr: self.ptr,
             len: self.len,
+            calls: self.calls,
         }
+    }
+
+    /// Whether the buyers stop at their strategy's system calls.
+    pub fn calls(&self) -> bool {
+        self.calls
     }
 
     /// Where buyer `i` last paused (0: not yet).
     pub fn at(&self, i: usize) -> u32 {
         self.at_cell(i).load(Ordering::SeqCst)
+    }
+
+    /// Which of its strategy's calls buyer `i` is in (0: none).
+    pub fn section(&self, i: usize) -> u32 {
+        // SAFETY: the slot is mapped for the life of `self`; atomics only.
+        unsafe { &(*self.slot(i)).section }.load(Ordering::SeqCst)
+    }
+
+    /// Buyer `i`'s listener as it announced it (see [`TurnSlot`]).
+    pub fn listener(&self, i: usize) -> i32 {
+        // SAFETY: the slot is mapped for the life of `self`; atomics only.
+        unsafe { &(*self.slot(i)).listener }.load(Ordering::SeqCst)
     }
 
     /// Gives buyer `i` its turn (`sem_post`).
@@ -181,6 +212,7 @@ impl Turns {
 pub struct TurnsView {
     ptr: NonNull<TurnSlot>,
     len: usize,
+    calls: bool,
 }
 
 // SAFETY: the view only reaches shared memory through atomics and
@@ -188,27 +220,55 @@ pub struct TurnsView {
 unsafe impl Send for TurnsView {}
 
 impl TurnsView {
+    fn slot(&self, i: usize) -> *mut TurnSlot {
+        assert!(i < self.len, "slot {i} of {}", self.len);
+        // SAFETY: `i < len`, inside the mapping, valid for this process's
+        // life (see the type's doc).
+        unsafe { self.ptr.as_ptr().add(i) }
+    }
+
+    /// Whether this run's buyers stop at their strategy's system calls.
+    pub fn calls(&self) -> bool {
+        self.calls
+    }
+
+    /// In buyer `i`: says which of its strategy's calls it is in (0:
+    /// none).
+    pub fn set_section(&self, i: usize, section: u32) {
+        // SAFETY: the slot is mapped for this process's life; atomics only.
+        unsafe { &(*self.slot(i)).section }.store(section, Ordering::SeqCst);
+    }
+
+    /// In buyer `i`: announces its listener (or minus an error).
+    pub fn set_listener(&self, i: usize, listener: i32) {
+        // SAFETY: the slot is mapped for this process's life; atomics only.
+        unsafe { &(*self.slot(i)).listener }.store(listener, Ordering::SeqCst);
+    }
+
     /// In buyer `i`: announces `value` (see [`TurnSlot`]) and waits for a
-    /// turn (`sem_wait`, retried on `EINTR`).
+    /// turn (`sem_wait`, retried on `EINTR`). The wait is the engine's,
+    /// not the strategy's: no section while it lasts.
     ///
     /// # Errors
     /// Any error of `sem_wait` other than `EINTR`.
     pub fn pause(&self, i: usize, value: u32) -> io::Result<()> {
-        assert!(i < self.len, "slot {i} of {}", self.len);
-        // SAFETY: `i < len`, inside the mapping, valid for this process's
-        // life (see the type's doc).
-        let slot = unsafe { self.ptr.as_ptr().add(i) };
+        let slot = self.slot(i);
+        // SAFETY: the slot is mapped for this process's life; atomics only.
+        let section = unsafe { &(*slot).section }.swap(0, Ordering::SeqCst);
         // SAFETY: as above; AtomicU32 is valid for any bit pattern.
         unsafe { &(*slot).at }.store(value, Ordering::SeqCst);
-        loop {
+        let waited = loop {
             // SAFETY: the semaphore was initialised by `Turns::new`.
             let rc = unsafe { libc::sem_wait(&raw mut (*slot).turn) };
             match Errno::result(rc) {
-                Ok(_) => return Ok(()),
+                Ok(_) => break Ok(()),
                 Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => break Err(e.into()),
             }
-        }
+        };
+        // SAFETY: as above.
+        unsafe { &(*slot).section }.store(section, Ordering::SeqCst);
+        waited
     }
 }
 

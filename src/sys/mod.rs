@@ -20,7 +20,7 @@
 //! * [`probe`] — whether a server answers at all, in bounded time;
 //! * [`privilege`] — what a buyer gives up after the fork (capabilities);
 //! * [`proc`] — what `/proc` tells of a child: asleep, and waiting for
-//!   whom;
+//!   whom; [`seccomp`] — a child's system calls as pause points;
 //! * [`signals`] — stop signals, the parent-death signal, the pause;
 //! * [`clock`] — `CLOCK_MONOTONIC`, the clock of every record.
 #![allow(unsafe_code)]
@@ -36,6 +36,7 @@ pub mod mutex;
 pub mod privilege;
 pub mod probe;
 pub mod proc;
+pub mod seccomp;
 pub mod sem;
 pub mod shm;
 pub mod signals;

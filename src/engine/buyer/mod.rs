@@ -89,6 +89,51 @@ fn pause(p: Point) -> Result<(), String> {
         .map_err(|e| format!("waiting for a turn: {e}"))
 }
 
+/// Which of the strategy's calls a stepped buyer is in, for the parent
+/// (the slot's `section`): where the buyer's system calls are pause
+/// points, only calls made inside one of these are.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+enum Section {
+    Lock = 1,
+    Unlock = 2,
+    Transact = 3,
+}
+
+/// Runs `f` (a call into the strategy) inside `section`, which the
+/// stepped parent reads (nothing when running free).
+fn in_section<T>(section: Section, f: impl FnOnce() -> T) -> T {
+    let view = STEPPED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|s| (s.turns, s.id));
+    if let Some((turns, id)) = view {
+        turns.set_section(id, section as u32);
+    }
+    let out = f();
+    if let Some((turns, id)) = view {
+        turns.set_section(id, 0);
+    }
+    out
+}
+
+/// In a stepped buyer whose run stops at system calls: installs the
+/// seccomp filter and announces its listener for the parent (see
+/// [`sys::seccomp`]). Closing this buyer's own copy is its first stopped
+/// call, answered once the parent holds its copy. A buyer that cannot
+/// install it says why, and is stepped at its points only.
+fn stop_at_calls(turns: TurnsView, id: usize) {
+    match sys::seccomp::install() {
+        Ok(listener) => {
+            use std::os::fd::AsRawFd;
+            turns.set_listener(id, listener.as_raw_fd());
+            drop(listener);
+        }
+        Err(e) => turns.set_listener(id, -e.raw_os_error().unwrap_or(nix::libc::EINVAL)),
+    }
+}
+
 /// The hook of [`crate::lock::hooks::point`] in a stepped buyer: pauses
 /// for a turn. An error can only be the turn's semaphore failing; the
 /// strategy goes on, and the parent sees the buyer move without a turn.
@@ -285,6 +330,9 @@ impl<'a> Ready<'a> {
                 pauses: 0,
             });
             crate::lock::hooks::install_point(strategy_point);
+            if turns.calls() {
+                stop_at_calls(turns.view(), plan.id as usize);
+            }
         }
         if plan.protects == Protects::Transaction {
             return transact(&plan, &mut *lock, out);
@@ -308,7 +356,7 @@ impl<'a> Ready<'a> {
         plan.stage(Stage::Waiting);
         let slept = voluntary_switches();
         let asked = monotonic_ns();
-        let guard = match lock::acquire(&mut *lock) {
+        let guard = match in_section(Section::Lock, || lock::acquire(&mut *lock)) {
             Ok(g) => g,
             Err(e) => {
                 out.error = Some(format!("acquiring the lock: {e}"));
@@ -330,7 +378,7 @@ impl<'a> Ready<'a> {
             Err(e) => Err(e),
         };
         out.released_ns = monotonic_ns();
-        let release = guard.release();
+        let release = in_section(Section::Unlock, || guard.release());
         plan.stage(Stage::Done);
         out.wait_us = (out.acquired_ns - asked) / 1000;
         out.hold_us = (out.released_ns - out.acquired_ns) / 1000;
@@ -373,10 +421,12 @@ fn transact(plan: &Plan<'_>, lock: &mut dyn Lock, mut out: Outcome) -> Outcome {
         }
         plan.maybe_die(here);
     };
-    let result = lock.transact(&mut Order {
-        buyer: plan.id,
-        delay: plan.delay,
-        at: &mut at,
+    let result = in_section(Section::Transact, || {
+        lock.transact(&mut Order {
+            buyer: plan.id,
+            delay: plan.delay,
+            at: &mut at,
+        })
     });
     plan.stage(Stage::Done);
     out.wakeups = voluntary_switches().saturating_sub(slept);

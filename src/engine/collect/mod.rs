@@ -427,6 +427,15 @@ impl Collector<'_> {
     /// then nothing more can arrive, and what is queued is finite (the
     /// socket's buffer). The taking is bounded by `--timeout` all the same,
     /// and a channel still not empty then is told in the events.
+    /// Sets buyer `i`'s wakeups to what a stepped run saw: the times it
+    /// blocked on its way to the lock. Its own count would also hold the
+    /// sleeps in which it waited for the scheduler at each system call.
+    pub fn set_wakeups(&mut self, i: usize, wakeups: u64) {
+        if let Some(Some(out)) = self.outcomes.get_mut(i) {
+            out.wakeups = wakeups;
+        }
+    }
+
     pub fn drain(&mut self, channel: Receiver) {
         self.buyers.kill_strays();
         if channel.set_nonblocking().is_err() {

@@ -9,8 +9,11 @@ use super::{Chooser, Ready, Refusal, Schedule, Turn};
 use crate::engine::buyer::Point;
 use crate::engine::collect::Collector;
 use crate::error::{Error, Result, list_ids};
+use super::calls;
 use crate::sys::channel::Receiver;
+use crate::sys::seccomp::{Errno, Listener, Notice};
 use crate::sys::{self, Turns};
+use nix::unistd::Pid;
 
 /// How long a buyer given a turn may sleep without reaching its next point
 /// before it counts as blocked (and only if it sleeps in a call that waits
@@ -53,10 +56,167 @@ enum State {
     Preempted { at: u32 },
     /// At a point, waiting for its turn.
     Paused { at: u32 },
+    /// Stopped at one of its strategy's system calls (the notice is in
+    /// [`Calls::pending`]), waiting for its turn; `at` is its last point.
+    AtCall { at: u32 },
     /// Asleep in the lock; `at` is its last point.
     Blocked { at: u32 },
     /// Reaped.
     Done,
+}
+
+/// The buyers' system calls as pause points (see [`crate::sys::seccomp`]):
+/// the parent's copy of each buyer's listener, the call each is stopped
+/// at, and the trace line whose call's result is still to be read.
+struct Calls {
+    /// Whether the run's buyers stop at their calls at all.
+    on: bool,
+    listeners: Vec<Option<Listener>>,
+    pending: Vec<Option<Notice>>,
+    /// Whether the buyer's next call in a section runs without a pause:
+    /// the first after a purchase point, which already stopped it just
+    /// before (so a strategy whose `lock` is one call, `flock`, takes one
+    /// step for it, as it did before calls were points).
+    fresh: Vec<bool>,
+    /// The trace line of the call each buyer was last let make, until its
+    /// result is read.
+    open: Vec<Option<usize>>,
+    /// Whether that call blocked: its result then goes on the line that
+    /// says the buyer woke, kept here meanwhile.
+    blocked: Vec<bool>,
+    returned: Vec<Option<String>>,
+    /// The name of the call each buyer was last let make.
+    calling: Vec<String>,
+    /// Whether the buyer was woken (seen runnable after blocking) and has
+    /// not yet reached its next pause.
+    woken: Vec<bool>,
+    /// Per buyer, the times it blocked on its way to the lock (in `lock`
+    /// or a transaction): its wakeups, where calls are pause points.
+    blocks: Vec<u64>,
+    /// Why the buyers do not stop at their calls, said once.
+    off: Option<String>,
+}
+
+impl Calls {
+    fn new(n: usize, on: bool) -> Self {
+        Calls {
+            on,
+            listeners: (0..n).map(|_| None).collect(),
+            pending: vec![None; n],
+            fresh: vec![false; n],
+            open: vec![None; n],
+            blocked: vec![false; n],
+            returned: vec![None; n],
+            calling: vec![String::new(); n],
+            woken: vec![false; n],
+            blocks: vec![0; n],
+            off: None,
+        }
+    }
+
+    /// Takes every call stopped now. A call of the buyer's own code (no
+    /// section), of another process or thread it made, or the first
+    /// after a point runs at once; any other stops the buyer there.
+    /// Returns, per buyer, whether any call of its was taken.
+    fn take(
+        &mut self,
+        c: &Collector,
+        turns: &Turns,
+        schedule: &mut Schedule,
+    ) -> Result<Vec<bool>> {
+        let n = self.pending.len();
+        let mut heard = vec![false; n];
+        if !self.on {
+            return Ok(heard);
+        }
+        for i in 0..n {
+            if c.has_ended(i) {
+                continue;
+            }
+            let pid = c.pid(i);
+            if self.listeners[i].is_none() {
+                match turns.listener(i) {
+                    0 => continue,
+                    l if l < 0 => {
+                        self.off.get_or_insert_with(|| {
+                            let e = nix::errno::Errno::from_raw(-l);
+                            let why = format!("buyer {i} could not install its filter: {e}");
+                            schedule.trace.push(format!(
+                                "   system calls are not pause points in this run ({why})"
+                            ));
+                            why
+                        });
+                        continue;
+                    }
+                    l => {
+                        let listener = Listener::take(pid, l)
+                            .map_err(|e| Error::failed("taking a buyer's seccomp listener", e))?;
+                        self.listeners[i] = Some(listener);
+                    }
+                }
+            }
+            while self.pending[i].is_none() {
+                let Some(listener) = &self.listeners[i] else {
+                    break;
+                };
+                let Some(notice) = listener
+                    .next()
+                    .map_err(|e| Error::failed("reading a buyer's stopped call", e))?
+                else {
+                    break;
+                };
+                heard[i] = true;
+                if let Some(line) = self.open[i].take() {
+                    let result = calls::result(Errno::read(pid));
+                    if std::mem::take(&mut self.blocked[i]) {
+                        self.returned[i] =
+                            result.map(|r| format!("{} returned {r}", self.calling[i]));
+                    } else if let Some(r) = result {
+                        schedule.trace[line].push_str(&format!(" = {r}"));
+                    }
+                }
+                let section = turns.section(i);
+                if notice.pid != pid || section == 0 {
+                    listener
+                        .proceed(notice.id)
+                        .map_err(|e| Error::failed("letting a buyer's call run", e))?;
+                } else if std::mem::take(&mut self.fresh[i]) {
+                    let line = schedule.trace.len() - 1;
+                    let call = calls::describe(&notice, pid);
+                    schedule.trace[line].push_str(&format!(": {call}"));
+                    self.let_go(i, pid, &notice, line)?;
+                } else {
+                    self.pending[i] = Some(notice);
+                }
+            }
+        }
+        Ok(heard)
+    }
+
+    /// The trace line of buyer `i` waking, with the result of the call it
+    /// blocked in where known.
+    fn woke_line(&mut self, i: usize) -> String {
+        match self.returned[i].take() {
+            Some(r) => format!("   buyer {i} woke: {r}"),
+            None => format!("   buyer {i} woke with the lock"),
+        }
+    }
+
+    /// Lets buyer `i`'s stopped call `notice` go on (a sleep is skipped,
+    /// returning 0), its result to be added to trace line `line`.
+    fn let_go(&mut self, i: usize, pid: Pid, notice: &Notice, line: usize) -> Result<()> {
+        let listener = self.listeners[i].as_ref().expect("a stopped call has its listener");
+        if Errno::clear(pid) {
+            self.open[i] = Some(line);
+        }
+        self.calling[i] = calls::name(notice.nr);
+        if calls::kind(notice.nr) == calls::Kind::Sleep {
+            listener.pretend(notice.id)
+        } else {
+            listener.proceed(notice.id)
+        }
+        .map_err(|e| Error::failed("letting a buyer's call run", e))
+    }
 }
 
 /// Runs the buyers step by step, `chooser` choosing who moves at each,
@@ -85,8 +245,15 @@ pub(super) fn drive(
         };
         n
     ];
+    let mut calls = Calls::new(n, turns.calls());
     let mut schedule = Schedule::default();
-    quiesce(c, &channel, turns, &mut states, None, &mut schedule)?;
+    let mut run = Quiet {
+        c: &mut *c,
+        channel: &channel,
+        turns,
+        calls: &mut calls,
+    };
+    run.quiesce(&mut states, None, &mut schedule)?;
     // The watchdog of a stepped run: steps that never finish a buyer (a
     // strategy that pauses at its own points for ever) are no progress.
     let mut last_finish = Instant::now();
@@ -98,32 +265,20 @@ pub(super) fn drive(
             finished = done;
             last_finish = Instant::now();
             steps_at_finish = schedule.steps.len();
-        } else if last_finish.elapsed() > c.timeout()
+        } else if last_finish.elapsed() > run.c.timeout()
             && schedule.steps.len() - steps_at_finish >= WATCHDOG_STEPS
         {
             schedule.trace.push(format!(
                 "watchdog: no buyer finished for {} and {WATCHDOG_STEPS} steps",
-                crate::engine::delay::fmt_duration(c.timeout())
+                crate::engine::delay::fmt_duration(run.c.timeout())
             ));
-            c.watchdog(None);
+            run.c.watchdog(None);
             break;
         }
         let ready: Vec<Ready> = states
             .iter()
             .enumerate()
-            .filter_map(|(i, st)| match *st {
-                State::Paused { at } => Some(Ready {
-                    id: i as u32,
-                    at: Point::from_value(at),
-                    spinning: false,
-                }),
-                State::Preempted { at } => Some(Ready {
-                    id: i as u32,
-                    at: Point::from_value(at),
-                    spinning: true,
-                }),
-                _ => None,
-            })
+            .filter_map(|(i, st)| ready(i, *st, run.calls, run.turns))
             .collect();
         if ready.is_empty() {
             if states.iter().all(|s| *s == State::Done) {
@@ -133,8 +288,8 @@ pub(super) fn drive(
             // one (a loaded machine is slow to run it): wait for that
             // as long as the watchdog would.
             let before = states.to_vec();
-            let patience = Some(c.timeout());
-            quiesce(c, &channel, turns, &mut states, patience, &mut schedule)?;
+            let patience = Some(run.c.timeout());
+            run.quiesce(&mut states, patience, &mut schedule)?;
             if states[..] != before[..] {
                 continue;
             }
@@ -143,7 +298,7 @@ pub(super) fn drive(
             schedule
                 .trace
                 .push("deadlock: every buyer left is blocked".into());
-            c.watchdog(None);
+            run.c.watchdog(None);
             break;
         }
         let k = schedule.steps.len();
@@ -160,109 +315,255 @@ pub(super) fn drive(
             "a chooser picks a ready buyer"
         );
         let i = b as usize;
-        let (at, spinning) = match states[i] {
-            State::Paused { at } => (at, false),
-            State::Preempted { at } => (at, true),
+        schedule.steps.push(b);
+        let pid = run.c.pid(i);
+        let mut release = false;
+        let at = match states[i] {
+            State::Preempted { at } => {
+                let point = Point::from_value(at).map_or("?", Point::name);
+                schedule
+                    .trace
+                    .push(format!("{}: buyer {b} spins on (in {point})", k + 1));
+                sys::resume(pid).map_err(|e| Error::failed("resuming a spinning buyer", e))?;
+                at
+            }
+            State::AtCall { at } => {
+                let notice = run.calls.pending[i].take().expect("stopped at a call");
+                let call = calls::describe(&notice, pid);
+                schedule.trace.push(format!("{}: buyer {b} {call}", k + 1));
+                let line = schedule.trace.len() - 1;
+                run.calls.let_go(i, pid, &notice, line)?;
+                // A call in `unlock` may be the release.
+                release = run.turns.section(i) == UNLOCK;
+                at
+            }
+            State::Paused { at } => {
+                let point = Point::from_value(at).map_or("?", Point::name);
+                schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
+                run.calls.fresh[i] = true;
+                run.turns
+                    .go(i)
+                    .map_err(|e| Error::failed("giving a buyer its turn", e))?;
+                release = matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
+                at
+            }
             _ => unreachable!("runnable buyers are paused or preempted"),
         };
-        let point = Point::from_value(at).map_or("?", Point::name);
-        schedule.steps.push(b);
-        let pid = c.pid(i);
-        if spinning {
-            schedule
-                .trace
-                .push(format!("{}: buyer {b} spins on (in {point})", k + 1));
-            sys::resume(pid).map_err(|e| Error::failed("resuming a spinning buyer", e))?;
-        } else {
-            schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
-            turns
-                .go(i)
-                .map_err(|e| Error::failed("giving a buyer its turn", e))?;
-        }
         states[i] = State::Running {
             since: Instant::now(),
             at,
             cpu: sys::proc::cpu_ns(pid),
         };
-        let release =
-            !spinning && matches!(Point::from_value(at), Some(Point::Unlock | Point::Inside));
-        let wake = release.then_some(WAKE);
-        quiesce(c, &channel, turns, &mut states, wake, &mut schedule)?;
+        // Where calls are pause points, a release's wakeups are seen in
+        // `/proc` (the kernel wakes a waiter inside the releasing call):
+        // no time to wait.
+        let wake = (release && !run.calls.on).then_some(WAKE);
+        run.quiesce(&mut states, wake, &mut schedule)?;
     }
     let taken = schedule.steps.len();
     chooser
         .finish(taken)
         .map_err(|r| refused(r, taken, &[], &states))?;
+    drop(run);
     c.drain(channel);
+    if calls.on && calls.off.is_none() {
+        for (i, &blocks) in calls.blocks.iter().enumerate() {
+            c.set_wakeups(i, blocks);
+        }
+    }
     Ok(schedule)
 }
 
-/// Waits until every buyer is paused, blocked or done. With `wake`
-/// (after a release, or when only blocked buyers are left), also gives
-/// a blocked buyer that long to take the lock and reach its next point.
-fn quiesce(
-    c: &mut Collector,
-    channel: &Receiver,
-    turns: &Turns,
-    states: &mut [State],
-    wake: Option<Duration>,
-    schedule: &mut Schedule,
-) -> Result<()> {
-    let start = Instant::now();
-    let mut woke = false;
-    loop {
-        if let Some(sig) = sys::stop_signal() {
-            return Err(Error::interrupted(sig, "mid-run, stepping".into()));
+/// The section numbers of `lock`, `unlock` and `transact` (see
+/// `engine::buyer::Section`).
+const LOCK: u32 = 1;
+const UNLOCK: u32 = 2;
+const TRANSACT: u32 = 3;
+
+/// Buyer `i` as the chooser sees it, if it can move.
+fn ready(i: usize, st: State, calls: &Calls, turns: &Turns) -> Option<Ready> {
+    let id = i as u32;
+    match st {
+        State::Paused { at } => Some(Ready {
+            id,
+            at: Point::from_value(at),
+            spinning: false,
+        }),
+        State::Preempted { at } => Some(Ready {
+            id,
+            at: Point::from_value(at),
+            spinning: true,
+        }),
+        State::AtCall { .. } => {
+            let notice = calls.pending[i].as_ref()?;
+            Some(Ready {
+                id,
+                // Going on inside the lock (or a transaction) may block
+                // there; inside `unlock` it is a release.
+                at: Some(if turns.section(i) == UNLOCK {
+                    Point::Unlock
+                } else {
+                    Point::Inside
+                }),
+                spinning: calls::kind(notice.nr) != calls::Kind::Other,
+            })
         }
-        c.take_waiting(channel);
-        c.reap_ended(true)?;
-        for (i, st) in states.iter_mut().enumerate() {
-            if *st == State::Done {
-                continue;
+        _ => None,
+    }
+}
+
+/// What quiescence is waited for with: the run's collector, channel and
+/// turns, and its calls.
+struct Quiet<'r, 'a> {
+    c: &'r mut Collector<'a>,
+    channel: &'r Receiver,
+    turns: &'r Turns,
+    calls: &'r mut Calls,
+}
+
+impl Quiet<'_, '_> {
+    /// Waits until every buyer is paused, blocked or done. With `wake`
+    /// (after a release, or when only blocked buyers are left), also
+    /// gives a blocked buyer that long to take the lock and reach its
+    /// next point.
+    fn quiesce(
+        &mut self,
+        states: &mut [State],
+        wake: Option<Duration>,
+        schedule: &mut Schedule,
+    ) -> Result<()> {
+        let start = Instant::now();
+        let mut woke = false;
+        loop {
+            if let Some(sig) = sys::stop_signal() {
+                return Err(Error::interrupted(sig, "mid-run, stepping".into()));
             }
-            if c.has_ended(i) {
-                woke |= matches!(st, State::Blocked { .. });
-                *st = State::Done;
-                continue;
-            }
-            let now_at = turns.at(i);
-            let pid = c.pid(i);
-            match *st {
-                State::Running { since, at, cpu } => {
-                    if now_at != at {
-                        *st = State::Paused { at: now_at };
-                    } else if since.elapsed() > SETTLE && blocked(pid) {
-                        *st = State::Blocked { at };
-                        schedule
-                            .trace
-                            .push(format!("   buyer {i} blocked in the lock"));
-                    } else if at != 0 && spun(pid, cpu) {
-                        *st = preempt(i, pid, at, turns, schedule)?;
-                    } else if since.elapsed() > c.timeout() * BUSY_TIMEOUTS
-                        || (cpu.is_none() && since.elapsed() > c.timeout())
-                    {
-                        // Busy for ever without reaching a point (at once
-                        // where its processor time cannot be read).
-                        *st = State::Blocked { at };
+            self.c.take_waiting(self.channel);
+            self.c.reap_ended(true)?;
+            // Who sleeps in a call, looked at before the calls are taken:
+            // a buyer seen asleep and with no call stopped after is asleep
+            // in a call that waits (a stopped call is queued before its
+            // caller sleeps).
+            let asleep: Vec<bool> = states
+                .iter()
+                .enumerate()
+                .map(|(i, st)| match st {
+                    State::Running { .. } | State::Blocked { .. } if !self.c.has_ended(i) => {
+                        blocked(self.c.pid(i))
                     }
+                    _ => false,
+                })
+                .collect();
+            let heard = self.calls.take(self.c, self.turns, schedule)?;
+            let calls_on = self.calls.on && self.calls.off.is_none();
+            for (i, st) in states.iter_mut().enumerate() {
+                if *st == State::Done {
+                    continue;
                 }
-                State::Blocked { at } if now_at != at => {
-                    *st = State::Paused { at: now_at };
-                    woke = true;
-                    schedule
-                        .trace
-                        .push(format!("   buyer {i} woke with the lock"));
+                if self.c.has_ended(i) {
+                    woke |= matches!(st, State::Blocked { .. });
+                    *st = State::Done;
+                    continue;
                 }
-                _ => {}
+                let now_at = self.turns.at(i);
+                let pid = self.c.pid(i);
+                let stopped_at_call = self.calls.pending[i].is_some();
+                match *st {
+                    State::Running { since, at, cpu } => {
+                        if now_at != at || stopped_at_call {
+                            *st = if now_at != at {
+                                State::Paused { at: now_at }
+                            } else {
+                                State::AtCall { at }
+                            };
+                            if std::mem::take(&mut self.calls.woken[i]) {
+                                schedule.trace.push(self.calls.woke_line(i));
+                            }
+                        } else if asleep[i]
+                            && !heard[i]
+                            && if calls_on {
+                                // Outside its strategy's calls a buyer
+                                // sleeps only in the run's own waits.
+                                self.turns.section(i) != 0
+                            } else {
+                                since.elapsed() > SETTLE
+                            }
+                        {
+                            *st = State::Blocked { at };
+                            if let Some(line) = self.calls.open[i] {
+                                schedule.trace[line].push_str(" … blocks");
+                                self.calls.blocked[i] = true;
+                            }
+                            if matches!(self.turns.section(i), LOCK | TRANSACT) {
+                                self.calls.blocks[i] += 1;
+                            }
+                            schedule
+                                .trace
+                                .push(format!("   buyer {i} blocked in the lock"));
+                        } else if at != 0 && spun(pid, cpu) {
+                            *st = preempt(i, pid, at, self.turns, schedule)?;
+                        } else if since.elapsed() > self.c.timeout() * BUSY_TIMEOUTS
+                            || (cpu.is_none() && since.elapsed() > self.c.timeout())
+                        {
+                            // Busy for ever without reaching a point (at
+                            // once where its processor time cannot be
+                            // read).
+                            *st = State::Blocked { at };
+                        }
+                    }
+                    State::Blocked { at } if now_at != at || stopped_at_call => {
+                        *st = if now_at != at {
+                            State::Paused { at: now_at }
+                        } else {
+                            State::AtCall { at }
+                        };
+                        woke = true;
+                        schedule.trace.push(self.calls.woke_line(i));
+                    }
+                    State::Blocked { at } if calls_on && !asleep[i] && !heard[i] => {
+                        // Woken by a release (the kernel made it
+                        // runnable inside the releasing call): it runs to
+                        // its next pause, which is waited for.
+                        self.calls.woken[i] = true;
+                        woke = true;
+                        *st = State::Running {
+                            since: Instant::now(),
+                            at,
+                            cpu: sys::proc::cpu_ns(pid),
+                        };
+                    }
+                    _ => {}
+                }
             }
+            let running = states.iter().any(|s| matches!(s, State::Running { .. }));
+            let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
+            let waiting_for_wake = wake.is_some_and(|w| blocked && !woke && start.elapsed() < w);
+            if !running && !waiting_for_wake {
+                return Ok(());
+            }
+            self.look();
         }
-        let running = states.iter().any(|s| matches!(s, State::Running { .. }));
-        let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
-        let waiting_for_wake = wake.is_some_and(|w| blocked && !woke && start.elapsed() < w);
-        if !running && !waiting_for_wake {
-            return Ok(());
+    }
+
+    /// Waits [`LOOK`], or less when a buyer's call stops meanwhile.
+    fn look(&self) {
+        use nix::poll::{PollFd, PollFlags, ppoll};
+        use nix::sys::time::TimeSpec;
+        let mut fds: Vec<PollFd> = self
+            .calls
+            .listeners
+            .iter()
+            .zip(&self.calls.pending)
+            .filter(|(_, p)| p.is_none())
+            .filter_map(|(l, _)| l.as_ref())
+            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if fds.is_empty() {
+            std::thread::sleep(LOOK);
+        } else {
+            // An error (EINTR from a stop signal) only ends the wait early.
+            let _ = ppoll(&mut fds, Some(TimeSpec::from_duration(LOOK)), None);
         }
-        std::thread::sleep(LOOK);
     }
 }
 
@@ -361,6 +662,7 @@ fn describe(state: Option<State>) -> &'static str {
         Some(State::Done) => "finished",
         Some(State::Running { .. }) => "still moving",
         Some(State::Paused { .. }) => "paused",
+        Some(State::AtCall { .. }) => "stopped at a system call",
         Some(State::Preempted { .. }) => "preempted while spinning",
     }
 }

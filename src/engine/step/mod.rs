@@ -37,6 +37,7 @@ use crate::error::Result;
 use crate::sys::Turns;
 use crate::sys::channel::Receiver;
 
+mod calls;
 mod driver;
 
 /// Declares the policy modules and lists their makers, so that adding a

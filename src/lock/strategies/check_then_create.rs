@@ -54,8 +54,9 @@ impl Lock for CheckThenCreate<'_> {
         while self.0.exists() {
             std::thread::sleep(Duration::from_micros(50));
         }
-        // Stepped mode: a schedule can let another buyer check right here.
-        crate::lock::hooks::point();
+        // A stepped run stops the buyer at each system call (the check is
+        // one, the create another): a schedule can let another buyer check
+        // right here.
         // ...time of use: another buyer may have passed the check too.
         File::create(self.0)?;
         Ok(())

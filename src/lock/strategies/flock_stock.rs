@@ -60,8 +60,8 @@ impl Lock for StockLock<'_> {
             Some(f) => f,
             None => File::open(self.path)?,
         };
-        // Stepped mode: another buyer may save (and rename) right here.
-        crate::lock::hooks::point();
+        // A stepped run stops the buyer at `flock` (a system call): another
+        // buyer may save (and rename) the stock right here.
         let locked = FileExt::lock_exclusive(&file);
         self.file = Some(file);
         locked
