@@ -201,10 +201,7 @@ fn a_divergence_is_refused_not_reported() {
                     let r = run.json();
                     assert_eq!(r["status"], "safe", "{r}");
                     let trace = r["trace"].to_string();
-                    assert!(
-                        trace.contains(&format!("buyer {bet} woke")),
-                        "{trace}"
-                    );
+                    assert!(trace.contains(&format!("buyer {bet} woke")), "{trace}");
                 }
                 Some(2) => assert!(run.stderr().contains("diverged"), "{}", run.context()),
                 _ => panic!("neither a run nor a divergence{}", run.context()),

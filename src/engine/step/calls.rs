@@ -82,7 +82,9 @@ pub fn describe(n: &Notice, pid: Pid) -> String {
         libc::SYS_futex => vec![format!("{:#x}", a[0]), futex_op(a[1])],
         libc::SYS_semop | libc::SYS_semtimedop => vec![fd(a[0]), "…".into()],
         libc::SYS_kill => vec![fd(a[0]), fd(a[1])],
-        libc::SYS_sched_yield => Vec::new(),
+        libc::SYS_sched_yield | libc::SYS_getpid | libc::SYS_gettid | libc::SYS_getppid => {
+            Vec::new()
+        }
         _ => vec!["…".into()],
     };
     format!("{}({})", name(n.nr), args.join(", "))
@@ -184,13 +186,19 @@ mod tests {
             open_flags((libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL) as u64),
             "O_WRONLY|O_CREAT|O_EXCL"
         );
-        assert_eq!(flock_op((libc::LOCK_EX | libc::LOCK_NB) as u64), "LOCK_EX|LOCK_NB");
+        assert_eq!(
+            flock_op((libc::LOCK_EX | libc::LOCK_NB) as u64),
+            "LOCK_EX|LOCK_NB"
+        );
         assert_eq!(fcntl_cmd(libc::F_OFD_SETLKW as u64), "F_OFD_SETLKW");
         assert_eq!(
             futex_op((libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG) as u64),
             "FUTEX_WAIT"
         );
-        assert_eq!(short("/tmp/booking.x1/stock.json.excl"), "…/stock.json.excl");
+        assert_eq!(
+            short("/tmp/booking.x1/stock.json.excl"),
+            "…/stock.json.excl"
+        );
         assert_eq!(short("stock.json"), "stock.json");
         assert_eq!(name(libc::SYS_flock), "flock");
         assert_eq!(kind(libc::SYS_nanosleep), Kind::Sleep);

@@ -5,11 +5,11 @@
 
 use std::time::{Duration, Instant};
 
+use super::calls;
 use super::{Chooser, Ready, Refusal, Schedule, Turn};
 use crate::engine::buyer::Point;
 use crate::engine::collect::Collector;
 use crate::error::{Error, Result, list_ids};
-use super::calls;
 use crate::sys::channel::Receiver;
 use crate::sys::seccomp::{Errno, Listener, Notice};
 use crate::sys::{self, Turns};
@@ -87,6 +87,10 @@ struct Calls {
     returned: Vec<Option<String>>,
     /// The name of the call each buyer was last let make.
     calling: Vec<String>,
+    /// Per buyer, the calls it was given turns at since its last point: a
+    /// long streak is a waiter going round a loop of calls (a spinlock
+    /// that calls `getpid` as it spins), which counts as spinning.
+    streak: Vec<usize>,
     /// Whether the buyer was woken (seen runnable after blocking) and has
     /// not yet reached its next pause.
     woken: Vec<bool>,
@@ -109,6 +113,7 @@ impl Calls {
             returned: vec![None; n],
             calling: vec![String::new(); n],
             woken: vec![false; n],
+            streak: vec![0; n],
             blocks: vec![0; n],
             off: None,
         }
@@ -118,12 +123,7 @@ impl Calls {
     /// section), of another process or thread it made, or the first
     /// after a point runs at once; any other stops the buyer there.
     /// Returns, per buyer, whether any call of its was taken.
-    fn take(
-        &mut self,
-        c: &Collector,
-        turns: &Turns,
-        schedule: &mut Schedule,
-    ) -> Result<Vec<bool>> {
+    fn take(&mut self, c: &Collector, turns: &Turns, schedule: &mut Schedule) -> Result<Vec<bool>> {
         let n = self.pending.len();
         let mut heard = vec![false; n];
         if !self.on {
@@ -205,7 +205,9 @@ impl Calls {
     /// Lets buyer `i`'s stopped call `notice` go on (a sleep is skipped,
     /// returning 0), its result to be added to trace line `line`.
     fn let_go(&mut self, i: usize, pid: Pid, notice: &Notice, line: usize) -> Result<()> {
-        let listener = self.listeners[i].as_ref().expect("a stopped call has its listener");
+        let listener = self.listeners[i]
+            .as_ref()
+            .expect("a stopped call has its listener");
         if Errno::clear(pid) {
             self.open[i] = Some(line);
         }
@@ -329,6 +331,7 @@ pub(super) fn drive(
             }
             State::AtCall { at } => {
                 let notice = run.calls.pending[i].take().expect("stopped at a call");
+                run.calls.streak[i] += 1;
                 let call = calls::describe(&notice, pid);
                 schedule.trace.push(format!("{}: buyer {b} {call}", k + 1));
                 let line = schedule.trace.len() - 1;
@@ -341,6 +344,7 @@ pub(super) fn drive(
                 let point = Point::from_value(at).map_or("?", Point::name);
                 schedule.trace.push(format!("{}: buyer {b} {point}", k + 1));
                 run.calls.fresh[i] = true;
+                run.calls.streak[i] = 0;
                 run.turns
                     .go(i)
                     .map_err(|e| Error::failed("giving a buyer its turn", e))?;
@@ -374,6 +378,11 @@ pub(super) fn drive(
     Ok(schedule)
 }
 
+/// How many calls in a row, since its last point, make a buyer count as
+/// spinning (see `Calls::streak`): more than a lock's own calls (`excl`
+/// makes 2 a try; a pure test-and-set, none).
+const SPIN_STREAK: usize = 8;
+
 /// The section numbers of `lock`, `unlock` and `transact` (see
 /// `engine::buyer::Section`).
 const LOCK: u32 = 1;
@@ -405,7 +414,8 @@ fn ready(i: usize, st: State, calls: &Calls, turns: &Turns) -> Option<Ready> {
                 } else {
                     Point::Inside
                 }),
-                spinning: calls::kind(notice.nr) != calls::Kind::Other,
+                spinning: calls::kind(notice.nr) != calls::Kind::Other
+                    || calls.streak[i] >= SPIN_STREAK,
             })
         }
         _ => None,

@@ -126,9 +126,11 @@ struct SpinLock<'a> {
 impl Lock for SpinLock<'_> {
     fn lock(&mut self) -> io::Result<()> {
         let word = self.spin.word();
+        // Read once: the loop below makes no system call at all.
+        let me = me();
         self.spin
             .wait
-            .until(|| word.compare_exchange(0, me(), SeqCst, SeqCst).is_ok());
+            .until(|| word.compare_exchange(0, me, SeqCst, SeqCst).is_ok());
         Ok(())
     }
 
