@@ -112,8 +112,8 @@ pub fn install() -> io::Result<OwnedFd> {
         jf,
         k,
     };
-    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-    let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
     let mut prog = vec![
         stmt(load, arch_at),
         // Another architecture's call: stop it (by number) as well.

@@ -129,6 +129,7 @@ impl Calls {
         if !self.on {
             return Ok(heard);
         }
+        #[allow(clippy::needless_range_loop)] // `i` indexes five vectors
         for i in 0..n {
             if c.has_ended(i) {
                 continue;
@@ -368,7 +369,6 @@ pub(super) fn drive(
     chooser
         .finish(taken)
         .map_err(|r| refused(r, taken, &[], &states))?;
-    drop(run);
     c.drain(channel);
     if calls.on && calls.off.is_none() {
         for (i, &blocks) in calls.blocks.iter().enumerate() {
