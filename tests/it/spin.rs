@@ -1,6 +1,7 @@
 //! Spinning is not hanging: the zoo's correct spinning locks (`spin`, a
 //! test-and-set busy-wait; `spin-yield`, the same with `sched_yield`;
-//! `ticket`; `bakery`) wait without ever sleeping in the kernel, so the
+//! `ticket`; `bakery`; `peterson`, a tournament of Peterson locks) wait
+//! without ever sleeping in the kernel, so the
 //! stepped scheduler preempts a waiter that runs a quantum without reaching
 //! a point, counts that as a step, and lets the holder move. Each is
 //! judged safe by `check`, stepped scenarios included, and a stepped run
@@ -8,7 +9,7 @@
 
 use crate::support::{Work, outcome, u};
 
-const SPINNING: [&str; 4] = ["spin", "spin-yield", "ticket", "bakery"];
+const SPINNING: [&str; 5] = ["spin", "spin-yield", "ticket", "bakery", "peterson"];
 
 #[test]
 fn the_spinning_locks_keep_their_claim_in_check() {
