@@ -265,7 +265,12 @@ impl RunReport {
             if self.trace.len() <= MAX_TRACE {
                 s += "  steps:\n";
                 for line in &self.trace {
-                    s += &format!("    {line}\n");
+                    // A long call (a path, its flags) goes on under itself.
+                    let text = line.trim_start();
+                    let lead = format!("    {}", &line[..line.len() - text.len()]);
+                    let indent = format!("{}  ", " ".repeat(lead.len()));
+                    s += &wrap::words(&lead, text, wrap::WIDTH, &indent);
+                    s += "\n";
                 }
             }
             s += &format!("  schedule: {schedule}\n");

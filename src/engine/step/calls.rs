@@ -47,17 +47,19 @@ pub fn describe(n: &Notice, pid: Pid) -> String {
         read_string(pid, at).map_or_else(|| format!("{at:#x}"), |p| format!("{:?}", short(&p)))
     };
     let fd = |v: u64| (v as i32).to_string();
-    let dirfd = |v: u64| {
-        if v as i32 == libc::AT_FDCWD {
-            "AT_FDCWD".to_string()
+    // A call relative to the working directory names only its path
+    // (strace would print `AT_FDCWD` first).
+    let at = |dir: u64, p: u64| {
+        if dir as i32 == libc::AT_FDCWD {
+            vec![path(p)]
         } else {
-            fd(v)
+            vec![fd(dir), path(p)]
         }
     };
     let args: Vec<String> = match n.nr {
         #[cfg(target_arch = "x86_64")]
         libc::SYS_open => vec![path(a[0]), open_flags(a[1])],
-        libc::SYS_openat => vec![dirfd(a[0]), path(a[1]), open_flags(a[2])],
+        libc::SYS_openat => [at(a[0], a[1]), vec![open_flags(a[2])]].concat(),
         #[cfg(target_arch = "x86_64")]
         libc::SYS_unlink | libc::SYS_rmdir | libc::SYS_mkdir | libc::SYS_access => {
             vec![path(a[0])]
@@ -66,12 +68,13 @@ pub fn describe(n: &Notice, pid: Pid) -> String {
         libc::SYS_stat | libc::SYS_lstat => vec![path(a[0])],
         #[cfg(target_arch = "x86_64")]
         libc::SYS_rename | libc::SYS_link => vec![path(a[0]), path(a[1])],
-        libc::SYS_unlinkat | libc::SYS_mkdirat | libc::SYS_newfstatat | libc::SYS_faccessat => {
-            vec![dirfd(a[0]), path(a[1])]
-        }
-        libc::SYS_statx => vec![dirfd(a[0]), path(a[1])],
+        libc::SYS_unlinkat
+        | libc::SYS_mkdirat
+        | libc::SYS_newfstatat
+        | libc::SYS_faccessat
+        | libc::SYS_statx => at(a[0], a[1]),
         libc::SYS_renameat | libc::SYS_renameat2 | libc::SYS_linkat => {
-            vec![dirfd(a[0]), path(a[1]), dirfd(a[2]), path(a[3])]
+            [at(a[0], a[1]), at(a[2], a[3])].concat()
         }
         libc::SYS_flock => vec![fd(a[0]), flock_op(a[1])],
         libc::SYS_fcntl => vec![fd(a[0]), fcntl_cmd(a[1])],
