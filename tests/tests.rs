@@ -18,6 +18,8 @@ mod cli;
 mod contain;
 #[path = "it/escape.rs"]
 mod escape;
+#[path = "it/exhaustive.rs"]
+mod exhaustive;
 #[path = "it/faults.rs"]
 mod faults;
 #[path = "it/grade.rs"]

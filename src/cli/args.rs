@@ -46,6 +46,12 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_name = "IDS", conflicts_with_all = ["stock", "step_seed"])]
     pub schedule: Option<Vec<u32>>,
 
+    /// One run of `check --exhaustive`: these steps, then the buyer that
+    /// moved last while it can; records who could have moved at each step.
+    #[arg(long, value_delimiter = ',', value_name = "IDS", hide = true, num_args = 0..=1,
+          conflicts_with_all = ["stock", "step_seed", "schedule"])]
+    pub explore: Option<Vec<u32>>,
+
     /// Stepped mode with a seeded schedule: at each step a runnable buyer
     /// drawn from this seed moves; the schedule used is printed, and its
     /// re-run line replays it exactly.
@@ -225,6 +231,14 @@ pub struct CheckArgs {
     /// cannot fork is skipped, and says so. 0 leaves them out.
     #[arg(long, value_name = "ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub lab: u32,
+
+    /// Instead of drawn scenarios: every schedule of 2 buyers over 1 and
+    /// over 2 tickets, stepped at every system call, with partial-order
+    /// reduction (steps on different files commute). For a safe strategy,
+    /// a proof for that bound; for an unsafe one, the shortest
+    /// counterexample. Prints how many schedules each search ran.
+    #[arg(long, conflicts_with_all = ["cases", "lab", "seed"])]
+    pub exhaustive: bool,
 
     /// Seed the scenarios are drawn with (default: random, and printed).
     #[arg(long, value_parser = seed_parser())]

@@ -71,6 +71,9 @@ impl RunArgs {
 
     /// `--schedule`, `--step-seed` and `--pct` as the scheduler takes them.
     fn stepping(&self) -> Option<Stepping> {
+        if let Some(prefix) = &self.explore {
+            return Some(Stepping::Explore(prefix.clone()));
+        }
         match (&self.schedule, self.step_seed) {
             (Some(steps), _) => Some(Stepping::Schedule(steps.clone())),
             (None, Some(seed)) => Some(match self.pct {
@@ -197,6 +200,8 @@ pub fn rerun_args(cfg: &RunConfig) -> Vec<String> {
         Some(Stepping::Schedule(steps)) => add(&[&"--schedule", &schedule_text(steps)]),
         Some(Stepping::Seeded(seed)) => add(&[&"--step-seed", seed]),
         Some(Stepping::Pct { seed, depth }) => add(&[&"--step-seed", seed, &"--pct", depth]),
+        Some(Stepping::Explore(prefix)) if prefix.is_empty() => add(&[&"--explore"]),
+        Some(Stepping::Explore(prefix)) => add(&[&"--explore", &schedule_text(prefix)]),
         None => {
             add(&[&"--delay", &cfg.delay]);
             if !cfg.arrival.is_zero() {

@@ -52,6 +52,10 @@ struct Ran {
     events: Vec<String>,
     steps: Option<Vec<u32>>,
     trace: Vec<String>,
+    #[serde(default)]
+    explored: Vec<crate::engine::step::Explored>,
+    #[serde(default)]
+    shared_memory: bool,
 }
 
 /// The run's side, after the run: sends its result to the judge that
@@ -77,6 +81,12 @@ pub fn report_to_judge(result: &Result<RunOutput>) {
                 .as_ref()
                 .map(|s| s.trace.clone())
                 .unwrap_or_default(),
+            explored: out
+                .schedule
+                .as_ref()
+                .map(|s| s.explored.clone())
+                .unwrap_or_default(),
+            shared_memory: out.schedule.as_ref().is_some_and(|s| s.shared_memory),
         }),
         Err(Error::Interrupted(..)) => return,
         Err(e) => Wire::Refused {
@@ -189,6 +199,8 @@ pub fn run_apart(cfg: &RunConfig, budget: Duration) -> Result<RunOutput> {
         schedule: ran.steps.map(|steps| Schedule {
             steps,
             trace: ran.trace,
+            explored: ran.explored,
+            shared_memory: ran.shared_memory,
         }),
     })
 }

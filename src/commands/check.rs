@@ -152,10 +152,7 @@ impl CheckReport {
             );
             // The smallest problem under its row, within the width.
             if let Some(f) = &s.smallest_problem {
-                out += &wrap::words("  ", &f.problem, wrap::WIDTH, "    ");
-                out += "\n";
-                out += &wrap::command("  re-run: ", &f.rerun, wrap::WIDTH, "      ");
-                out += "\n";
+                out += &under_row(&f.problem, &f.rerun);
             }
         }
         out += if self.pass {
@@ -303,6 +300,46 @@ pub fn check(
     Ok(report)
 }
 
+/// `booking check --exhaustive` (see [`super::exhaustive`]): exit codes as
+/// for `check`.
+fn exhaustive(args: &CheckArgs, strategies: &[&'static Strategy]) -> Result<i32> {
+    crate::sys::contain::set_failure_status(3);
+    let bar = crate::report::progress_bar(0, args.json);
+    let report = super::exhaustive::check(strategies, args.timeout, &args.servers, || bar.inc(1));
+    bar.finish_and_clear();
+    let report = report?;
+    finish(args.json, &report, || report.human(), report.pass)
+}
+
+/// Prints a check's `report` (as JSON, or as its `human` text) and gives
+/// the exit code: 0 when every claim was kept (`pass`), else 3.
+fn finish(
+    json: bool,
+    report: &impl Serialize,
+    human: impl FnOnce() -> String,
+    pass: bool,
+) -> Result<i32> {
+    if json {
+        super::output::print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(report).expect("a check report always serialises")
+        ))?;
+    } else {
+        super::output::print(&human())?;
+    }
+    Ok(if pass { 0 } else { 3 })
+}
+
+/// A problem and its re-run line, under a strategy's row, within the
+/// width.
+pub fn under_row(problem: &str, rerun: &str) -> String {
+    let mut out = wrap::words("  ", problem, wrap::WIDTH, "    ");
+    out += "\n";
+    out += &wrap::command("  re-run: ", rerun, wrap::WIDTH, "      ");
+    out += "\n";
+    out
+}
+
 /// `booking check`: exit 0 when every strategy that claims safety kept its
 /// claim, 3 when one broke it.
 ///
@@ -311,6 +348,9 @@ pub fn check(
 pub fn command(args: &CheckArgs) -> Result<i32> {
     let servers = &args.servers;
     let strategies = super::chosen_with_servers(&args.lock, servers)?;
+    if args.exhaustive {
+        return exhaustive(args, &strategies);
+    }
     let seed = args.seed.unwrap_or_else(random_seed);
     // A strategy's code that hangs or exits in this process ends it: not a
     // pass (see `crate::sys::contain`).
@@ -323,13 +363,5 @@ pub fn command(args: &CheckArgs) -> Result<i32> {
     });
     bar.finish_and_clear();
     let report = report?;
-    if args.json {
-        super::output::print(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).expect("a check report always serialises")
-        ))?;
-    } else {
-        super::output::print(&report.human())?;
-    }
-    Ok(if report.pass { 0 } else { 3 })
+    finish(args.json, &report, || report.human(), report.pass)
 }

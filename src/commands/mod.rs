@@ -12,6 +12,7 @@ pub mod apart;
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod exhaustive;
 pub mod grade;
 mod measure;
 pub mod output;

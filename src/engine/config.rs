@@ -97,6 +97,11 @@ pub enum Stepping {
         /// The bug depth aimed at (1: no change point).
         depth: u32,
     },
+    /// One run of an exhaustive exploration (`check --exhaustive`): this
+    /// schedule's steps, then the buyer that moved last while it can
+    /// (else the lowest id; spinners last), recording at each step who
+    /// could have moved instead.
+    Explore(Vec<u32>),
 }
 
 /// The most buyer processes one run may start.

@@ -62,7 +62,7 @@ pub const STEPPED_TRIES: u32 = 3;
 pub fn run(cfg: &RunConfig) -> Result<RunOutput> {
     match &cfg.stepping {
         None | Some(Stepping::Seeded(_) | Stepping::Pct { .. }) => run_once(cfg),
-        Some(Stepping::Schedule(_)) => {
+        Some(Stepping::Schedule(_) | Stepping::Explore(_)) => {
             let mut tries = 1;
             loop {
                 match run_once(cfg) {

@@ -57,6 +57,12 @@ impl<A: Atom> SharedAtoms<A> {
         })
     }
 
+    /// Where the mapping starts (the same address in every process forked
+    /// after it was made).
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+
     fn bytes(len: usize) -> NonZeroUsize {
         NonZeroUsize::new((len * std::mem::size_of::<A>()).max(1)).expect("at least one byte")
     }
@@ -174,6 +180,11 @@ impl Turns {
     /// Whether the buyers stop at their strategy's system calls.
     pub fn calls(&self) -> bool {
         self.calls
+    }
+
+    /// Where the mapping starts (the same address in every buyer).
+    pub fn addr(&self) -> usize {
+        self.ptr.as_ptr() as usize
     }
 
     /// Where buyer `i` last paused (0: not yet).

@@ -58,6 +58,19 @@ pub fn cpu_ns(pid: Pid) -> Option<u64> {
         .ok()
 }
 
+/// Where `pid`'s writable shared mappings start (`rw-s` in
+/// `/proc/PID/maps`): memory another process may write too. `None` when
+/// it cannot be read.
+pub fn shared_writable(pid: Pid) -> Option<Vec<usize>> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    Some(
+        maps.lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("rw-s"))
+            .filter_map(|l| usize::from_str_radix(l.split('-').next()?, 16).ok())
+            .collect(),
+    )
+}
+
 /// The state letter of `/proc/PID/stat`.
 fn state(pid: Pid) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

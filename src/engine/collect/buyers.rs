@@ -20,6 +20,11 @@ impl<'a> Buyers<'a> {
     pub fn new(children: Children, stock: &'a Path) -> Self {
         Buyers { children, stock }
     }
+
+    /// The stock file they buy from.
+    pub fn stock(&self) -> &Path {
+        self.stock
+    }
 }
 
 impl Deref for Buyers<'_> {

@@ -118,6 +118,16 @@ impl<'a> Collector<'a> {
     }
 
     /// Whether buyer process `i` has been reaped.
+    /// The stock file the buyers buy from.
+    pub fn stock(&self) -> &std::path::Path {
+        self.buyers.stock()
+    }
+
+    /// Where the run's own shared memory (the buyers' stages) is mapped.
+    pub fn stages_addr(&self) -> usize {
+        self.stages.addr()
+    }
+
     pub fn has_ended(&self, i: usize) -> bool {
         self.buyers.ending(i).is_some()
     }

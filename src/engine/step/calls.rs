@@ -6,6 +6,7 @@
 use nix::libc;
 use nix::unistd::Pid;
 
+use super::Touch;
 use crate::sys::seccomp::{Notice, read_string};
 
 /// What a stopped call is for the scheduler.
@@ -177,6 +178,92 @@ pub fn result(errno: Option<i32>) -> Option<String> {
         0 => Some("ok".into()),
         e => Some(format!("-1 {:?}", nix::errno::Errno::from_raw(e))),
     }
+}
+
+/// What the stopped call `n` of `pid` touches, as far as its arguments
+/// say (see [`Touch`]): the files it names or holds open, nothing (a
+/// call that only looks at the caller itself), or not known.
+pub fn touch(n: &Notice, pid: Pid) -> Touch {
+    let a = n.args;
+    let path = |dir: Option<u64>, p: u64| -> Option<String> {
+        let name = read_string(pid, p)?;
+        let base = match dir {
+            Some(d) if d as i32 != libc::AT_FDCWD => fd_path(pid, d)?,
+            _ => std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .ok()?
+                .to_string_lossy()
+                .into_owned(),
+        };
+        Some(canonical(&std::path::Path::new(&base).join(name)))
+    };
+    let files = |paths: Vec<Option<String>>| -> Touch {
+        paths
+            .into_iter()
+            .collect::<Option<Vec<String>>>()
+            .map_or(Touch::Unknown, Touch::Files)
+    };
+    match n.nr {
+        libc::SYS_getpid
+        | libc::SYS_gettid
+        | libc::SYS_getppid
+        | libc::SYS_sched_yield
+        | libc::SYS_nanosleep
+        | libc::SYS_clock_nanosleep
+        | libc::SYS_clock_gettime
+        | libc::SYS_getrusage => Touch::Nothing,
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_open
+        | libc::SYS_unlink
+        | libc::SYS_rmdir
+        | libc::SYS_mkdir
+        | libc::SYS_access
+        | libc::SYS_stat
+        | libc::SYS_lstat => files(vec![path(None, a[0])]),
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_rename | libc::SYS_link => files(vec![path(None, a[0]), path(None, a[1])]),
+        libc::SYS_openat
+        | libc::SYS_unlinkat
+        | libc::SYS_mkdirat
+        | libc::SYS_newfstatat
+        | libc::SYS_faccessat
+        | libc::SYS_statx => files(vec![path(Some(a[0]), a[1])]),
+        libc::SYS_renameat | libc::SYS_renameat2 | libc::SYS_linkat => {
+            files(vec![path(Some(a[0]), a[1]), path(Some(a[2]), a[3])])
+        }
+        libc::SYS_flock
+        | libc::SYS_fcntl
+        | libc::SYS_close
+        | libc::SYS_fsync
+        | libc::SYS_fdatasync
+        | libc::SYS_read
+        | libc::SYS_write
+        | libc::SYS_pread64
+        | libc::SYS_pwrite64
+        | libc::SYS_lseek
+        | libc::SYS_ftruncate
+        | libc::SYS_fstat => files(vec![fd_path(pid, a[0])]),
+        _ => Touch::Unknown,
+    }
+}
+
+/// The file that descriptor `fd` of `pid` is open on, by path.
+fn fd_path(pid: Pid, fd: u64) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/fd/{}", fd as i32))
+        .ok()
+        .map(|p| canonical(&p))
+}
+
+/// `path` with its directory's links resolved, so that two names of one
+/// file compare equal (the file itself may not exist yet).
+pub fn canonical(path: &std::path::Path) -> String {
+    let resolved = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir).map(|d| d.join(name)),
+        _ => std::fs::canonicalize(path),
+    };
+    resolved
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::calls;
-use super::{Chooser, Ready, Refusal, Schedule, Turn};
+use super::{Chooser, Explored, Ready, Refusal, Schedule, Touch, Turn};
 use crate::engine::buyer::Point;
 use crate::engine::collect::Collector;
 use crate::error::{Error, Result, list_ids};
@@ -91,6 +91,9 @@ struct Calls {
     /// long streak is a waiter going round a loop of calls (a spinlock
     /// that calls `getpid` as it spins), which counts as spinning.
     streak: Vec<usize>,
+    /// What the call run without a pause (the first after a point)
+    /// touched, for an exploring run.
+    fresh_touch: Vec<Option<Touch>>,
     /// Whether the buyer was woken (seen runnable after blocking) and has
     /// not yet reached its next pause.
     woken: Vec<bool>,
@@ -113,6 +116,7 @@ impl Calls {
             returned: vec![None; n],
             calling: vec![String::new(); n],
             woken: vec![false; n],
+            fresh_touch: vec![None; n],
             streak: vec![0; n],
             blocks: vec![0; n],
             off: None,
@@ -182,6 +186,7 @@ impl Calls {
                         .proceed(notice.id)
                         .map_err(|e| Error::failed("letting a buyer's call run", e))?;
                 } else if std::mem::take(&mut self.fresh[i]) {
+                    self.fresh_touch[i] = Some(calls::touch(&notice, pid));
                     let line = schedule.trace.len() - 1;
                     let call = calls::describe(&notice, pid);
                     schedule.trace[line].push_str(&format!(": {call}"));
@@ -234,6 +239,7 @@ pub(super) fn drive(
     channel: Receiver,
     turns: &Turns,
     chooser: &mut dyn Chooser,
+    exploring: bool,
 ) -> Result<Schedule> {
     channel
         .set_nonblocking()
@@ -257,6 +263,18 @@ pub(super) fn drive(
         calls: &mut calls,
     };
     run.quiesce(&mut states, None, &mut schedule)?;
+    // An exploring run: the run's own shared memory, and the stock, by path.
+    let own_memory = [turns.addr(), run.c.stages_addr()];
+    let stock = calls::canonical(run.c.stock());
+    // The run's directory, which differs between runs: paths in it are
+    // recorded relative to it, so that runs compare.
+    let workdir = std::path::Path::new(&stock)
+        .parent()
+        .map(|d| format!("{}/", d.display()))
+        .unwrap_or_default();
+    if exploring {
+        schedule.shared_memory = (0..n).any(|i| strategy_memory(run.c, i, &own_memory));
+    }
     // The watchdog of a stepped run: steps that never finish a buyer (a
     // strategy that pauses at its own points for ever) are no progress.
     let mut last_finish = Instant::now();
@@ -313,6 +331,20 @@ pub(super) fn drive(
         let b = chooser
             .choose(&turn)
             .map_err(|r| refused(r, k, &ready, &states))?;
+        if exploring {
+            let options = turn
+                .options()
+                .into_iter()
+                .map(|o| {
+                    let t = pending_touch(o as usize, &states, run.calls, run.c, &stock);
+                    (o, in_run(t, &workdir))
+                })
+                .collect();
+            schedule.explored.push(Explored {
+                options,
+                touch: Touch::Unknown,
+            });
+        }
         debug_assert!(
             ready.iter().any(|r| r.id == b),
             "a chooser picks a ready buyer"
@@ -321,6 +353,9 @@ pub(super) fn drive(
         schedule.steps.push(b);
         let pid = run.c.pid(i);
         let mut release = false;
+        // What this step touches, for an exploring run: its call's files,
+        // or (a point's step) those of the first call it makes, if any.
+        let mut touched = pending_touch(i, &states, run.calls, run.c, &stock);
         let at = match states[i] {
             State::Preempted { at } => {
                 let point = Point::from_value(at).map_or("?", Point::name);
@@ -364,6 +399,25 @@ pub(super) fn drive(
         // no time to wait.
         let wake = (release && !run.calls.on).then_some(WAKE);
         run.quiesce(&mut states, wake, &mut schedule)?;
+        if exploring {
+            if touched == Touch::Unknown
+                && matches!(
+                    Point::from_value(at),
+                    Some(Point::Lock | Point::Unlock | Point::Inside)
+                )
+            {
+                // A point's step into the strategy: what its first call (run
+                // without a pause) touched, or nothing but its own memory.
+                touched = run.calls.fresh_touch[i].take().unwrap_or(Touch::Nothing);
+            }
+            run.calls.fresh_touch[i] = None;
+            if let Some(e) = schedule.explored.last_mut() {
+                e.touch = in_run(touched, &workdir);
+            }
+            if states[i] != State::Done && strategy_memory(run.c, i, &own_memory) {
+                schedule.shared_memory = true;
+            }
+        }
     }
     let taken = schedule.steps.len();
     chooser
@@ -388,6 +442,51 @@ const SPIN_STREAK: usize = 8;
 const LOCK: u32 = 1;
 const UNLOCK: u32 = 2;
 const TRANSACT: u32 = 3;
+
+/// What buyer `i`'s next step would touch, as far as known before it
+/// runs: a stopped call's files; the stock, for the purchase's read and
+/// write; anything, for a step into the strategy from a point (its code
+/// before its first call is not seen).
+fn pending_touch(i: usize, states: &[State], calls: &Calls, c: &Collector, stock: &str) -> Touch {
+    match states[i] {
+        State::AtCall { .. } => calls.pending[i]
+            .as_ref()
+            .map_or(Touch::Unknown, |n| calls::touch(n, c.pid(i))),
+        State::Paused { at }
+            if matches!(Point::from_value(at), Some(Point::Read | Point::Write)) =>
+        {
+            Touch::Files(vec![stock.to_string()])
+        }
+        _ => Touch::Unknown,
+    }
+}
+
+/// `touch` with the files in the run's directory `dir` named relative to
+/// it (`./stock.json`).
+fn in_run(touch: Touch, dir: &str) -> Touch {
+    match touch {
+        Touch::Files(files) if !dir.is_empty() => Touch::Files(
+            files
+                .into_iter()
+                .map(|f| match f.strip_prefix(dir) {
+                    Some(rest) => format!("./{rest}"),
+                    None => f,
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Whether buyer `i` maps writable shared memory that is not the run's
+/// own (`own`): a strategy's words, semaphore or mutex, which code between
+/// two calls may touch unseen. Not known counts as yes.
+fn strategy_memory(c: &Collector, i: usize, own: &[usize]) -> bool {
+    if c.has_ended(i) {
+        return false;
+    }
+    sys::proc::shared_writable(c.pid(i)).is_none_or(|maps| maps.iter().any(|m| !own.contains(m)))
+}
 
 /// Buyer `i` as the chooser sees it, if it can move.
 fn ready(i: usize, st: State, calls: &Calls, turns: &Turns) -> Option<Ready> {
@@ -545,7 +644,28 @@ impl Quiet<'_, '_> {
                     _ => {}
                 }
             }
-            let running = states.iter().any(|s| matches!(s, State::Running { .. }));
+            let mut running = states.iter().any(|s| matches!(s, State::Running { .. }));
+            if !running && calls_on {
+                // Looked at again now that every other buyer is seen
+                // stopped: a release woke its waiter before the releasing
+                // buyer stopped at its next call, so a waiter asleep when
+                // first looked at may be awake now.
+                for (i, st) in states.iter_mut().enumerate() {
+                    if let State::Blocked { at } = *st {
+                        let pid = self.c.pid(i);
+                        if !self.c.has_ended(i) && !blocked(pid) {
+                            self.calls.woken[i] = true;
+                            woke = true;
+                            running = true;
+                            *st = State::Running {
+                                since: Instant::now(),
+                                at,
+                                cpu: sys::proc::cpu_ns(pid),
+                            };
+                        }
+                    }
+                }
+            }
             let blocked = states.iter().any(|s| matches!(s, State::Blocked { .. }));
             let waiting_for_wake = wake.is_some_and(|w| blocked && !woke && start.elapsed() < w);
             if !running && !waiting_for_wake {

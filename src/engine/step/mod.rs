@@ -50,7 +50,7 @@ macro_rules! policies {
     };
 }
 
-policies!(replay, uniform, pct);
+policies!(replay, uniform, pct, explore);
 
 /// A policy's maker: its chooser for a run of `buyers` buyers, when the
 /// run's stepping is its own.
@@ -63,6 +63,52 @@ pub struct Schedule {
     pub steps: Vec<u32>,
     /// One line per step: who moved, and who blocked or woke.
     pub trace: Vec<String>,
+    /// For an exploring run (`Stepping::Explore`), one per step: who
+    /// could have moved instead, and what each step touched.
+    pub explored: Vec<Explored>,
+    /// Whether a buyer of an exploring run maps writable shared memory of
+    /// its strategy's (besides the run's own): then any two steps may
+    /// touch the same memory, and none commute.
+    pub shared_memory: bool,
+}
+
+/// What a step touches, for partial-order reduction: two steps of
+/// different buyers that touch different files (or nothing) commute — in
+/// either order they leave the same state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Touch {
+    /// Nothing another buyer can see (`getpid`, a skipped sleep).
+    Nothing,
+    /// These files (by path), and nothing else another buyer can see.
+    Files(Vec<String>),
+    /// Not known: it may touch anything (a purchase point's step, which
+    /// runs code before its first call; a futex; an unknown call).
+    #[default]
+    Unknown,
+}
+
+impl Touch {
+    /// Whether a step touching `self` and another's step touching `other`
+    /// commute.
+    pub fn commutes_with(&self, other: &Touch) -> bool {
+        match (self, other) {
+            (Touch::Unknown, _) | (_, Touch::Unknown) => false,
+            (Touch::Files(a), Touch::Files(b)) => !a.iter().any(|f| b.contains(f)),
+            _ => true,
+        }
+    }
+}
+
+/// One step of an exploring run: the buyers the scheduler could have
+/// moved (after the one-waiter rule; a buyer that waits by spinning only
+/// when nobody else can move), each with what its step would touch as far
+/// as known before it runs, and what the step taken touched.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Explored {
+    /// The buyers that could move, and what each would touch.
+    pub options: Vec<(u32, Touch)>,
+    /// What the step taken touched.
+    pub touch: Touch,
 }
 
 impl Schedule {
@@ -109,6 +155,20 @@ pub struct Turn<'a> {
 }
 
 impl Turn<'_> {
+    /// What an exhaustive exploration branches on: the [`Turn::choices`],
+    /// less the buyers that wait by spinning when another can move (a
+    /// spinning buyer's turn changes nothing while the one it waits for
+    /// has not moved, and choosing it again and again would make the
+    /// exploration endless).
+    pub fn options(&self) -> Vec<u32> {
+        let spinning = |b: u32| self.ready.iter().any(|r| r.id == b && r.spinning);
+        let mut all = self.choices();
+        if all.iter().any(|&b| !spinning(b)) {
+            all.retain(|&b| !spinning(b));
+        }
+        all
+    }
+
     /// The one-waiter rule: the ready buyers a policy may choose without
     /// betting on the kernel. While a buyer is blocked in the lock, none
     /// is sent into it (unless nothing else can move): with one waiter, a
@@ -189,7 +249,8 @@ pub(super) fn collect_stepped(
     stepping: &Stepping,
 ) -> Result<Schedule> {
     let mut chooser = chooser(stepping, c.buyers());
-    driver::drive(c, channel, turns, chooser.as_mut())
+    let exploring = matches!(stepping, Stepping::Explore(_));
+    driver::drive(c, channel, turns, chooser.as_mut(), exploring)
 }
 
 #[cfg(test)]
