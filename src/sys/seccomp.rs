@@ -10,7 +10,9 @@
 //!   in the kernel before it runs, and a *notification* (the caller's pid,
 //!   the call's number and arguments) waits on the filter's *listener*
 //!   descriptor. `exit`, `exit_group` and `rt_sigreturn` pass unstopped,
-//!   so a buyer can always die and return from a signal handler.
+//!   so a buyer can always die and return from a signal handler, and so
+//!   do the calls that only read the caller's own ids, clock and usage
+//!   ([`PASS`]).
 //! * The parent takes a copy of the buyer's listener with `pidfd_getfd`
 //!   ([`Listener::take`]): the right to do that is the right to trace the
 //!   buyer, which a parent has over its own child unless the machine's
@@ -50,6 +52,21 @@ const ARCH: Option<u32> = Some(0xc000_003e);
 const ARCH: Option<u32> = Some(0xc000_00b7);
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 const ARCH: Option<u32> = None;
+
+/// The calls that are never stopped: a buyer must always be able to die
+/// and to return from a signal handler, and a call that only reads the
+/// caller's own ids, clock or usage changes nothing another buyer sees
+/// (and the run itself makes them between steps).
+const PASS: [i64; 8] = [
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_getpid,
+    libc::SYS_gettid,
+    libc::SYS_getppid,
+    libc::SYS_getrusage,
+    libc::SYS_clock_gettime,
+];
 
 /// Whether this machine can stop a child at its system calls: seccomp
 /// user notification with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (5.5),
@@ -114,17 +131,19 @@ pub fn install() -> io::Result<OwnedFd> {
     };
     let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let ret = libc::BPF_RET | libc::BPF_K;
+    let n = PASS.len() as u8;
     let mut prog = vec![
         stmt(load, arch_at),
         // Another architecture's call: stop it (by number) as well.
-        jeq(arch, 0, 4),
+        jeq(arch, 0, n + 1),
         stmt(load, nr),
-        jeq(libc::SYS_exit as u32, 3, 0),
-        jeq(libc::SYS_exit_group as u32, 2, 0),
-        jeq(libc::SYS_rt_sigreturn as u32, 1, 0),
-        stmt(ret, libc::SECCOMP_RET_USER_NOTIF),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
     ];
+    // The calls that pass: the k-th jumps over the rest and the stop.
+    for (k, &call) in PASS.iter().enumerate() {
+        prog.push(jeq(call as u32, n - k as u8, 0));
+    }
+    prog.push(stmt(ret, libc::SECCOMP_RET_USER_NOTIF));
+    prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
         filter: prog.as_mut_ptr(),
@@ -202,10 +221,18 @@ impl Listener {
     /// Any error of `poll` or of the receiving `ioctl` other than `EINTR`
     /// and `ENOENT` (a caller that died before it was read: `None`).
     pub fn next(&self) -> io::Result<Option<Notice>> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        self.next_within(nix::poll::PollTimeout::ZERO)
+    }
+
+    /// The next stopped call, waiting for one up to `wait`.
+    ///
+    /// # Errors
+    /// As [`Listener::next`].
+    pub fn next_within(&self, wait: nix::poll::PollTimeout) -> io::Result<Option<Notice>> {
+        use nix::poll::{PollFd, PollFlags, poll};
         let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
         loop {
-            match poll(&mut fds, PollTimeout::ZERO) {
+            match poll(&mut fds, wait) {
                 Ok(0) => return Ok(None),
                 Ok(_) => break,
                 Err(NixErrno::EINTR) => continue,

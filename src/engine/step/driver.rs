@@ -133,6 +133,8 @@ impl Calls {
         if !self.on {
             return Ok(heard);
         }
+        // One poll over every listener says whose calls wait.
+        let waiting = self.waiting();
         #[allow(clippy::needless_range_loop)] // `i` indexes five vectors
         for i in 0..n {
             if c.has_ended(i) {
@@ -159,6 +161,8 @@ impl Calls {
                         self.listeners[i] = Some(listener);
                     }
                 }
+            } else if !waiting[i] {
+                continue;
             }
             while self.pending[i].is_none() {
                 let Some(listener) = &self.listeners[i] else {
@@ -197,6 +201,30 @@ impl Calls {
             }
         }
         Ok(heard)
+    }
+
+    /// Per buyer, whether a stopped call waits on its listener now (one
+    /// `poll` over them all; a buyer without a listener: no).
+    fn waiting(&self) -> Vec<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let held: Vec<usize> = (0..self.listeners.len())
+            .filter(|&i| self.listeners[i].is_some() && self.pending[i].is_none())
+            .collect();
+        let mut fds: Vec<PollFd> = held
+            .iter()
+            .filter_map(|&i| self.listeners[i].as_ref())
+            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let mut out = vec![false; self.listeners.len()];
+        if fds.is_empty() || poll(&mut fds, PollTimeout::ZERO).is_err() {
+            // Without the poll's answer, every listener is read.
+            held.iter().for_each(|&i| out[i] = true);
+            return out;
+        }
+        for (k, &i) in held.iter().enumerate() {
+            out[i] = fds[k].revents().is_some_and(|r| !r.is_empty());
+        }
+        out
     }
 
     /// The trace line of buyer `i` waking, with the result of the call it

@@ -45,8 +45,9 @@ use nix::unistd::Pid;
 
 // A strategy imports the strategy API (and, should it need shared memory
 // or a semaphore, the platform floor `crate::sys`): nothing of the engine.
-// `crate::lock::hooks` has `point()` (a pause point for stepped runs) and
-// `note()` (a line for this buyer's record).
+// `crate::lock::hooks` has `point()` (a pause point of your own for stepped
+// runs, for code between two system calls: each system call is already
+// one) and `note()` (a line for this buyer's record).
 use crate::error::Result;
 use crate::lock::api::{Lock, Setup, Shared, Strategy};
 
