@@ -31,6 +31,17 @@ pub fn waiting(pid: Pid) -> Option<bool> {
     Some(in_a_call(&line))
 }
 
+/// Where `pid` is now: the number of the system call it is in (`Some(n)`),
+/// or `None` when it is on a processor, in a page fault, or gone.
+pub fn call(pid: Pid) -> Option<i64> {
+    let line = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    line.split_whitespace()
+        .next()?
+        .parse::<i64>()
+        .ok()
+        .filter(|&n| n >= 0)
+}
+
 /// Whether `pid` is asleep in the kernel (state `S` or `D` in
 /// `/proc/PID/stat`); `None` when it cannot be read.
 pub fn asleep(pid: Pid) -> Option<bool> {

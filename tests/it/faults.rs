@@ -289,6 +289,9 @@ fn the_watchdog_ends_a_stuck_run() {
     for needle in [
         "watchdog",
         "waiting for the lock",
+        // Where they are in the kernel: a semaphore's waiters sleep on
+        // its futex.
+        "asleep in futex",
         "semaphore value 0",
         "died holding the semaphore; not repaired",
     ] {

@@ -39,21 +39,30 @@ impl Collector<'_> {
     /// them, and mark them hung. Records already sent still count.
     pub fn watchdog(&mut self, channel: Option<Receiver>) {
         let live: Vec<usize> = self.buyers.live().collect();
-        let mut by_stage: Vec<(Stage, Vec<String>)> = Vec::new();
+        // Grouped by stage, and by where each is in the kernel: the call
+        // it sleeps in, or none (on a processor: spinning).
+        // A stage, and the call a buyer sleeps in (`None`: on a processor).
+        type Place = (Stage, Option<i64>);
+        let mut by_stage: Vec<(Place, Vec<String>)> = Vec::new();
         for &i in &live {
             let id = self.current(i);
             let stage = Stage::from_cell(self.stages.get(id));
-            match by_stage.iter_mut().find(|(s, _)| *s == stage) {
+            let at = (stage, crate::sys::proc::call(self.buyers.pid(i)));
+            match by_stage.iter_mut().find(|(s, _)| *s == at) {
                 Some((_, ids)) => ids.push(id.to_string()),
-                None => by_stage.push((stage, vec![id.to_string()])),
+                None => by_stage.push((at, vec![id.to_string()])),
             }
             self.notes[i] = Some(Note::Hung(stage));
         }
         let groups: Vec<String> = by_stage
             .iter()
-            .map(|(stage, ids)| {
+            .map(|((stage, call), ids)| {
+                let place = match call {
+                    Some(n) => format!(", asleep in {}", crate::engine::step::call_name(*n)),
+                    None => ", running".to_string(),
+                };
                 format!(
-                    "{} {} ({})",
+                    "{} {} ({}{place})",
                     ids.len(),
                     stage.doing(),
                     truncate_list(ids, 10)

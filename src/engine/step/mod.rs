@@ -40,6 +40,8 @@ use crate::sys::channel::Receiver;
 mod calls;
 mod driver;
 
+pub use calls::name as call_name;
+
 /// Declares the policy modules and lists their makers, so that adding a
 /// policy is adding its name here.
 macro_rules! policies {
