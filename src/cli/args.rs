@@ -232,13 +232,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "ROUNDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub lab: u32,
 
-    /// Instead of drawn scenarios: every schedule of 2 buyers over 1 and
-    /// over 2 tickets, stepped at every system call, with partial-order
-    /// reduction (steps on different files commute). For a safe strategy,
-    /// a proof for that bound; for an unsafe one, the shortest
-    /// counterexample. Prints how many schedules each search ran.
-    #[arg(long, conflicts_with_all = ["cases", "lab", "seed"])]
-    pub exhaustive: bool,
+    /// Instead of drawn scenarios: every schedule of BUYERS buyers (2, or
+    /// 3; default 2) over 1 and over 2 tickets, stepped at every system
+    /// call, with partial-order reduction (steps on different files
+    /// commute). For a safe strategy, a proof for that bound; for an unsafe
+    /// one, the shortest counterexample. Prints how many schedules each
+    /// search ran.
+    #[arg(long, value_name = "BUYERS", num_args = 0..=1, default_missing_value = "2",
+          value_parser = clap::value_parser!(u32).range(2..=3),
+          conflicts_with_all = ["cases", "lab", "seed"])]
+    pub exhaustive: Option<u32>,
 
     /// Seed the scenarios are drawn with (default: random, and printed).
     #[arg(long, value_parser = seed_parser())]

@@ -302,10 +302,12 @@ pub fn check(
 
 /// `booking check --exhaustive` (see [`super::exhaustive`]): exit codes as
 /// for `check`.
-fn exhaustive(args: &CheckArgs, strategies: &[&'static Strategy]) -> Result<i32> {
+fn exhaustive(args: &CheckArgs, buyers: u32, strategies: &[&'static Strategy]) -> Result<i32> {
     crate::sys::contain::set_failure_status(3);
     let bar = crate::report::progress_bar(0, args.json);
-    let report = super::exhaustive::check(strategies, args.timeout, &args.servers, || bar.inc(1));
+    let report = super::exhaustive::check(strategies, buyers, args.timeout, &args.servers, || {
+        bar.inc(1)
+    });
     bar.finish_and_clear();
     let report = report?;
     finish(args.json, &report, || report.human(), report.pass)
@@ -348,8 +350,8 @@ pub fn under_row(problem: &str, rerun: &str) -> String {
 pub fn command(args: &CheckArgs) -> Result<i32> {
     let servers = &args.servers;
     let strategies = super::chosen_with_servers(&args.lock, servers)?;
-    if args.exhaustive {
-        return exhaustive(args, &strategies);
+    if let Some(buyers) = args.exhaustive {
+        return exhaustive(args, buyers, &strategies);
     }
     let seed = args.seed.unwrap_or_else(random_seed);
     // A strategy's code that hangs or exits in this process ends it: not a

@@ -24,7 +24,9 @@
 //!
 //! What is covered: the schedules of the stepped scheduler. While one
 //! buyer is blocked in the lock, no other is sent in (the one-waiter rule,
-//! which never binds with two buyers). A buyer that waits by spinning
+//! which never binds with two buyers, and with three leaves out the
+//! schedules in which two wait at once: which of them the kernel wakes, no
+//! schedule can choose). A buyer that waits by spinning
 //! (sleeping, yielding, or looping through calls) moves only when no
 //! other can: while the buyer it waits for has not moved, its retries
 //! change nothing, and choosing it again and again would make the search
@@ -48,8 +50,10 @@ use crate::judge::verdict::count;
 use crate::lock::Strategy;
 use crate::report::wrap;
 
-/// The scenarios explored: (buyers, tickets).
-pub const BOUNDS: [(u32, u64); 2] = [(2, 1), (2, 2)];
+/// The scenarios explored for `buyers` buyers: (buyers, tickets).
+pub fn bounds(buyers: u32) -> [(u32, u64); 2] {
+    [(buyers, 1), (buyers, 2)]
+}
 
 /// The most runs one scenario's search may take before it stops
 /// unfinished (and proves nothing).
@@ -107,7 +111,7 @@ pub struct StrategySearch {
     /// Why it was not explored (a strategy a stepped run cannot schedule).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_explored: Option<String>,
-    /// One search per scenario of [`BOUNDS`].
+    /// One search per scenario of [`bounds`].
     pub searches: Vec<Search>,
     /// Whether it kept its claim: a safe one with no problem in any
     /// schedule, an unsafe one with no more to say.
@@ -122,6 +126,8 @@ pub struct StrategySearch {
 pub struct ExhaustiveReport {
     /// Whether every strategy kept its claim.
     pub pass: bool,
+    /// The buyers of every scenario explored.
+    pub buyers: u32,
     /// Each strategy's searches.
     pub strategies: Vec<StrategySearch>,
 }
@@ -292,12 +298,14 @@ fn note(found: &mut Search, kind: &'static str, problem: String, steps: &[u32], 
 /// Only when interrupted.
 pub fn check(
     strategies: &[&'static Strategy],
+    buyers: u32,
     timeout: Duration,
     servers: &Servers,
     mut progress: impl FnMut(),
 ) -> Result<ExhaustiveReport> {
     let mut report = ExhaustiveReport {
         pass: true,
+        buyers,
         strategies: Vec::new(),
     };
     for &strategy in strategies {
@@ -317,7 +325,7 @@ pub fn check(
             report.strategies.push(entry);
             continue;
         }
-        for (buyers, tickets) in BOUNDS {
+        for (buyers, tickets) in bounds(buyers) {
             entry.searches.push(search(
                 strategy,
                 buyers,
@@ -339,7 +347,7 @@ pub fn check(
 impl ExhaustiveReport {
     /// The report as text, within [`wrap::WIDTH`] columns.
     pub fn human(&self) -> String {
-        let bounds: Vec<String> = BOUNDS
+        let bounds: Vec<String> = bounds(self.buyers)
             .iter()
             .map(|&(b, t)| format!("{b} buyers, {}", count(t, "ticket", "tickets")))
             .collect();

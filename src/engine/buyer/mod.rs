@@ -208,6 +208,15 @@ pub fn life<'a>(
     let Some(first) = plans.next() else {
         return 0;
     };
+    // Stepped: opened in turn (see `Point::Start`).
+    if let Some(turns) = first.turns
+        && turns
+            .view()
+            .pause(first.id as usize, Point::Start as u32)
+            .is_err()
+    {
+        return 1;
+    }
     let ready = guarded(first.id, pid, || Ready::prepare(shared, first, pid));
     first.stage(Stage::Ready);
     if !wait_at_barrier(pipes.barrier) {

@@ -72,6 +72,11 @@ pub enum Point {
     /// Go on from a point a strategy declared inside its `lock` or
     /// `unlock` ([`crate::lock::point`]).
     Inside = 5,
+    /// Start: open the lock (the strategy's `open`) and get ready. Not a
+    /// step: the scheduler starts the buyers one at a time in id order
+    /// before the first step, so that what `open` does in shared memory
+    /// (a slot taken by a counter) happens in the same order every run.
+    Start = 6,
 }
 
 impl Point {
@@ -83,6 +88,7 @@ impl Point {
             3 => Some(Point::Write),
             4 => Some(Point::Unlock),
             5 => Some(Point::Inside),
+            6 => Some(Point::Start),
             _ => None,
         }
     }
@@ -95,6 +101,7 @@ impl Point {
             Point::Write => "write",
             Point::Unlock => "unlock",
             Point::Inside => "go on inside the lock",
+            Point::Start => "start",
         }
     }
 }

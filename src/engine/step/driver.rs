@@ -291,6 +291,23 @@ pub(super) fn drive(
         calls: &mut calls,
     };
     run.quiesce(&mut states, None, &mut schedule)?;
+    // Every buyer waits to start; started one at a time, in id order, each
+    // runs to its first pause before the next starts (see `Point::Start`).
+    for i in 0..n {
+        if let State::Paused { at } = states[i]
+            && Point::from_value(at) == Some(Point::Start)
+        {
+            run.turns
+                .go(i)
+                .map_err(|e| Error::failed("starting a buyer", e))?;
+            states[i] = State::Running {
+                since: Instant::now(),
+                at,
+                cpu: None,
+            };
+            run.quiesce(&mut states, None, &mut schedule)?;
+        }
+    }
     // An exploring run: the run's own shared memory, and the stock, by path.
     let own_memory = [turns.addr(), run.c.stages_addr()];
     let stock = calls::canonical(run.c.stock());
@@ -657,10 +674,11 @@ impl Quiet<'_, '_> {
                         woke = true;
                         schedule.trace.push(self.calls.woke_line(i));
                     }
-                    State::Blocked { at } if calls_on && !asleep[i] && !heard[i] => {
+                    State::Blocked { at } if calls_on && (!asleep[i] || heard[i]) => {
                         // Woken by a release (the kernel made it
-                        // runnable inside the releasing call): it runs to
-                        // its next pause, which is waited for.
+                        // runnable inside the releasing call), or seen
+                        // making a call of the run's own after it: it runs
+                        // to its next pause, which is waited for.
                         self.calls.woken[i] = true;
                         woke = true;
                         *st = State::Running {
