@@ -67,6 +67,22 @@ fn steps_by_buyer(report: &RunReport) -> Vec<Vec<usize>> {
     by
 }
 
+/// A stepped run's trace, per buyer: the steps it took, each with the
+/// system call it made (`3: buyer 1 flock(4, LOCK_EX) = ok`).
+fn trace_by_buyer(report: &RunReport) -> Vec<Vec<&str>> {
+    let mut by = vec![Vec::new(); report.buyers as usize];
+    for line in &report.trace {
+        let mover = line
+            .split_once(": buyer ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .and_then(|id| id.parse::<usize>().ok());
+        if let Some(v) = mover.and_then(|i| by.get_mut(i)) {
+            v.push(line.as_str());
+        }
+    }
+    by
+}
+
 fn join(steps: &[usize]) -> String {
     let s: Vec<String> = steps.iter().map(usize::to_string).collect();
     s.join(",")
@@ -207,6 +223,7 @@ fn panel(report: &RunReport, lanes: &[Lane<'_>], t0: u64, span: u64, pitch: f64)
     doc = doc.add(Text::new(legend).set("x", 10).set("y", 52));
     doc = doc.add(Text::new(legend2).set("x", 10).set("y", 66));
     let steps = steps_by_buyer(report);
+    let calls = trace_by_buyer(report);
     for (row, lane) in lanes.iter().take(shown).enumerate() {
         let y = top + row as f64 * (lane_h + gap);
         let mut g = Group::new().set("class", "lane").set("data-buyer", lane.id);
@@ -225,6 +242,10 @@ fn panel(report: &RunReport, lanes: &[Lane<'_>], t0: u64, span: u64, pitch: f64)
                 fmt_us((released - acquired) / 1000),
                 lane.ticket()
             );
+            // A stepped run: each of its steps, with the call it made.
+            for line in calls.get(lane.id).into_iter().flatten() {
+                let _ = write!(tip, "\n{line}");
+            }
             g = g.add(rect("wait", x(asked), y, x(acquired) - x(asked), lane_h));
             let mut class = String::from("hold");
             if lane.overlap {

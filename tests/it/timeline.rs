@@ -277,6 +277,47 @@ fn a_timeline_file_has_every_buyer_and_the_run_in_it() {
     work.assert_clean();
 }
 
+/// A stepped run's picture carries its steps: each buyer's lane, hovered,
+/// lists the steps it took with the system call each made.
+#[test]
+fn a_stepped_timeline_shows_each_buyers_calls() {
+    let work = Work::new();
+    let svg = work.path("stepped.svg");
+    work.booking(&[
+        "--buyers",
+        "3",
+        "--tickets",
+        "2",
+        "--lock",
+        "file",
+        "--schedule",
+        "0,1,0,0,0,1,1,1,2,2,2",
+        "--timeline",
+        svg.to_str().unwrap(),
+    ])
+    .expect_code(0);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let tip = |buyer: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("data-buyer") == Some(buyer))
+            .and_then(|lane| lane.descendants().find(|n| n.has_tag_name("title")))
+            .and_then(|t| t.text())
+            .unwrap_or_default()
+            .to_string()
+    };
+    // Buyer 1 asked for the lock at step 2, while buyer 0 held it.
+    assert!(tip("1").contains("2: buyer 1 lock: flock("), "{}", tip("1"));
+    assert!(tip("1").contains("LOCK_EX) … blocks"), "{}", tip("1"));
+    assert!(
+        tip("0").contains("5: buyer 0 unlock: flock("),
+        "{}",
+        tip("0")
+    );
+    assert!(!tip("0").contains("buyer 1"), "{}", tip("0"));
+    work.assert_clean();
+}
+
 /// A stepped run of `none` in which all four buyers read the count (2)
 /// before anyone writes: the same race on every machine.
 const RACE: [&str; 8] = [
