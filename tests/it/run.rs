@@ -220,3 +220,36 @@ fn five_thousand_buyers_fit_under_1024_open_files() {
     assert_eq!(r["buyers_detail"].as_array().unwrap().len(), 5000);
     work.assert_clean();
 }
+
+/// The template (`excl`) shows how `prepare` reports an error: a stale lock
+/// file it cannot remove (here a directory in its place) stops the run
+/// before any buyer starts, with one line naming the file, exit code 2,
+/// and the stock untouched.
+#[test]
+fn a_prepare_error_is_one_line_naming_the_file() {
+    let work = Work::new();
+    let stock = work.stock("stock.json", r#"{"count": 5}"#);
+    let stale = work.path("stock.json.excl");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("inside"), "so that it cannot be removed").unwrap();
+    let run = work.booking(&[
+        "--buyers",
+        "3",
+        "--lock",
+        "excl",
+        "--stock",
+        stock.to_str().unwrap(),
+    ]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert_eq!(err.trim_end().lines().count(), 1, "{}", run.context());
+    assert!(err.contains("stale lock file"), "{}", run.context());
+    assert!(
+        err.contains(&stale.display().to_string()),
+        "{}",
+        run.context()
+    );
+    assert_eq!(std::fs::read_to_string(&stock).unwrap(), r#"{"count": 5}"#);
+    std::fs::remove_dir_all(&stale).unwrap();
+    work.assert_clean();
+}

@@ -48,7 +48,7 @@ use nix::unistd::Pid;
 // `crate::lock::hooks` has `point()` (a pause point of your own for stepped
 // runs, for code between two system calls: each system call is already
 // one) and `note()` (a line for this buyer's record).
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lock::api::{Lock, Setup, Shared, Strategy};
 
 /// The registry entry.
@@ -68,7 +68,15 @@ struct Excl {
 fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
     let path = setup.side_file("excl");
     // A file left by a run that was killed would block every buyer.
-    let _ = fs::remove_file(&path);
+    match fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        // How `prepare` reports an error: `Error::file` names the file and
+        // the problem in one line, and the run stops with exit code 2 before
+        // any buyer starts. (A bare `?` on an `io::Error` does not compile
+        // here: say which file and what for.)
+        Err(e) => return Err(Error::file("stale lock file", &path, e)),
+    }
     Ok(Box::new(Excl {
         path,
         repair: setup.repair,
