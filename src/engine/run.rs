@@ -158,9 +158,12 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     let ws = match (cfg.strategy.store, &cfg.server) {
         (Store::File, _) => ws,
         (Store::Sqlite, _) => ws.with_sqlite()?,
-        (Store::Postgres, Some(url)) => {
-            ws.with_postgres(url, cfg.shared.as_ref(), cfg.processes() as u32)?
-        }
+        (Store::Postgres, Some(url)) => ws.with_postgres(
+            url,
+            cfg.shared.as_ref(),
+            cfg.strategy.name,
+            cfg.processes() as u32,
+        )?,
         (Store::Postgres, None) => {
             return Err(Error::Input(format!(
                 "--lock {}: a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE",

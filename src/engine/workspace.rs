@@ -119,7 +119,8 @@ impl Workspace {
 
     /// The same workspace with the stock in a schema of its own on the
     /// PostgreSQL server at `url`, seeded with the stock's count; the
-    /// schema is dropped when the workspace is.
+    /// schema is dropped when the workspace is. A host of a shared run
+    /// joins it under `strategy`, which every host must share.
     ///
     /// # Errors
     /// [`Error::Input`] for a URL that does not parse or resolve;
@@ -128,12 +129,14 @@ impl Workspace {
         mut self,
         url: &str,
         shared: Option<&super::config::SharedRun>,
+        strategy: &str,
         buyers: u32,
     ) -> Result<Self> {
         let joining = shared.map(|run| store::backend::Joining {
             name: &run.name,
             hosts: run.hosts,
             host: &run.host,
+            strategy,
             wait: SHARED_RUN_WAIT,
         });
         let mut tickets = self.initial.count();

@@ -153,6 +153,9 @@ pub struct Joining<'a> {
     pub hosts: u32,
     /// This host's name.
     pub host: &'a str,
+    /// This host's strategy: every host of a run must use the one the run
+    /// was started with.
+    pub strategy: &'a str,
     /// How long to wait for the others at the start barrier.
     pub wait: Duration,
 }
@@ -191,7 +194,12 @@ pub fn postgres_at(
         config,
         schema: postgres::run_schema(run.name),
     };
-    *tickets = postgres::join(&place, *tickets, run.hosts, run.host, buyers).map_err(|e| {
+    let me = postgres::Joiner {
+        host: run.host,
+        strategy: run.strategy,
+        buyers,
+    };
+    *tickets = postgres::join(&place, *tickets, run.hosts, &me).map_err(|e| {
         Error::failed(
             format_args!("joining run {} at {}", run.name, redact(url)),
             e,

@@ -319,15 +319,39 @@ pub fn run_schema(name: &str) -> String {
     format!("booking_run_{name}")
 }
 
-/// Joins host `host` (with `buyers` buyers) to the shared run at `place`,
-/// creating the run on the first join (its stock: `tickets`; it waits for
-/// `hosts`). Creation is serialised by an advisory lock, so hosts that
+/// Why a run refused a host.
+enum Refused {
+    /// Every one of its hosts has joined.
+    Full(i32),
+    /// It was started with this strategy.
+    Strategy(String),
+}
+
+/// A host joining a shared run.
+pub struct Joiner<'a> {
+    /// Its name.
+    pub host: &'a str,
+    /// Its strategy.
+    pub strategy: &'a str,
+    /// Its buyers.
+    pub buyers: u32,
+}
+
+/// Joins host `me` to the shared run at `place`, creating the run on the
+/// first join (its stock: `tickets`; it waits for `hosts`; its strategy:
+/// `me`'s). Creation is serialised by an advisory lock, so hosts that
 /// join at once make it once. Returns the run's tickets (the first host's
 /// `--tickets`).
 ///
 /// # Errors
-/// The server's, or a host name already in the run.
-pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) -> io::Result<u64> {
+/// The server's; a host name already in the run; a run whose hosts have
+/// all joined; a run started with another strategy.
+pub fn join(place: &Place, tickets: u64, hosts: u32, me: &Joiner<'_>) -> io::Result<u64> {
+    let Joiner {
+        host,
+        strategy,
+        buyers,
+    } = *me;
     let mut c = place.config.connect(NoTls).map_err(to_io)?;
     let s = &place.schema;
     let tickets = i64::try_from(tickets).map_err(io::Error::other)?;
@@ -340,6 +364,7 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) ->
              count BIGINT NOT NULL, version BIGINT NOT NULL DEFAULT 0);
          CREATE TABLE IF NOT EXISTS {s}.sales (buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);
          CREATE TABLE IF NOT EXISTS {s}.meta (tickets BIGINT NOT NULL, hosts INTEGER NOT NULL);
+         ALTER TABLE {s}.meta ADD COLUMN IF NOT EXISTS strategy TEXT NOT NULL DEFAULT '';
          CREATE TABLE IF NOT EXISTS {s}.hosts (name TEXT PRIMARY KEY, buyers INTEGER NOT NULL,
              finished BOOLEAN NOT NULL DEFAULT false);
          CREATE TABLE IF NOT EXISTS {s}.outcomes (host TEXT NOT NULL, buyer INTEGER NOT NULL,
@@ -352,10 +377,18 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) ->
         )?;
         c.execute(
             &format!(
-                "INSERT INTO {s}.meta SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM {s}.meta)"
+                "INSERT INTO {s}.meta (tickets, hosts, strategy) SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM {s}.meta)"
             ),
-            &[&tickets, &(hosts as i32)],
+            &[&tickets, &(hosts as i32), &strategy],
         )?;
+        // Every host buys under the run's strategy: a host with another
+        // would mix two locks in one race (a run made by an older booking
+        // recorded none).
+        let started: String =
+            c.query_one(&format!("SELECT strategy FROM {s}.meta"), &[])?.get(0);
+        if !started.is_empty() && started != strategy {
+            return Ok(Err(Refused::Strategy(started)));
+        }
         // A run whose hosts have all joined has started (or ended): a
         // late host would join a run it is not part of.
         let full = c.query_one(
@@ -365,7 +398,7 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) ->
             &[],
         )?;
         if full.get::<_, bool>(0) {
-            return Ok(Err(full.get::<_, i32>(1)));
+            return Ok(Err(Refused::Full(full.get::<_, i32>(1))));
         }
         c.execute(
             &format!("INSERT INTO {s}.hosts (name, buyers) VALUES ($1, $2)"),
@@ -381,10 +414,13 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, host: &str, buyers: u32) ->
         )),
         _ => to_io(e),
     })?;
-    let row = row.map_err(|hosts| {
-        io::Error::other(format!(
+    let row = row.map_err(|refused| match refused {
+        Refused::Full(hosts) => io::Error::other(format!(
             "all {hosts} of its hosts have joined already (it has started, or ended): a late host cannot join; start a new run with another --run name"
-        ))
+        )),
+        Refused::Strategy(started) => io::Error::other(format!(
+            "it was started with --lock {started}, and this host has --lock {strategy}: every host of a run uses the same strategy"
+        )),
     })?;
     u64::try_from(row.get::<_, i64>(0)).map_err(io::Error::other)
 }

@@ -440,6 +440,20 @@ fn a_shared_runs_barrier_reports_refuses_late_hosts_and_lets_a_stopped_host_leav
         run.context()
     );
     assert_eq!(joined("full"), 2);
+    // The run recorded its strategy: a host with another is refused,
+    // naming both.
+    let mut other = args("other", "full");
+    other[5] = "pg-for-update".into();
+    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+    let run = work.booking(&other);
+    assert_ne!(run.code(), Some(0), "{}", run.context());
+    assert!(
+        run.stderr()
+            .contains("started with --lock pg-atomic, and this host has --lock pg-for-update"),
+        "{}",
+        run.context()
+    );
+    assert_eq!(joined("full"), 2);
     work.booking(&["--buyers", "1", "--delay", "0"])
         .expect_code(0);
     work.assert_clean();
