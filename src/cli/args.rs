@@ -350,6 +350,21 @@ pub struct BenchArgs {
     pub lock: Vec<String>,
 }
 
+/// Options of `runs`.
+#[derive(Debug, Clone, Args)]
+pub struct RunsArgs {
+    /// The PostgreSQL server the runs were made on.
+    #[arg(long, value_name = "URL", value_parser = parse_server)]
+    pub store: String,
+    /// Drop this run (its schema, `booking_run_NAME`, and everything in
+    /// it) instead of listing.
+    #[arg(long, value_name = "NAME", value_parser = parse_run_name)]
+    pub drop: Option<String>,
+    /// One JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `verdict`.
 #[derive(Debug, Clone, Args)]
 pub struct VerdictArgs {

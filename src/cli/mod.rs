@@ -19,7 +19,7 @@ mod workload;
 
 use clap::{Parser, Subcommand};
 
-pub use args::{BenchArgs, CheckArgs, CompareArgs, GradeArgs, RunArgs, VerdictArgs};
+pub use args::{BenchArgs, CheckArgs, CompareArgs, GradeArgs, RunArgs, RunsArgs, VerdictArgs};
 pub use config::{rerun, rerun_args};
 pub use values::DEFAULT_DELAY;
 pub use workload::{Servers, WorkloadArgs};
@@ -58,6 +58,7 @@ impl Cli {
             Some(Command::Compare(a)) => a.format.as_deref() == Some("json"),
             Some(Command::Grade(a)) => a.json,
             Some(Command::Verdict(a)) => a.json,
+            Some(Command::Runs(a)) => a.json,
             Some(Command::Completions { .. }) => false,
             Some(Command::Bench(_)) => false,
         }
@@ -93,6 +94,9 @@ pub enum Command {
     /// Judge a run made by several hosts (`--run NAME --hosts N`) from the
     /// database alone: every host's buyers, and the final count.
     Verdict(VerdictArgs),
+    /// List the shared runs (`--run NAME`) kept on a PostgreSQL server, or
+    /// drop one (`--drop NAME`) once its verdict is no longer needed.
+    Runs(RunsArgs),
     /// Print a shell completion script (`booking completions bash >
     /// ~/.local/share/bash-completion/completions/booking`).
     Completions {

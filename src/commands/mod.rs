@@ -17,6 +17,7 @@ pub mod grade;
 mod measure;
 pub mod output;
 pub mod run;
+pub mod runs;
 pub mod scale;
 pub mod scenario;
 pub mod verdict;
@@ -41,6 +42,7 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Bench(args)) => bench::bench(&args),
             Some(Command::Grade(args)) => grade::command(&args),
             Some(Command::Verdict(args)) => verdict::command(&args),
+            Some(Command::Runs(args)) => runs::command(&args),
             Some(Command::Completions { shell }) => completions(shell),
         });
     match result {

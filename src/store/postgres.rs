@@ -573,3 +573,94 @@ pub fn read_run(place: &Place) -> io::Result<RunRecords> {
         hosts,
     })
 }
+
+/// One shared run kept on a server, as `booking runs` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    /// Its name (`--run`).
+    pub name: String,
+    /// Its strategy (empty for a run made by an older booking).
+    pub strategy: String,
+    /// Its tickets, and those left.
+    pub tickets: u64,
+    pub remaining: u64,
+    /// Hosts it waits for, joined, and finished.
+    pub hosts: u32,
+    pub joined: u32,
+    pub finished: u32,
+}
+
+/// The shared runs kept on the server of `config`, by name; a schema that
+/// is not a readable run (half made) is listed with zeros.
+///
+/// # Errors
+/// The server's.
+pub fn list_runs(config: &postgres::Config) -> io::Result<Vec<RunSummary>> {
+    let mut c = config.connect(NoTls).map_err(to_io)?;
+    let names: Vec<String> = c
+        .query(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'booking\\_run\\_%' ORDER BY nspname",
+            &[],
+        )
+        .map_err(to_io)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut runs = Vec::new();
+    for s in names {
+        let name = s.trim_start_matches("booking_run_").to_string();
+        let row = c.query_one(
+            &format!(
+                "SELECT m.tickets, st.count, m.hosts,
+                        (SELECT count(*) FROM {s}.hosts), (SELECT count(*) FROM {s}.hosts WHERE finished),
+                        COALESCE((SELECT to_jsonb(m) ->> 'strategy'), '')
+                 FROM {s}.meta m, {s}.stock st"
+            ),
+            &[],
+        );
+        let summary = match row {
+            Ok(r) => RunSummary {
+                name,
+                strategy: r.get(5),
+                tickets: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+                remaining: u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+                hosts: u32::try_from(r.get::<_, i32>(2)).unwrap_or(0),
+                joined: u32::try_from(r.get::<_, i64>(3)).unwrap_or(0),
+                finished: u32::try_from(r.get::<_, i64>(4)).unwrap_or(0),
+            },
+            Err(_) => RunSummary {
+                name,
+                strategy: String::new(),
+                tickets: 0,
+                remaining: 0,
+                hosts: 0,
+                joined: 0,
+                finished: 0,
+            },
+        };
+        runs.push(summary);
+    }
+    Ok(runs)
+}
+
+/// Drops the shared run `name` (its schema and everything in it). Returns
+/// whether there was one.
+///
+/// # Errors
+/// The server's.
+pub fn drop_run(config: &postgres::Config, name: &str) -> io::Result<bool> {
+    let mut c = config.connect(NoTls).map_err(to_io)?;
+    let s = run_schema(name);
+    let there: bool = c
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&s],
+        )
+        .map_err(to_io)?
+        .get(0);
+    if there {
+        c.batch_execute(&format!("DROP SCHEMA {s} CASCADE"))
+            .map_err(to_io)?;
+    }
+    Ok(there)
+}

@@ -535,3 +535,75 @@ fn a_server_down_at_the_end_of_a_run_loses_no_record() {
     assert_ne!(v["status"], "unsafe", "{v}");
     work.assert_clean();
 }
+
+/// `booking runs` lists the shared runs kept on a server (name, strategy,
+/// tickets left, hosts) and `--drop NAME` removes one, after which it is
+/// gone from the list and from the server; dropping it again is refused.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn runs_lists_the_shared_runs_and_drops_one() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    for (run, lock) in [("first", "pg-atomic"), ("second", "pg-for-update")] {
+        work.booking(&[
+            "--buyers",
+            "3",
+            "--tickets",
+            "5",
+            "--lock",
+            lock,
+            "--store",
+            &pg.url,
+            "--run",
+            run,
+            "--hosts",
+            "1",
+            "--delay",
+            "0",
+        ])
+        .expect_code(0);
+    }
+    let list = |work: &Work| {
+        let r = work.booking(&["runs", "--store", &pg.url, "--json"]);
+        r.expect_code(0);
+        r.json()["runs"].as_array().unwrap().clone()
+    };
+    let runs = list(&work);
+    let names: Vec<&str> = runs.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["first", "second"], "{runs:?}");
+    assert_eq!(runs[1]["strategy"], "pg-for-update");
+    assert_eq!((u(&runs[0], "tickets"), u(&runs[0], "remaining")), (5, 2));
+    assert_eq!((u(&runs[0], "joined"), u(&runs[0], "finished")), (1, 1));
+    let text = work.booking(&["runs", "--store", &pg.url]);
+    text.expect_code(0);
+    assert!(
+        text.stdout().contains("2 shared runs"),
+        "{}",
+        text.context()
+    );
+    work.booking(&["runs", "--store", &pg.url, "--drop", "first"])
+        .expect_code(0);
+    let runs = list(&work);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["name"], "second");
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    let gone: bool = c
+        .query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'booking_run_first')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(gone, "the schema is still there");
+    let again = work.booking(&["runs", "--store", &pg.url, "--drop", "first"]);
+    again.expect_code(2);
+    assert!(
+        again.stderr().contains("no such run"),
+        "{}",
+        again.context()
+    );
+    work.assert_clean();
+}
