@@ -47,8 +47,18 @@ pub fn read_modify_write<S: Statements>(
     o: &mut Order<'_>,
     lock: &str,
 ) -> Result<Sold, S::Error> {
-    (o.at)(Moment::Holding);
+    // Where the lock is taken by the read itself (`FOR UPDATE` waits for
+    // the row), the buyer holds it only once the read returns: before, it
+    // waits (a watchdog calls it waiting, and `--kill-at hold` kills a
+    // holder, not a waiter). Any other lock was taken before this.
+    let locked_by_read = !lock.is_empty();
+    if !locked_by_read {
+        (o.at)(Moment::Holding);
+    }
     let count = db.read_count(lock)?;
+    if locked_by_read {
+        (o.at)(Moment::Holding);
+    }
     let acquired_ns = now_ns();
     (o.at)(Moment::Read);
     if count <= 0 {
@@ -143,5 +153,54 @@ pub fn silence(
         Silence::Closed => Error::Failed(format!(
             "{flag} {shown}: {at} closed the connection without answering: is it {what}?"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statements that log what they do, beside the moments.
+    struct Log(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+    impl Statements for Log {
+        type Error = String;
+        fn read_count(&mut self, lock: &str) -> Result<i64, String> {
+            self.0
+                .borrow_mut()
+                .push(format!("read {lock}").trim().to_string());
+            Ok(3)
+        }
+        fn write_count(&mut self, _: i64) -> Result<(), String> {
+            self.0.borrow_mut().push("write".into());
+            Ok(())
+        }
+        fn record_sale(&mut self, _: u32, _: i64) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    fn moments(lock: &str) -> Vec<String> {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let seen = log.clone();
+        let mut at = |m: Moment| seen.borrow_mut().push(format!("{m:?}"));
+        let mut order = Order {
+            buyer: 0,
+            delay: std::time::Duration::ZERO,
+            at: &mut at,
+        };
+        read_modify_write(&mut Log(log.clone()), &mut order, lock).unwrap();
+        log.borrow().clone()
+    }
+
+    #[test]
+    fn a_buyer_holds_a_row_lock_only_once_its_read_returns() {
+        assert_eq!(
+            moments("FOR UPDATE"),
+            ["read FOR UPDATE", "Holding", "Read", "write", "Wrote"]
+        );
+        // A lock taken before (an advisory lock, BEGIN IMMEDIATE): held
+        // from the start.
+        assert_eq!(moments(""), ["Holding", "read", "Read", "write", "Wrote"]);
     }
 }
