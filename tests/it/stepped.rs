@@ -328,3 +328,116 @@ fn wakeups_count_the_sleeps_on_the_way_to_the_lock() {
         "no lock, yet 30 buyers slept {slept} times for it: {none}"
     );
 }
+
+/// Every line a stepped run's trace prints is of a kind the README's
+/// table describes: a purchase point, a call and its result, blocked,
+/// woke, preempted, spinning on. Runs that show each kind: `file` (a
+/// buyer blocks and wakes), `check-then-create` (calls between points),
+/// `spin` (a busy waiter preempted, and spinning on).
+#[test]
+fn every_trace_line_is_a_kind_the_readme_describes() {
+    let work = Work::new();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let points = ["lock", "read", "write", "unlock", "go on inside the lock"];
+    let kind = |line: &str| -> Option<&'static str> {
+        if let Some(rest) = line.strip_prefix("   buyer ") {
+            let rest = rest.split_once(' ')?.1;
+            return if rest == "blocked in the lock" {
+                Some("blocked in the lock")
+            } else if rest.starts_with("woke") {
+                Some("woke")
+            } else if rest.starts_with("preempted: ") {
+                Some("preempted")
+            } else {
+                None
+            };
+        }
+        let (step, rest) = line.split_once(": buyer ")?;
+        step.trim().parse::<u32>().ok()?;
+        let what = rest.split_once(' ')?.1;
+        if what.starts_with("spins on (in ") {
+            return Some("spins on");
+        }
+        let (head, call) = match what.split_once(": ") {
+            Some((h, c)) => (h, Some(c)),
+            None if points.contains(&what) => return Some("point"),
+            None => ("", Some(what)),
+        };
+        if !head.is_empty() && !points.contains(&head) {
+            return None;
+        }
+        let call = call?;
+        let named = call.split_once('(').is_some_and(|(n, _)| {
+            !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        let ended = call.contains(") = ") || call.ends_with(") … blocks") || call.ends_with(')');
+        (named && ended).then_some("call")
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (lock, schedule) in [
+        ("file", "0,1,0,0,0,1,1,1,2,2,2"),
+        ("check-then-create", "0,1,0,1,1,0,1,0,1,0,1,0"),
+    ] {
+        let buyers = if lock == "file" { "3" } else { "2" };
+        let r = work
+            .booking(&[
+                "--buyers",
+                buyers,
+                "--tickets",
+                "2",
+                "--lock",
+                lock,
+                "--schedule",
+                schedule,
+                "--json",
+            ])
+            .json();
+        for line in r["trace"].as_array().unwrap() {
+            let line = line.as_str().unwrap();
+            seen.insert(kind(line).unwrap_or_else(|| panic!("{lock}: undocumented line {line:?}")));
+        }
+    }
+    for seed in 1..=6 {
+        let r = work
+            .booking(&[
+                "--buyers",
+                "3",
+                "--tickets",
+                "2",
+                "--lock",
+                "spin",
+                "--step-seed",
+                &seed.to_string(),
+                "--json",
+            ])
+            .json();
+        for line in r["trace"].as_array().unwrap() {
+            let line = line.as_str().unwrap();
+            seen.insert(kind(line).unwrap_or_else(|| panic!("spin: undocumented line {line:?}")));
+        }
+    }
+    for k in [
+        "point",
+        "call",
+        "blocked in the lock",
+        "woke",
+        "preempted",
+        "spins on",
+    ] {
+        assert!(seen.contains(k), "no {k:?} line in the runs: {seen:?}");
+    }
+    for marker in [
+        "… blocks",
+        "blocked in the lock",
+        "woke: flock returned ok",
+        "preempted: it ran",
+        "spins on (in lock)",
+    ] {
+        assert!(
+            readme.contains(marker),
+            "the README's table has no {marker:?}"
+        );
+    }
+    work.assert_clean();
+}
