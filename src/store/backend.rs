@@ -176,6 +176,10 @@ pub fn postgres_at(
 ) -> Result<Box<dyn Backend>> {
     let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
     postgres::probe(&config, url)?;
+    // Refused before anything is made: a run the server cannot hold would
+    // fail buyer after buyer with the server's "too many clients".
+    postgres::room_for(&config, url, buyers)
+        .map_err(|e| Error::Input(format!("--buyers {buyers}: {e}")))?;
     let Some(run) = shared else {
         let place = postgres::Place {
             config,

@@ -327,6 +327,42 @@ enum Refused {
     Strategy(String),
 }
 
+/// Connections a run holds besides its buyers': the run's own session
+/// (its schema's advisory lock) and one for its reads of the count.
+pub const OWN_CONNECTIONS: u32 = 2;
+
+/// Whether the server of `config` has room for `buyers` more connections
+/// (one per buyer) and the run's own: PostgreSQL refuses a connection past
+/// `max_connections` (less `superuser_reserved_connections`) with "sorry,
+/// too many clients already". `Err` says what to raise, and to how much.
+///
+/// # Errors
+/// The server's, as text; or the shortfall, in words.
+pub fn room_for(config: &Config, url: &str, buyers: u32) -> Result<(), String> {
+    let mut c = config.connect(NoTls).map_err(|e| e.to_string())?;
+    let row = c
+        .query_one(
+            "SELECT current_setting('max_connections')::int,
+                    current_setting('superuser_reserved_connections')::int,
+                    (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int",
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+    let (max, reserved, used): (i32, i32, i32) = (row.get(0), row.get(1), row.get(2));
+    // This connection closes before the run starts: not counted as used.
+    let free = i64::from(max) - i64::from(reserved) - i64::from(used - 1).max(0);
+    let needed = i64::from(buyers) + i64::from(OWN_CONNECTIONS);
+    if needed <= free {
+        return Ok(());
+    }
+    Err(format!(
+        "the PostgreSQL server at {} takes {max} connections ({reserved} kept for superusers, {} in use: {free} free), and this run needs {needed} (one per buyer, and {OWN_CONNECTIONS} of its own): raise max_connections to at least {} in postgresql.conf and restart the server, or run fewer buyers (--buyers)",
+        crate::model::secret::redact(url),
+        used - 1,
+        needed + i64::from(reserved) + i64::from(used - 1).max(0),
+    ))
+}
+
 /// A host joining a shared run.
 pub struct Joiner<'a> {
     /// Its name.

@@ -607,3 +607,58 @@ fn runs_lists_the_shared_runs_and_drops_one() {
     );
     work.assert_clean();
 }
+
+/// A run the server cannot hold (one connection per buyer, past
+/// `max_connections`, 300 on the test cluster) is refused before it
+/// starts, in one line that says what to raise and to how much; nothing
+/// is made on the server.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn a_run_past_max_connections_is_refused_with_the_number_to_raise() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    let run = work.booking(&[
+        "--buyers",
+        "1000",
+        "--lock",
+        "pg-atomic",
+        "--store",
+        &pg.url,
+        "--delay",
+        "0",
+    ]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert_eq!(err.trim_end().lines().count(), 1, "{}", run.context());
+    assert!(err.contains("takes 300 connections"), "{}", run.context());
+    assert!(
+        err.contains("raise max_connections to at least 10"),
+        "{}",
+        run.context()
+    );
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    let schemas: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'booking%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(schemas, 0, "a refused run made a schema");
+    // What fits runs.
+    work.booking(&[
+        "--buyers",
+        "50",
+        "--lock",
+        "pg-atomic",
+        "--store",
+        &pg.url,
+        "--delay",
+        "0",
+    ])
+    .expect_code(0);
+    work.assert_clean();
+}
