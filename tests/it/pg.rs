@@ -589,15 +589,11 @@ fn runs_lists_the_shared_runs_and_drops_one() {
     let runs = list(&work);
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["name"], "second");
-    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
-    let gone: bool = c
-        .query_one(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'booking_run_first')",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert!(gone, "the schema is still there");
+    assert_eq!(
+        schemas(&pg, "booking_run_first"),
+        0,
+        "the schema is still there"
+    );
     let again = work.booking(&["runs", "--store", &pg.url, "--drop", "first"]);
     again.expect_code(2);
     assert!(
@@ -639,15 +635,7 @@ fn a_run_past_max_connections_is_refused_with_the_number_to_raise() {
         "{}",
         run.context()
     );
-    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
-    let schemas: i64 = c
-        .query_one(
-            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'booking%'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(schemas, 0, "a refused run made a schema");
+    assert_eq!(schemas(&pg, "booking%"), 0, "a refused run made a schema");
     // What fits runs.
     work.booking(&[
         "--buyers",
@@ -661,4 +649,15 @@ fn a_run_past_max_connections_is_refused_with_the_number_to_raise() {
     ])
     .expect_code(0);
     work.assert_clean();
+}
+
+/// How many schemas on `pg` have a name `LIKE` the pattern.
+fn schemas(pg: &Cluster, like: &str) -> i64 {
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    c.query_one(
+        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE $1",
+        &[&like],
+    )
+    .unwrap()
+    .get(0)
 }
