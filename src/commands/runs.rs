@@ -66,7 +66,13 @@ pub fn command(args: &RunsArgs) -> Result<i32> {
         );
     }
     if !runs.is_empty() {
-        out += "(judge one with booking verdict --store URL --run NAME; remove one with booking runs --store URL --drop NAME)\n";
+        out += &crate::report::wrap::words(
+            "",
+            "(judge one with booking verdict --store URL --run NAME; remove one with booking runs --store URL --drop NAME)",
+            crate::report::wrap::WIDTH,
+            " ",
+        );
+        out += "\n";
     }
     super::output::print(&out)?;
     Ok(0)

@@ -584,6 +584,11 @@ fn runs_lists_the_shared_runs_and_drops_one() {
         "{}",
         text.context()
     );
+    assert!(
+        text.stdout().lines().all(|l| l.chars().count() <= 100),
+        "{}",
+        text.context()
+    );
     work.booking(&["runs", "--store", &pg.url, "--drop", "first"])
         .expect_code(0);
     let runs = list(&work);

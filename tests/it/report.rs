@@ -199,7 +199,18 @@ fn compare_draws_a_chart() {
 #[test]
 fn the_output_fits_100_columns() {
     let work = Work::new();
-    let commands: [&[&str]; 5] = [
+    let commands: [&[&str]; 7] = [
+        &["check", "--exhaustive", "--lock", "check-then-create,file"],
+        &[
+            "--buyers",
+            "2",
+            "--tickets",
+            "2",
+            "--lock",
+            "check-then-create",
+            "--schedule",
+            "0,1,0,1,1,0,1,0,1,0,1,0",
+        ],
         &[
             "check",
             "--lock",
