@@ -16,6 +16,8 @@ mod bench;
 mod cli;
 #[path = "it/contain.rs"]
 mod contain;
+#[path = "it/docs.rs"]
+mod docs;
 #[path = "it/escape.rs"]
 mod escape;
 #[path = "it/exhaustive.rs"]

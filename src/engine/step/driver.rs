@@ -229,7 +229,15 @@ impl Calls {
 
     /// The trace line of buyer `i` waking, with the result of the call it
     /// blocked in where known.
-    fn woke_line(&mut self, i: usize) -> String {
+    fn woke_line(&mut self, i: usize, pid: Pid) -> String {
+        // Seen at its next point before any call of its own: the call it
+        // blocked in has returned, and its result is in its errno still.
+        if self.returned[i].is_none() && self.open[i].is_some() && self.blocked[i] {
+            self.open[i] = None;
+            self.blocked[i] = false;
+            self.returned[i] = calls::result(Errno::read(pid))
+                .map(|r| format!("{} returned {r}", self.calling[i]));
+        }
         match self.returned[i].take() {
             Some(r) => format!("   buyer {i} woke: {r}"),
             None => format!("   buyer {i} woke with the lock"),
@@ -631,7 +639,7 @@ impl Quiet<'_, '_> {
                                 State::AtCall { at }
                             };
                             if std::mem::take(&mut self.calls.woken[i]) {
-                                schedule.trace.push(self.calls.woke_line(i));
+                                schedule.trace.push(self.calls.woke_line(i, pid));
                             }
                         } else if asleep[i]
                             && !heard[i]
@@ -672,7 +680,7 @@ impl Quiet<'_, '_> {
                             State::AtCall { at }
                         };
                         woke = true;
-                        schedule.trace.push(self.calls.woke_line(i));
+                        schedule.trace.push(self.calls.woke_line(i, pid));
                     }
                     State::Blocked { at } if calls_on && (!asleep[i] || heard[i]) => {
                         // Woken by a release (the kernel made it
