@@ -166,8 +166,17 @@ impl RunArgs {
 /// The command line that asks for `cfg` again: every flag that shapes
 /// it, and [`RunArgs::config`] gives `cfg` back from it. (The interleaving
 /// itself is the scheduler's: see [`RunConfig::repeats_exactly`].)
+///
+/// A stepped run made with system calls turned off as pause points by
+/// the environment ([`crate::sys::seccomp::OFF_VAR`]) is re-run the same
+/// way: the line begins with the variable, since the same schedule steps
+/// differently with calls on.
 pub fn rerun(cfg: &RunConfig) -> String {
-    let mut line = String::from("booking");
+    let mut line = String::new();
+    if cfg.stepping.is_some() && crate::sys::seccomp::off_by_env() {
+        line = format!("{}=off ", crate::sys::seccomp::OFF_VAR);
+    }
+    line += "booking";
     let mut previous = String::new();
     for word in rerun_args(cfg) {
         // A server's password is never printed (see `model::secret`).

@@ -203,7 +203,10 @@ fn stepped(repeat: usize) -> Result<f64> {
     // its calls and answered at once, against the same calls unstopped.
     if crate::sys::seccomp::usable().is_ok() {
         const CALLS: u32 = 20_000;
-        let stopped = stop_each_call(CALLS)?.as_secs_f64() / f64::from(CALLS);
+        let stopped = crate::sys::seccomp::time_stops(CALLS)
+            .map_err(|e| Error::Failed(format!("measuring a stop at a system call: {e}")))?
+            .as_secs_f64()
+            / f64::from(CALLS);
         let start = Instant::now();
         for _ in 0..CALLS {
             std::hint::black_box(nix::unistd::getuid());
@@ -218,64 +221,6 @@ fn stepped(repeat: usize) -> Result<f64> {
         ))?;
     }
     Ok(worst)
-}
-
-/// Forks a child that installs the stepped runs' seccomp filter and makes
-/// `n` calls (`getuid`), each stopped and answered at once by this
-/// process; returns the time of the `n` stops.
-fn stop_each_call(n: u32) -> Result<Duration> {
-    use crate::sys::seccomp::{Listener, install};
-    use std::os::fd::AsRawFd;
-    use std::sync::atomic::Ordering;
-    let failed = |e| Error::failed("measuring a stop at a system call", e);
-    let announced = crate::sys::SharedWords::new(1).map_err(failed)?;
-    let proof = SingleThreaded::check().map_err(Error::Failed)?;
-    let mut children = Children::new(proof).map_err(|e| Error::failed("SIGCHLD", e))?;
-    let cell = &announced[0];
-    let (_, pid) = children
-        .spawn(|| {
-            let Ok(listener) = install() else {
-                cell.store(u64::MAX, Ordering::SeqCst);
-                return 1;
-            };
-            cell.store(listener.as_raw_fd() as u64, Ordering::SeqCst);
-            for _ in 0..n {
-                std::hint::black_box(nix::unistd::getuid());
-            }
-            0
-        })
-        .map_err(|e| Error::failed("fork", e))?;
-    let fd = loop {
-        match cell.load(Ordering::SeqCst) {
-            0 => std::thread::yield_now(),
-            u64::MAX => {
-                return Err(Error::Failed(
-                    "the child could not install its filter".into(),
-                ));
-            }
-            fd => break fd as i32,
-        }
-    };
-    let listener = Listener::take(pid, fd).map_err(failed)?;
-    let wait = nix::poll::PollTimeout::from(1000u16);
-    let start = Instant::now();
-    let mut answered = 0;
-    while answered < n {
-        let Some(call) = listener.next_within(wait).map_err(failed)? else {
-            break;
-        };
-        listener.proceed(call.id).map_err(failed)?;
-        if call.nr == nix::libc::SYS_getuid {
-            answered += 1;
-        }
-    }
-    let took = start.elapsed();
-    // Its exit is not stopped; anything else it does is answered.
-    while let Ok(Some(call)) = listener.next_within(nix::poll::PollTimeout::from(100u16)) {
-        let _ = listener.proceed(call.id);
-    }
-    children.reap(0).map_err(|e| Error::failed("waitpid", e))?;
-    Ok(took)
 }
 
 /// One measurement, repeatable.

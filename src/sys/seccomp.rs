@@ -16,8 +16,10 @@
 //! * The parent takes a copy of the buyer's listener with `pidfd_getfd`
 //!   ([`Listener::take`]): the right to do that is the right to trace the
 //!   buyer, which a parent has over its own child unless the machine's
-//!   ptrace policy (Yama, level 2 or 3) forbids it — [`usable`] says
-//!   whether it does before any buyer starts.
+//!   ptrace policy (Yama, level 2 or 3) or a security module forbids it
+//!   — [`usable`] says whether it does before any buyer starts, by
+//!   stopping one real child at one call. Where it cannot, a stepped run
+//!   pauses its buyers at their points only, and its trace says why.
 //! * The parent reads notifications ([`Listener::next`]) and answers each
 //!   ([`Listener::proceed`]: the call then runs as if never stopped;
 //!   [`Listener::pretend`]: it does not run and returns 0, which is how a
@@ -68,14 +70,49 @@ const PASS: [i64; 8] = [
     libc::SYS_clock_gettime,
 ];
 
+/// The environment variable that turns system calls as pause points off
+/// (`BOOKING_STEP_CALLS=off`): a stepped run then pauses its buyers at
+/// their points only, as it does on a machine that cannot stop them at
+/// their calls. For a teacher who wants the shorter traces, and for the
+/// test of that fallback.
+pub const OFF_VAR: &str = "BOOKING_STEP_CALLS";
+
 /// Whether this machine can stop a child at its system calls: seccomp
 /// user notification with `SECCOMP_USER_NOTIF_FLAG_CONTINUE` (5.5),
-/// `pidfd_getfd` (5.6), and a ptrace policy that lets a parent take its
-/// child's descriptors. `Err` says why not, for the run's summary.
+/// `pidfd_getfd` (5.6), and the right to take a child's descriptors.
+/// `Err` says why not, for the run's trace.
+///
+/// The kernel and the ptrace policy (Yama) are read first; then, since a
+/// security module (SELinux, AppArmor) or a container's own seccomp
+/// profile can refuse `seccomp` or `pidfd_getfd` whatever the kernel
+/// offers, one real child is stopped at one call and answered
+/// ([`time_stops`]). The answer is kept for the life of the process (a
+/// run asks once, before it forks its buyers).
 ///
 /// # Errors
 /// The reason, in words.
 pub fn usable() -> Result<(), String> {
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER
+        .get_or_init(|| {
+            if off_by_env() {
+                return Err(format!("{OFF_VAR}=off"));
+            }
+            kernel_allows()?;
+            time_stops(1).map(drop)
+        })
+        .clone()
+}
+
+/// Whether the environment turns system calls as pause points off
+/// ([`OFF_VAR`] is `off` or `0`).
+pub fn off_by_env() -> bool {
+    std::env::var(OFF_VAR).is_ok_and(|v| v == "off" || v == "0")
+}
+
+/// What [`usable`] reads without forking: the architecture, the kernel's
+/// `pidfd_getfd`, Yama's ptrace scope.
+fn kernel_allows() -> Result<(), String> {
     if ARCH.is_none() {
         return Err("not on x86_64 or aarch64".into());
     }
@@ -99,6 +136,92 @@ pub fn usable() -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Forks a child that installs the stepped runs' filter and makes `n`
+/// calls (`getuid`), each stopped and answered at once by this process,
+/// exactly as a stepped run stops its buyers; returns the time of the `n`
+/// stops. The process must be single-threaded (it forks).
+///
+/// Every wait is bounded (10 s for the child to announce its listener,
+/// 5 s for each call), and the child is killed and reaped on every path.
+///
+/// # Errors
+/// Which step failed, and the system's error.
+pub fn time_stops(n: u32) -> Result<std::time::Duration, String> {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+    const NOT_INSTALLED: u64 = u64::MAX;
+    let announced = super::SharedWords::new(1).map_err(|e| format!("mmap: {e}"))?;
+    let proof = super::SingleThreaded::check()?;
+    let mut children = super::Children::new(proof).map_err(|e| format!("SIGCHLD: {e}"))?;
+    let cell = &announced[0];
+    let (_, pid) = children
+        .spawn(|| {
+            // After `install`, every call but an exit stops until the
+            // parent answers: the fd is announced in shared memory.
+            match install() {
+                Ok(listener) => {
+                    cell.store(listener.as_raw_fd() as u64, Ordering::SeqCst);
+                    for _ in 0..n {
+                        std::hint::black_box(nix::unistd::getuid());
+                    }
+                    0
+                }
+                Err(e) => {
+                    let code = e.raw_os_error().unwrap_or(libc::EINVAL);
+                    cell.store(NOT_INSTALLED - code as u64, Ordering::SeqCst);
+                    1
+                }
+            }
+        })
+        .map_err(|e| format!("fork: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let fd = loop {
+        match cell.load(Ordering::SeqCst) {
+            0 if Instant::now() > deadline => {
+                return Err("a child did not install the filter within 10 s".into());
+            }
+            0 => {
+                if let Ok(Some(end)) = children.reap_if_ended(0) {
+                    return Err(format!("a child {end} before it installed the filter"));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            v if v > NOT_INSTALLED - 4096 => {
+                let e = NixErrno::from_raw((NOT_INSTALLED - v) as i32);
+                return Err(format!("installing the filter failed: {e}"));
+            }
+            v => break v as RawFd,
+        }
+    };
+    let listener = Listener::take(pid, fd)
+        .map_err(|e| format!("taking a child's listener (pidfd_getfd) failed: {e}"))?;
+    let wait = nix::poll::PollTimeout::from(5000u16);
+    let start = Instant::now();
+    let mut answered = 0;
+    while answered < n {
+        let call = listener
+            .next_within(wait)
+            .map_err(|e| format!("reading a stopped call failed: {e}"))?
+            .ok_or("a child's call did not stop within 5 s")?;
+        listener
+            .proceed(call.id)
+            .map_err(|e| format!("answering a stopped call failed: {e}"))?;
+        if call.nr == libc::SYS_getuid {
+            answered += 1;
+        }
+    }
+    let took = start.elapsed();
+    // Its exit is not stopped; anything else it does is answered.
+    while let Ok(Some(call)) = listener.next_within(nix::poll::PollTimeout::from(100u16)) {
+        let _ = listener.proceed(call.id);
+    }
+    match children.reap(0) {
+        Ok(super::Ending::Exited(0)) => Ok(took),
+        Ok(end) => Err(format!("the stopped child {end}")),
+        Err(e) => Err(format!("waitpid: {e}")),
+    }
 }
 
 /// In a buyer: installs the filter (see the module doc) and returns the

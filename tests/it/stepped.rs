@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::support::{Work, assert_consistent, outcome, u};
+use crate::support::{Run, Work, assert_consistent, outcome, u};
 
 fn stepped(work: &Work, args: &[&str]) -> Value {
     let mut all = args.to_vec();
@@ -439,5 +439,66 @@ fn every_trace_line_is_a_kind_the_readme_describes() {
             "the README's table has no {marker:?}"
         );
     }
+    work.assert_clean();
+}
+
+/// Where system calls cannot be pause points (a security module refuses a
+/// parent its child's seccomp listener), or `BOOKING_STEP_CALLS=off` turns
+/// them off, a stepped run pauses its buyers at their points only: the
+/// trace says why, no step is a system call, the verdict holds, and the
+/// re-run line carries the variable and repeats the run exactly. The same
+/// schedule with calls on steps at `flock`, so the variable matters.
+#[test]
+fn without_call_stops_a_run_steps_at_its_points() {
+    let work = Work::new();
+    let points_only = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let mut cmd = work.command(&all);
+        cmd.env("BOOKING_STEP_CALLS", "off");
+        let run = Run::of(cmd, &all);
+        let r = run.json();
+        assert_consistent(&r, u(&r, "remaining"), run.pid);
+        r
+    };
+    let first_args: Vec<&str> = "--buyers 3 --tickets 2 --lock file --step-seed 7"
+        .split(' ')
+        .collect();
+    let first = points_only(&first_args);
+    assert_eq!(first["status"], "safe", "{first}");
+    let trace: Vec<&str> = first["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        trace[0].trim(),
+        "system calls are not pause points in this run (BOOKING_STEP_CALLS=off)"
+    );
+    assert!(
+        !trace.iter().any(|l| l.contains("flock(")),
+        "a step named a call: {trace:?}"
+    );
+    let rerun = first["rerun"].as_str().unwrap();
+    assert!(
+        rerun.starts_with("BOOKING_STEP_CALLS=off booking --buyers 3 "),
+        "{rerun}"
+    );
+    let again = format!(
+        "--buyers 3 --tickets 2 --lock file --schedule {}",
+        first["schedule"].as_str().unwrap()
+    );
+    let again: Vec<&str> = again.split(' ').collect();
+    for _ in 0..5 {
+        let r = points_only(&again);
+        assert_eq!(outcome(&r), outcome(&first));
+        assert_eq!(r["trace"], first["trace"]);
+    }
+    let with_calls = stepped(&work, &again);
+    assert!(
+        with_calls["trace"].to_string().contains("flock("),
+        "{with_calls}"
+    );
     work.assert_clean();
 }

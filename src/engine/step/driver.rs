@@ -123,6 +123,15 @@ impl Calls {
         }
     }
 
+    /// From now on the buyers pause at their points only; the trace says
+    /// why, once.
+    fn turn_off(&mut self, why: String, schedule: &mut Schedule) {
+        schedule.trace.push(format!(
+            "   system calls are not pause points in this run ({why})"
+        ));
+        self.off = Some(why);
+    }
+
     /// Takes every call stopped now. A call of the buyer's own code (no
     /// section), of another process or thread it made, or the first
     /// after a point runs at once; any other stops the buyer there.
@@ -145,14 +154,13 @@ impl Calls {
                 match turns.listener(i) {
                     0 => continue,
                     l if l < 0 => {
-                        self.off.get_or_insert_with(|| {
+                        if self.off.is_none() {
                             let e = nix::errno::Errno::from_raw(-l);
-                            let why = format!("buyer {i} could not install its filter: {e}");
-                            schedule.trace.push(format!(
-                                "   system calls are not pause points in this run ({why})"
-                            ));
-                            why
-                        });
+                            self.turn_off(
+                                format!("buyer {i} could not install its filter: {e}"),
+                                schedule,
+                            );
+                        }
                         continue;
                     }
                     l => {
@@ -292,6 +300,11 @@ pub(super) fn drive(
     ];
     let mut calls = Calls::new(n, turns.calls());
     let mut schedule = Schedule::default();
+    if !turns.calls()
+        && let Err(why) = crate::sys::seccomp::usable()
+    {
+        calls.turn_off(why, &mut schedule);
+    }
     let mut run = Quiet {
         c: &mut *c,
         channel: &channel,
