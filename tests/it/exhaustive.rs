@@ -89,3 +89,24 @@ fn a_strategy_that_cannot_be_stepped_says_so() {
     );
     assert_eq!(s["proved"], false, "{s}");
 }
+
+/// Where system calls are not pause points (here because
+/// `BOOKING_STEP_CALLS=off` asks so; elsewhere because the machine
+/// refuses), the schedules are those of the purchase points only, and a
+/// race between two of a strategy's own calls is not among them: no
+/// strategy is proved safe, and the report says why.
+#[test]
+fn without_call_stops_nothing_is_proved() {
+    let work = Work::new();
+    let args = ["check", "--exhaustive", "--lock", "file", "--json"];
+    let mut cmd = work.command(&args);
+    cmd.env("BOOKING_STEP_CALLS", "off");
+    let run = crate::support::Run::of(cmd, &args);
+    assert_eq!(run.code(), Some(0), "{}", run.context());
+    let r = run.json();
+    assert_eq!(r["points_only"], "BOOKING_STEP_CALLS=off", "{r}");
+    let s = &r["strategies"][0];
+    assert_eq!(s["proved"], false, "{s}");
+    assert_eq!(s["kept_claim"], true, "{s}");
+    work.assert_clean();
+}
