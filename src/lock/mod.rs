@@ -3,7 +3,8 @@
 //! * [`api`] — what a strategy implements ([`Lock`], [`Shared`], its
 //!   [`Strategy`] entry) and what it is given ([`Setup`], [`Guard`],
 //!   [`Order`], [`Sold`]); [`hooks`] — what it may call from its `lock`
-//!   ([`point`], [`note`], [`now_ns`]). Neither knows the engine, the
+//!   ([`point`], [`note`], [`now_ns`]); [`backoff`] — how a lock that
+//!   polls waits between tries. None knows the engine, the
 //!   stores or the lock servers, which depend on them;
 //! * [`strategies`] — the strategies, one file each, importing the API, the
 //!   platform floor ([`crate::sys`]) and, for the database and lease
@@ -12,6 +13,7 @@
 //!   strategy is adding one file to `src/lock/strategies/`.
 
 pub mod api;
+pub mod backoff;
 pub mod hooks;
 pub mod registry;
 pub mod strategies;

@@ -50,6 +50,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::lock::api::{Lock, Order, Setup, Shared, Sold};
+use crate::lock::backoff::jitter;
 
 /// How long a connection waits for a locked database before it fails.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -95,21 +96,8 @@ fn retry(tries: i32) -> bool {
     if waited > BUSY_TIMEOUT {
         return false;
     }
-    std::thread::sleep(bound.mul_f64(jitter(tries)));
+    std::thread::sleep(bound.mul_f64(jitter(u64::from(tries))));
     true
-}
-
-/// A number in [0, 1) that differs between processes and between tries:
-/// buyers forked from one parent must not share a generator's state, or
-/// they would wake in step.
-fn jitter(tries: u32) -> f64 {
-    let mut x =
-        u64::from(std::process::id()) << 32 ^ u64::from(tries) ^ crate::lock::hooks::now_ns();
-    // SplitMix64's finaliser.
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Creates the database at `path` with `count` tickets and no sales.

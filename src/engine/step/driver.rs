@@ -21,11 +21,13 @@ use nix::unistd::Pid;
 /// microseconds.
 const SETTLE: Duration = Duration::from_millis(3);
 
-/// After a release, how long to wait for a blocked buyer to wake and reach
-/// its next point before the next step: longer than the longest sleep of a
-/// lock that polls (`excl` backs off up to 10 ms between tries, SQLite's
-/// busy handler too), so a poller that the release lets in is seen taking
-/// the lock at this step, not at a later one.
+/// After a release, where system calls are not pause points, how long to
+/// wait for a blocked buyer to wake and reach its next point before the
+/// next step: longer than the longest sleep of a lock that polls on a
+/// machine that is not crowded (`excl` backs off up to 10 ms between tries:
+/// see `lock::backoff`), so a poller that the release lets in is seen
+/// taking the lock at this step, not at a later one. (Where calls are
+/// pause points, sleeps are answered at once: see `Calls`.)
 const WAKE: Duration = Duration::from_millis(12);
 
 /// How often quiescence is looked at.

@@ -31,15 +31,15 @@
 //! exists; releasing = unlinking it. It is the oldest lock on Unix
 //! (`mkdir`-style locks work the same way), and it has two costs you can
 //! measure: waiters poll (they sleep a little and try again, burning
-//! wake-ups), and, like a semaphore, the lock has no owner the kernel knows
-//! of — a holder that dies leaves the file behind. The holder writes its pid
+//! wake-ups: see `lock::backoff` for how long, and why), and, like a
+//! semaphore, the lock has no owner the kernel knows of — a holder that
+//! dies leaves the file behind. The holder writes its pid
 //! into the file, so the parent can remove it for a buyer known to be dead.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use nix::unistd::Pid;
 
@@ -50,6 +50,7 @@ use nix::unistd::Pid;
 // one) and `note()` (a line for this buyer's record).
 use crate::error::{Error, Result};
 use crate::lock::api::{Lock, Setup, Shared, Strategy};
+use crate::lock::backoff::Backoff;
 
 /// The registry entry.
 pub const STRATEGY: Strategy = Strategy::new(
@@ -116,7 +117,9 @@ struct ExclLock<'a> {
 
 impl Lock for ExclLock<'_> {
     fn lock(&mut self) -> io::Result<()> {
-        let mut pause = Duration::from_micros(20);
+        // Nothing wakes a waiter when the file goes: it sleeps and tries
+        // again, a little longer each time, at random (see `Backoff`).
+        let mut backoff = Backoff::new();
         loop {
             let created = OpenOptions::new()
                 .write(true)
@@ -130,8 +133,7 @@ impl Lock for ExclLock<'_> {
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(10));
+                    backoff.pause();
                 }
                 Err(e) => return Err(e),
             }
