@@ -36,6 +36,8 @@ mod judge;
 mod lab;
 #[path = "it/pg.rs"]
 mod pg;
+#[path = "it/picture.rs"]
+mod picture;
 #[path = "it/pool.rs"]
 mod pool;
 #[path = "it/privilege.rs"]

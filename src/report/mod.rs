@@ -13,6 +13,7 @@ pub mod comparison;
 pub mod quiz;
 pub mod run;
 pub mod table;
+mod ticks;
 pub mod timeline;
 pub mod wrap;
 

@@ -13,12 +13,13 @@ use std::fmt::Write as _;
 use svg::Document;
 use svg::node::element::{Group, Line, Rectangle, Style, Text, Title};
 
-use super::{RunReport, fmt_us};
+use super::{RunReport, fmt_us, ticks, wrap};
 use crate::judge::verdict::{count, overlapping, ticket_holders};
 use crate::model::outcome::Outcome;
 
-/// The most lanes an SVG timeline draws; more buyers get a note.
-pub const MAX_SVG_LANES: usize = 300;
+/// The most lanes an SVG timeline panel draws (about 5,100 pixels of
+/// picture); more buyers get a note.
+pub const MAX_SVG_LANES: usize = 1000;
 /// The most rows a text timeline prints on the terminal (a file gets
 /// every buyer).
 pub const MAX_TEXT_LANES: usize = 40;
@@ -127,9 +128,14 @@ fn note(shown: usize, total: usize) -> Option<String> {
     (shown < total).then(|| format!("showing {shown} of {total} buyers: the first to get the lock"))
 }
 
+/// Colours by class; the legend in each panel's head says what they mean.
+/// Font sizes are not here: each text carries its own as an attribute,
+/// because the layout is computed from them (a label goes only where its
+/// font fits), and so a reader of the file can check that without a CSS
+/// engine.
 const CSS: &str = "
-text { font: 11px sans-serif; fill: #222 }
-.head { font-size: 13px; font-weight: bold }
+text { font-family: sans-serif; fill: #222 }
+.name, .head { font-weight: bold }
 .wait { fill: #d9d9d9 }
 .hold { fill: #4a7ab5 }
 .hold.overlap { fill: #d62728 }
@@ -137,6 +143,51 @@ text { font: 11px sans-serif; fill: #222 }
 .ticket.double { fill: #d62728; font-weight: bold }
 .axis { stroke: #888; stroke-width: 1 }
 ";
+
+const WIDTH: f64 = 1000.0;
+/// The font of lane labels, the legend and the axis, in pixels.
+const FONT: f64 = 11.0;
+/// The strategy's name, heading each panel.
+const NAME_FONT: f64 = 18.0;
+/// The verdict, under the name.
+const VERDICT_FONT: f64 = 13.0;
+/// The thinnest lane drawn: thinner, its colour cannot be told from its
+/// neighbours' nor hovered for its tooltip.
+const MIN_LANE: f64 = 4.0;
+/// The height the lanes of a picture share before they are thinned.
+const LANES_PX: f64 = 900.0;
+
+/// How a picture's lanes are laid out, the same in every panel.
+///
+/// Lanes shrink to keep 150 buyers on about 1,000 pixels (6 pixels a lane
+/// and its gap), but never below [`MIN_LANE`]. Past that the picture grows
+/// taller instead: 1,000 buyers take about 5,100 pixels, scrolled in a
+/// browser. Whoever draws 1,000 buyers wants to see each of them, and the
+/// lane that raced may be any one; a 1-pixel smear shows none. Labels
+/// (buyer ids, ticket numbers) need [`FONT`] pixels of height: where lanes
+/// are thinner, only one lane in `every` is labelled, and a thinned lane's
+/// tooltip still names its buyer and ticket (a ticket sold twice keeps a
+/// red mark in the ticket column).
+struct Layout {
+    /// From the top of one lane to the top of the next.
+    pitch: f64,
+    /// A lane's height (the rest of the pitch is the gap below it).
+    lane: f64,
+    /// One lane in `every` carries its labels.
+    every: usize,
+}
+
+impl Layout {
+    fn new(lanes: usize) -> Self {
+        let pitch = (LANES_PX / lanes.max(1) as f64).clamp(MIN_LANE + 1.0, 14.0);
+        let gap = (pitch * 0.2).clamp(1.0, 3.0);
+        Layout {
+            pitch,
+            lane: pitch - gap,
+            every: (FONT / pitch).ceil() as usize,
+        }
+    }
+}
 
 /// The timeline as an SVG document.
 pub fn svg(report: &RunReport) -> String {
@@ -150,17 +201,17 @@ pub fn svg(report: &RunReport) -> String {
 pub fn svg_on_one_scale(reports: &[&RunReport]) -> String {
     let all: Vec<_> = reports.iter().map(|r| lanes(r)).collect();
     let span = all.iter().map(|(_, t0, t1)| t1 - t0).max().unwrap_or(1);
-    // Lanes shrink so that the picture stays about 1,000 pixels tall
-    // (150 buyers fit), down to 4 pixels.
     let shown_total: usize = all.iter().map(|(l, ..)| l.len().min(MAX_SVG_LANES)).sum();
-    let pitch = (900.0 / shown_total.max(1) as f64).clamp(4.0, 14.0);
+    let layout = Layout::new(shown_total);
     let mut panels = Vec::new();
     let mut height = 0.0;
     for (report, (lanes, t0, _)) in reports.iter().zip(&all) {
-        let (g, h) = panel(report, lanes, *t0, span, pitch);
+        let (g, h) = panel(report, lanes, *t0, span, &layout);
         panels.push(g.set("transform", format!("translate(0,{height})")));
         height += h;
     }
+    // Whole pixels: a PNG of the picture is exactly its size.
+    let height = height.ceil();
     let mut doc = Document::new()
         .set("viewBox", (0, 0, WIDTH, height))
         .set("width", WIDTH)
@@ -178,33 +229,22 @@ pub fn svg_on_one_scale(reports: &[&RunReport]) -> String {
     doc.to_string()
 }
 
-const WIDTH: f64 = 1000.0;
+/// A text at (`x`, `y`) (its baseline), `size` pixels high.
+fn label(content: &str, x: f64, y: f64, size: f64) -> Text {
+    // Hundredths of a pixel: finer is noise in the file.
+    let px = |v: f64| (v * 100.0).round() / 100.0;
+    Text::new(content)
+        .set("x", px(x))
+        .set("y", px(y))
+        .set("font-size", size)
+}
 
-/// One run's panel: its header, lanes and time axis, `span` ns wide from
-/// `t0`, lanes `pitch` pixels apart. Returns the panel and its height.
-fn panel(report: &RunReport, lanes: &[Lane<'_>], t0: u64, span: u64, pitch: f64) -> (Group, f64) {
-    let shown = lanes.len().min(MAX_SVG_LANES);
-    // Below 9 pixels only every tenth buyer is named, and only tickets
-    // sold twice are written.
-    let (width, left, right, top) = (WIDTH, 90.0, 110.0, 80.0);
-    let gap = (pitch * 0.2).min(3.0);
-    let lane_h = pitch - gap;
-    let roomy = lane_h >= 9.0;
-    let plot = width - left - right;
-    let x = |t: u64| left + (t.saturating_sub(t0)) as f64 / span as f64 * plot;
-    let height = top + shown as f64 * (lane_h + gap) + 40.0;
-    let mut doc = Group::new().set("class", "run");
-    // Everything that made the run (the re-run line carries the seed, the
-    // delays, a stepped run's schedule), and what it proved.
-    // Line 1: the verdict; line 2: the run (seed, delays, schedule);
-    // lines 3 and 4: the legend.
-    doc = doc.add(
-        Text::new(report.summary.as_str())
-            .set("class", "head")
-            .set("x", 10)
-            .set("y", 18),
-    );
-    doc = doc.add(Text::new(report.rerun.as_str()).set("x", 10).set("y", 34));
+/// A panel's head, a line each, and the height it takes: the strategy's
+/// name, large, so a panel of `compare --timeline` is found by what it
+/// ran; the verdict, what it proved; the re-run line, everything that made
+/// the run (seed, delays, a stepped run's schedule); the legend. Lines are
+/// wrapped to stay inside the picture.
+fn head(report: &RunReport, shown: usize, total: usize, every: usize) -> (Vec<Text>, f64) {
     let holding = if report.strategy == "none" {
         "blue: in the critical section (no lock: nobody waits)"
     } else {
@@ -214,18 +254,70 @@ fn panel(report: &RunReport, lanes: &[Lane<'_>], t0: u64, span: u64, pitch: f64)
         "{holding} · pale blue: found no ticket (turned away) · red: in it while another buyer is too ({})",
         count(report.verdict.overlapping, "buyer", "buyers"),
     );
-    let legend2 = format!(
-        "red #n: a ticket sold more than once{}",
-        note(shown, lanes.len())
-            .map(|n| format!(" · {n}"))
-            .unwrap_or_default()
-    );
-    doc = doc.add(Text::new(legend).set("x", 10).set("y", 52));
-    doc = doc.add(Text::new(legend2).set("x", 10).set("y", 66));
+    let tickets = if every > 1 {
+        format!(
+            "red #n (or a red bar): a ticket sold more than once · one lane in {every} is labelled; \
+             hover over a lane for its buyer and ticket"
+        )
+    } else {
+        "red #n: a ticket sold more than once".to_string()
+    };
+    let legend2 = [tickets]
+        .into_iter()
+        .chain(note(shown, total))
+        .collect::<Vec<_>>()
+        .join(" · ");
+    // Columns that fit the width at each size (100 of 13-pixel bold, 140
+    // of 11-pixel), with room to spare for a wide sans-serif.
+    let lines = [
+        (report.strategy.clone(), NAME_FONT, Some("name")),
+        (
+            wrap::words("", &report.summary, 100, "  "),
+            VERDICT_FONT,
+            Some("head"),
+        ),
+        (wrap::command("", &report.rerun, 140, "  "), FONT, None),
+        (wrap::words("", &legend, 140, "  "), FONT, None),
+        (wrap::words("", &legend2, 140, "  "), FONT, None),
+    ];
+    let mut texts = Vec::new();
+    let mut y = 4.0;
+    for (content, size, class) in lines {
+        for line in content.lines() {
+            y += size * 1.3;
+            let t = label(line, 10.0, y, size);
+            texts.push(match class {
+                Some(c) => t.set("class", c),
+                None => t,
+            });
+        }
+    }
+    (texts, y + 12.0)
+}
+
+/// One run's panel: its head, lanes and time axis, `span` ns wide from
+/// `t0`. Returns the panel and its height.
+fn panel(
+    report: &RunReport,
+    lanes: &[Lane<'_>],
+    t0: u64,
+    span: u64,
+    layout: &Layout,
+) -> (Group, f64) {
+    let shown = lanes.len().min(MAX_SVG_LANES);
+    let (left, right) = (90.0, 110.0);
+    let plot = WIDTH - left - right;
+    let x = |t: u64| left + (t.saturating_sub(t0)) as f64 / span as f64 * plot;
+    let mut doc = Group::new().set("class", "run");
+    let (head, top) = head(report, shown, lanes.len(), layout.every);
+    for t in head {
+        doc = doc.add(t);
+    }
+    let lane_h = layout.lane;
     let steps = steps_by_buyer(report);
     let calls = trace_by_buyer(report);
     for (row, lane) in lanes.iter().take(shown).enumerate() {
-        let y = top + row as f64 * (lane_h + gap);
+        let y = top + row as f64 * layout.pitch;
         let mut g = Group::new().set("class", "lane").set("data-buyer", lane.id);
         let mut tip = format!("buyer {}", lane.id);
         if let Some(o) = lane.outcome {
@@ -265,49 +357,55 @@ fn panel(report: &RunReport, lanes: &[Lane<'_>], t0: u64, span: u64, pitch: f64)
             let _ = write!(tip, ": {}", lane.ticket());
         }
         g = g.add(Title::new(tip));
-        if roomy || row % 10 == 0 {
-            g = g.add(
-                Text::new(format!("buyer {}", lane.id))
-                    .set("x", left - 6.0)
-                    .set("y", y + lane_h - 1.0)
-                    .set("text-anchor", "end"),
-            );
-        }
         let class = if lane.double {
             "ticket double"
         } else {
             "ticket"
         };
-        if roomy || lane.double {
+        if row % layout.every == 0 {
+            // Centred on the lane: digits stand about 0.36 em above the
+            // baseline's middle.
+            let baseline = y + lane_h / 2.0 + 0.36 * FONT;
             g = g.add(
-                Text::new(lane.ticket())
-                    .set("class", class)
-                    .set("x", width - right + 6.0)
-                    .set("y", y + lane_h - 1.0),
+                label(&format!("buyer {}", lane.id), left - 6.0, baseline, FONT)
+                    .set("text-anchor", "end"),
             );
+            g = g.add(
+                label(&lane.ticket(), WIDTH - right + 6.0, baseline, FONT).set("class", class),
+            );
+        } else if lane.double {
+            // Beside where its number would be, not under a neighbour's.
+            g = g.add(rect(class, WIDTH - right + 1.0, y, 3.0, lane_h));
         }
         doc = doc.add(g);
     }
-    let axis_y = top + shown as f64 * (lane_h + gap) + 6.0;
+    let axis_y = top + shown as f64 * layout.pitch + 6.0;
     doc = doc.add(
         Line::new()
             .set("class", "axis")
             .set("x1", left)
-            .set("x2", width - right)
+            .set("x2", WIDTH - right)
             .set("y1", axis_y)
             .set("y2", axis_y),
     );
     let span_ms = span as f64 / 1e6;
-    for k in 0..=5 {
-        let frac = f64::from(k) / 5.0;
+    let step = ticks::step(span_ms, 8);
+    for t in ticks::ticks(span_ms, step) {
+        let tx = left + t / span_ms * plot;
         doc = doc.add(
-            Text::new(format!("{:.1} ms", span_ms * frac))
-                .set("x", left + frac * plot)
-                .set("y", axis_y + 16.0)
+            Line::new()
+                .set("class", "axis")
+                .set("x1", tx)
+                .set("x2", tx)
+                .set("y1", axis_y)
+                .set("y2", axis_y + 4.0),
+        );
+        doc = doc.add(
+            label(&ticks::label(t, step, "ms"), tx, axis_y + 17.0, FONT)
                 .set("text-anchor", "middle"),
         );
     }
-    (doc, height)
+    (doc, axis_y + 34.0)
 }
 
 fn rect(class: &str, x: f64, y: f64, w: f64, h: f64) -> Rectangle {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::support::race::RACE;
 use crate::support::{Work, u};
 
 /// Buyers whose ticket number went to someone else too.
@@ -317,19 +318,6 @@ fn a_stepped_timeline_shows_each_buyers_calls() {
     assert!(!tip("0").contains("buyer 1"), "{}", tip("0"));
     work.assert_clean();
 }
-
-/// A stepped run of `none` in which all four buyers read the count (2)
-/// before anyone writes: the same race on every machine.
-const RACE: [&str; 8] = [
-    "--buyers",
-    "4",
-    "--tickets",
-    "2",
-    "--lock",
-    "none",
-    "--schedule",
-    "0,1,2,3,0,1,2,3,0,1,2,3,0,1,2,3",
-];
 
 /// The quiz asks more than how many sold: the count left, the oversell,
 /// the ticket sold most, whether the run was safe — on a stepped run the

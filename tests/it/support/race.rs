@@ -1,7 +1,20 @@
-//! The certain race both SQL stores teach with: two statements, each
-//! atomic, the purchase not.
+//! Certain races: the one both SQL stores teach with (two statements,
+//! each atomic, the purchase not), and a stepped run's.
 
 use super::{Work, assert_consistent, u};
+
+/// A stepped run of `none` in which all four buyers read the count (2)
+/// before anyone writes: the same race on every machine.
+pub const RACE: [&str; 8] = [
+    "--buyers",
+    "4",
+    "--tickets",
+    "2",
+    "--lock",
+    "none",
+    "--schedule",
+    "0,1,2,3,0,1,2,3,0,1,2,3,0,1,2,3",
+];
 
 /// Whether `lock` (with `extra` arguments) oversells and loses updates in
 /// one of three runs of 20 buyers, 5 tickets, 50 ms between each read and
