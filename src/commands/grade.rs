@@ -420,7 +420,7 @@ fn xml(s: &str) -> String {
 /// interrupt.
 pub fn command(args: &GradeArgs) -> Result<i32> {
     let strategy = match (&args.lock, &args.file) {
-        (Some(name), _) => lock::find(name).expect("clap only accepts registered names"),
+        (Some(name), _) => lock::named(name)?,
         (None, Some(stem)) => match lock::in_file(stem).as_slice() {
             [one] => one,
             [] => {

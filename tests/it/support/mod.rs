@@ -8,9 +8,11 @@
 
 pub mod installed;
 pub mod live;
+#[cfg(feature = "postgres")]
 pub mod pg;
 pub mod proc;
 pub mod race;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod verdict;
 pub mod work;
