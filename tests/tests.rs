@@ -41,6 +41,8 @@ mod hostile;
 mod judge;
 #[path = "it/lab.rs"]
 mod lab;
+#[path = "it/lean.rs"]
+mod lean;
 #[cfg(feature = "postgres")]
 #[path = "it/pg.rs"]
 mod pg;

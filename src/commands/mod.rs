@@ -50,12 +50,12 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Runs(args)) => runs::command(&args),
             #[cfg(not(feature = "postgres"))]
             Some(Command::Verdict(_)) => Err(crate::features::missing(
-                "booking verdict",
+                "the verdict command",
                 crate::features::POSTGRES,
             )),
             #[cfg(not(feature = "postgres"))]
             Some(Command::Runs(_)) => Err(crate::features::missing(
-                "booking runs",
+                "the runs command",
                 crate::features::POSTGRES,
             )),
             Some(Command::Completions { shell }) => completions(shell),

@@ -38,6 +38,17 @@ pub fn serverless() -> impl Iterator<Item = &'static booking::lock::Strategy> {
     booking::lock::listed().filter(|s| s.store != booking::lock::Store::Postgres && !s.lock_server)
 }
 
+/// `target/` of the build that made the tests' `booking`: where a test
+/// that builds the project again keeps a build directory of its own
+/// (`target/handout`, `target/lean`), between test runs.
+pub fn target_dir() -> std::path::PathBuf {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_booking"));
+    exe.ancestors()
+        .nth(2)
+        .expect("target/<profile>/booking")
+        .into()
+}
+
 /// Fails a test that needs `server` and cannot have it, saying `why`. A
 /// test whose server is not installed is built ignored (the `no_postgres`
 /// and `no_redis` cfgs of the build script), so this is reached under CI,
