@@ -129,6 +129,11 @@ const REFUSED: &[(&[&str], &str, &str)] = &[
         "postgres",
     ),
     (
+        &["grade", "--file", "redis_lease"],
+        "--file redis_lease",
+        "redis",
+    ),
+    (
         &[
             "verdict",
             "--store",
