@@ -20,14 +20,18 @@ test:
 
 # The tests a plain `cargo test` leaves out because they take minutes: every
 # command of docs/lab.md in a copy of the project (it builds the project
-# twice), and grading a file that does not build (its first run builds the
-# dependencies in release). CI runs them with the rest (--include-ignored).
+# twice), grading a file that does not build (its first run builds the
+# dependencies in release), and the lean build (--no-default-features, built
+# into target/lean). CI runs them with the rest (--include-ignored).
 slow-tests:
 	$(CARGO) test --test tests -- --ignored
 
+# Both builds: the default one, and the lean one without the postgres and
+# redis features, whose cfg'd-out code must not rot unseen.
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --no-default-features --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt

@@ -3,6 +3,12 @@
 //! starts so) is a strategy. The generated file is included by
 //! `src/lock/strategies/mod.rs`, so adding a strategy is adding one file.
 //!
+//! A file that begins `#![cfg(feature = "F")]` is built with feature `F`
+//! only ([`gate`]): its entries are listed under the same `cfg`, and, in
+//! every build, in `GATED` with their name, help and claim read from the
+//! source, so that a build without `F` still lists them and can say what
+//! building them takes.
+//!
 //! It also ignores the tests whose server is not installed
 //! ([`ignore_tests_without_servers`]).
 
@@ -30,8 +36,9 @@ fn main() {
         })
         .collect();
     files.sort();
-    // (file stem, const name) of every strategy.
-    let mut entries: Vec<(String, String)> = Vec::new();
+    // (file stem, const name, the feature its file needs) of every strategy.
+    let mut entries: Vec<(String, String, Option<String>)> = Vec::new();
+    let mut gated = String::new();
     for f in &files {
         assert!(
             f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
@@ -47,7 +54,23 @@ fn main() {
             !consts.is_empty(),
             "src/lock/strategies/{f}.rs defines no `pub const STRATEGY: Strategy = ...`"
         );
-        entries.extend(consts.into_iter().map(|c| (f.clone(), c)));
+        let feature = gate(&text);
+        if let Some(feature) = &feature {
+            for entry in text.split("\npub const ").skip(1) {
+                let (name, about, safe) = literals(entry).unwrap_or_else(|| {
+                    panic!(
+                        "src/lock/strategies/{f}.rs: an entry of a file built with feature {feature} \
+                         begins with its name and help as string literals, then its claim (true or false)"
+                    )
+                });
+                writeln!(
+                    gated,
+                    "    Gated {{ feature: {feature:?}, file: {f:?}, name: {name}, about: {about}, safe: {safe} }},"
+                )
+                .unwrap();
+            }
+        }
+        entries.extend(consts.into_iter().map(|c| (f.clone(), c, feature.clone())));
     }
     let mut out = String::new();
     for f in &files {
@@ -60,18 +83,56 @@ fn main() {
         )
         .unwrap();
     }
-    out +=
-        "/// Every strategy of every file, in file-name order.\npub const ALL: &[&Strategy] = &[\n";
-    for (f, c) in &entries {
-        writeln!(out, "    &{f}::{c},").unwrap();
+    let when = |feature: &Option<String>| match feature {
+        Some(feature) => format!("#[cfg(feature = {feature:?})] "),
+        None => String::new(),
+    };
+    out += "/// Every strategy of every file built, in file-name order.\npub const ALL: &[&Strategy] = &[\n";
+    for (f, c, feature) in &entries {
+        writeln!(out, "    {}&{f}::{c},", when(feature)).unwrap();
     }
-    out += "];\n/// Every strategy with the file (its stem) that defines it.\npub const FILES: &[(&str, &Strategy)] = &[\n";
-    for (f, c) in &entries {
-        writeln!(out, "    ({f:?}, &{f}::{c}),").unwrap();
+    out += "];\n/// Every strategy built with the file (its stem) that defines it.\npub const FILES: &[(&str, &Strategy)] = &[\n";
+    for (f, c, feature) in &entries {
+        writeln!(out, "    {}({f:?}, &{f}::{c}),", when(feature)).unwrap();
     }
+    out += "];\n/// Every strategy of a file built with a feature only, built or not.\npub const GATED: &[Gated] = &[\n";
+    out += &gated;
     out += "];\n";
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("strategies.rs");
     std::fs::write(dest, out).unwrap();
+}
+
+/// The feature a strategy file is built with, from its inner attribute
+/// `#![cfg(feature = "F")]` (a line of its own); `None` for a file always
+/// built.
+fn gate(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("#![cfg(feature = \"")?.strip_suffix("\")]"))
+        .map(str::to_string)
+}
+
+/// The name and help (string literals, as written, quotes included) and
+/// the claim (`true` or `false`) that begin an entry's text: every
+/// constructor of `Strategy` takes them first, in this order.
+fn literals(entry: &str) -> Option<(String, String, bool)> {
+    let mut rest = entry;
+    let mut strings = Vec::new();
+    while strings.len() < 2 {
+        let start = rest.find('"')?;
+        let mut end = start + 1;
+        let bytes = rest.as_bytes();
+        while bytes.get(end)? != &b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        strings.push(rest[start..=end].to_string());
+        rest = &rest[end + 1..];
+    }
+    let safe = rest
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| *w == "true" || *w == "false")?
+        == "true";
+    let about = strings.pop()?;
+    Some((strings.pop()?, about, safe))
 }
 
 /// Builds the tests that need a server that is not installed as ignored

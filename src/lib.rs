@@ -16,6 +16,9 @@
 //!   outcome records) alone;
 //! * [`sys`] — the platform floor: the only `unsafe` code.
 //!
+//! [`features`]: what a build may leave out — PostgreSQL (`postgres`) and
+//! Redis (`redis`), cargo features on by default.
+//!
 //! Linux only: buyers are forked processes, the `sem` strategy needs
 //! `sem_init(pshared = 1)` (unsupported on macOS), and buyers ask for
 //! `PR_SET_PDEATHSIG`.
@@ -24,7 +27,9 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod features;
 pub mod judge;
+#[cfg(feature = "redis")]
 pub mod lease;
 pub mod lock;
 pub mod model;

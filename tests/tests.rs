@@ -7,6 +7,13 @@
 //! What tests share lives in `support`; the feature modules import from
 //! it, never from each other.
 
+// Some of what the tests share serves only the server tests (pg.rs,
+// redis.rs), which a build without their features leaves out; the full
+// build, which CI lints too, holds it to being used.
+#[cfg_attr(
+    not(all(feature = "postgres", feature = "redis")),
+    allow(dead_code, unused_imports)
+)]
 #[path = "it/support/mod.rs"]
 mod support;
 
@@ -34,6 +41,9 @@ mod hostile;
 mod judge;
 #[path = "it/lab.rs"]
 mod lab;
+#[path = "it/lean.rs"]
+mod lean;
+#[cfg(feature = "postgres")]
 #[path = "it/pg.rs"]
 mod pg;
 #[path = "it/picture.rs"]
@@ -44,6 +54,7 @@ mod pool;
 mod privilege;
 #[path = "it/props.rs"]
 mod props;
+#[cfg(feature = "redis")]
 #[path = "it/redis.rs"]
 mod redis;
 #[path = "it/report.rs"]

@@ -47,7 +47,7 @@ impl RunArgs {
     pub fn config(&self) -> Result<RunConfig> {
         self.check_schedule()?;
         self.check_faults()?;
-        let strategy = lock::find(&self.lock).expect("clap only accepts registered names");
+        let strategy = lock::named(&self.lock)?;
         self.check_servers(strategy)?;
         Ok(self.workload.config(strategy, |cfg| {
             if let Some(p) = &self.stock {

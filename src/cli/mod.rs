@@ -49,6 +49,23 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The servers the command was given, for a command that takes them.
+    pub fn servers(&self) -> Option<&Servers> {
+        match &self.command {
+            None => Some(&self.run.workload.servers),
+            Some(Command::Run(a)) => Some(&a.workload.servers),
+            Some(Command::Check(a)) => Some(&a.servers),
+            Some(Command::Compare(a)) => Some(&a.workload.servers),
+            Some(Command::Bench(a)) => Some(&a.servers),
+            Some(
+                Command::Grade(_)
+                | Command::Verdict(_)
+                | Command::Runs(_)
+                | Command::Completions { .. },
+            ) => None,
+        }
+    }
+
     /// Whether the command asked for JSON output.
     pub fn wants_json(&self) -> bool {
         match &self.command {

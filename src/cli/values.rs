@@ -61,12 +61,22 @@ pub(super) fn parse_run_name(s: &str) -> Result<String, String> {
 }
 
 /// `--lock` values: every strategy of the registry (hidden ones accepted
-/// but not listed).
+/// but not listed), and those this build left out for want of a feature,
+/// listed with the feature that builds them: a student of a lean build
+/// sees they exist, and asking for one is the one line that says how to
+/// build it ([`lock::named`]), not "invalid value", which reads as a typo.
 pub(super) fn lock_parser() -> PossibleValuesParser {
+    let not_built = lock::not_built().map(|g| {
+        PossibleValue::new(g.name).help(format!(
+            "[not built: needs the {} feature] {}",
+            g.feature, g.about
+        ))
+    });
     PossibleValuesParser::new(
         lock::all()
             .iter()
-            .map(|s| PossibleValue::new(s.name).help(s.about).hide(s.hidden)),
+            .map(|s| PossibleValue::new(s.name).help(s.about).hide(s.hidden))
+            .chain(not_built),
     )
 }
 

@@ -15,6 +15,7 @@ use super::values::{
 use crate::engine::RunConfig;
 use crate::engine::config::{DEFAULT_LEASE, MAX_POOLED_BUYERS};
 use crate::engine::delay::Delay;
+use crate::features;
 use crate::lock::{self, Strategy};
 use crate::model::stock::MAX_COUNT;
 
@@ -54,6 +55,23 @@ impl Servers {
         cfg.server.clone_from(&self.store);
         cfg.lock_server.clone_from(&self.lock_server);
         cfg.lease = self.lease;
+    }
+
+    /// Refuses a server this build cannot talk to: `--store` without the
+    /// `postgres` feature, `--lock-server` without `redis` (see
+    /// [`crate::features`]). Before anything else, whatever the strategy:
+    /// a flag dropped in silence would make a run look served when it is not.
+    ///
+    /// # Errors
+    /// [`crate::error::Error::Input`] naming the flag and the feature.
+    pub fn built(&self) -> crate::error::Result<()> {
+        if self.store.is_some() {
+            features::require("--store", features::POSTGRES)?;
+        }
+        if self.lock_server.is_some() {
+            features::require("--lock-server", features::REDIS)?;
+        }
+        Ok(())
     }
 
     /// The flag `s` needs and was not given, if any.

@@ -60,7 +60,7 @@ pub fn bench(args: &BenchArgs) -> Result<i32> {
     let cores = cores();
     // The pg-* strategies need a server (--store), the redis-* ones a
     // lock server (--lock-server): without it they are left out, by name.
-    let safe = super::available(lock::listed().filter(|s| s.safe).collect(), &args.servers);
+    let safe = super::available(true, &args.servers);
     // Every safe strategy as booking runs it (spawners by default), then
     // file and sem forked by booking alone: what parallel spawning buys.
     let mut variants: Vec<(&'static lock::Strategy, Option<u32>)> =

@@ -420,10 +420,16 @@ fn xml(s: &str) -> String {
 /// interrupt.
 pub fn command(args: &GradeArgs) -> Result<i32> {
     let strategy = match (&args.lock, &args.file) {
-        (Some(name), _) => lock::find(name).expect("clap only accepts registered names"),
+        (Some(name), _) => lock::named(name)?,
         (None, Some(stem)) => match lock::in_file(stem).as_slice() {
             [one] => one,
             [] => {
+                if let Some(g) = lock::not_built().find(|g| g.file == stem.as_str()) {
+                    return Err(crate::features::missing(
+                        &format!("--file {stem}"),
+                        g.feature,
+                    ));
+                }
                 return Err(Error::Input(format!(
                     "--file {stem}: src/lock/strategies/{stem}.rs defines no strategy in this build"
                 )));

@@ -17,9 +17,11 @@ pub mod grade;
 mod measure;
 pub mod output;
 pub mod run;
+#[cfg(feature = "postgres")]
 pub mod runs;
 pub mod scale;
 pub mod scenario;
+#[cfg(feature = "postgres")]
 pub mod verdict;
 
 use crate::cli::{Cli, Command, Servers};
@@ -34,6 +36,7 @@ pub fn main(cli: Cli) -> i32 {
     let json = cli.wants_json();
     let result = sys::catch_stop_signals()
         .map_err(|e| Error::failed("installing the signal handlers", e))
+        .and_then(|()| cli.servers().map_or(Ok(()), Servers::built))
         .and_then(|()| match cli.command {
             None => run::command(&cli.run),
             Some(Command::Run(args)) => run::command(&args),
@@ -41,8 +44,20 @@ pub fn main(cli: Cli) -> i32 {
             Some(Command::Compare(args)) => compare::command(&args),
             Some(Command::Bench(args)) => bench::bench(&args),
             Some(Command::Grade(args)) => grade::command(&args),
+            #[cfg(feature = "postgres")]
             Some(Command::Verdict(args)) => verdict::command(&args),
+            #[cfg(feature = "postgres")]
             Some(Command::Runs(args)) => runs::command(&args),
+            #[cfg(not(feature = "postgres"))]
+            Some(Command::Verdict(_)) => Err(crate::features::missing(
+                "the verdict command",
+                crate::features::POSTGRES,
+            )),
+            #[cfg(not(feature = "postgres"))]
+            Some(Command::Runs(_)) => Err(crate::features::missing(
+                "the runs command",
+                crate::features::POSTGRES,
+            )),
             Some(Command::Completions { shell }) => completions(shell),
         });
     match result {
@@ -102,14 +117,15 @@ pub fn usage_error(e: &clap::Error) -> i32 {
 }
 
 /// The strategies named by `--lock a,b`, or every listed one.
-fn chosen(names: &[String]) -> Vec<&'static lock::Strategy> {
+///
+/// # Errors
+/// [`Error::Input`] for a strategy this build left out (see
+/// [`lock::named`]).
+fn chosen(names: &[String]) -> Result<Vec<&'static lock::Strategy>> {
     if names.is_empty() {
-        lock::listed().collect()
+        Ok(lock::listed().collect())
     } else {
-        names
-            .iter()
-            .map(|n| lock::find(n).expect("clap only accepts registered names"))
-            .collect()
+        names.iter().map(|n| lock::named(n)).collect()
     }
 }
 
@@ -123,7 +139,7 @@ fn chosen_with_servers(
     names: &[String],
     servers: &Servers,
 ) -> Result<Vec<&'static lock::Strategy>> {
-    let all = chosen(names);
+    let all = chosen(names)?;
     probe_servers(&all, servers)?;
     if !names.is_empty() {
         if let Some((s, flag)) = all
@@ -137,7 +153,7 @@ fn chosen_with_servers(
         }
         return Ok(all);
     }
-    Ok(available(all, servers))
+    Ok(available(false, servers))
 }
 
 /// Probes, once, each server given that one of `strategies` will use (see
@@ -146,7 +162,17 @@ fn chosen_with_servers(
 ///
 /// # Errors
 /// The probe's line, or an interrupt.
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "redis")),
+    allow(
+        unused_variables,
+        reason = "a build without either feature has no server to probe"
+    )
+)]
 fn probe_servers(strategies: &[&'static lock::Strategy], servers: &Servers) -> Result<()> {
+    // Without the feature, no strategy needs the server, and its flag was
+    // refused before (`Servers::built`).
+    #[cfg(feature = "postgres")]
     if let Some(url) = &servers.store
         && strategies.iter().any(|s| s.store == lock::Store::Postgres)
     {
@@ -154,6 +180,7 @@ fn probe_servers(strategies: &[&'static lock::Strategy], servers: &Servers) -> R
             .map_err(|e| Error::Input(format!("--store {e}")))?;
         crate::store::postgres::probe(&config, url)?;
     }
+    #[cfg(feature = "redis")]
     if let Some(url) = &servers.lock_server
         && strategies.iter().any(|s| s.lock_server)
     {
@@ -162,23 +189,33 @@ fn probe_servers(strategies: &[&'static lock::Strategy], servers: &Servers) -> R
     Ok(())
 }
 
-/// `all` less the strategies whose server was not given, with one line on
-/// standard error per missing server that names the strategies it leaves
-/// out and the flag that would bring them in.
-fn available(all: Vec<&'static lock::Strategy>, servers: &Servers) -> Vec<&'static lock::Strategy> {
-    let mut left: Vec<(&str, Vec<&str>)> = Vec::new();
+/// The listed strategies (with `safe_only`, those that claim to be safe)
+/// less those whose server was not given, with one line on standard error
+/// per missing server that names the strategies it leaves out and the flag
+/// that would bring them in; and one per feature this build lacks, naming
+/// the strategies it left out and the feature that builds them.
+fn available(safe_only: bool, servers: &Servers) -> Vec<&'static lock::Strategy> {
+    let all: Vec<_> = lock::listed().filter(|s| s.safe || !safe_only).collect();
+    let mut left: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut leave_out = |why: String, name| match left.iter_mut().find(|(w, _)| *w == why) {
+        Some((_, names)) => names.push(name),
+        None => left.push((why, vec![name])),
+    };
     for s in &all {
         if let Some(flag) = servers.missing(s) {
-            match left.iter_mut().find(|(f, _)| *f == flag) {
-                Some((_, names)) => names.push(s.name),
-                None => left.push((flag, vec![s.name])),
-            }
+            leave_out(format!("no server: give {flag}"), s.name);
         }
     }
-    for (flag, names) in &left {
+    for g in lock::not_built().filter(|g| g.safe || !safe_only) {
+        leave_out(
+            format!("not built: --features {} builds them", g.feature),
+            g.name,
+        );
+    }
+    for (why, names) in &left {
         output::warn(&crate::report::wrap::words(
             "booking: left out ",
-            &format!("{} (no server: give {flag})", names.join(", ")),
+            &format!("{} ({why})", names.join(", ")),
             crate::report::wrap::WIDTH,
             "  ",
         ));

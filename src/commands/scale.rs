@@ -41,7 +41,7 @@ pub fn scale(args: &BenchArgs, dir: &Path) -> Result<i32> {
     // A safe strategy whose server was not given is left out, with a line
     // that names it and the flag it needs; naming one with --lock is refused.
     let safe = if args.lock.is_empty() {
-        super::available(lock::listed().filter(|s| s.safe).collect(), &args.servers)
+        super::available(true, &args.servers)
     } else {
         super::chosen_with_servers(&args.lock, &args.servers)?
     };

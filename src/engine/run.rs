@@ -120,6 +120,23 @@ pub fn needs_lock_server(strategy: &crate::lock::Strategy) -> Error {
     ))
 }
 
+/// The lock server of a leased strategy, with the keys of this run;
+/// `None` for a strategy that takes no lease. Probed first: a server that
+/// does not answer is one line now, not a hang later. (Only a build with
+/// the `redis` feature has one; without it, `--lock-server` is refused
+/// before any run.)
+fn lock_server(cfg: &RunConfig) -> Result<Option<crate::lock::LockServer>> {
+    match (cfg.strategy.lock_server, &cfg.lock_server) {
+        (false, _) => Ok(None),
+        #[cfg(feature = "redis")]
+        (true, Some(url)) => {
+            crate::lease::probe(url)?;
+            Ok(Some(crate::lease::Server::new(url, cfg.lease)))
+        }
+        (true, _) => Err(needs_lock_server(cfg.strategy)),
+    }
+}
+
 /// How long the strategy's `prepare`, and its clean-up (dropping its
 /// state), may take in the parent: at the limit the process ends (see
 /// [`crate::sys::contain`]), a failure, since neither can be moved out of
@@ -138,10 +155,7 @@ fn strategy_code<T>(call: Call, body: impl FnOnce() -> T) -> Result<T> {
 fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     SingleThreaded::check().map_err(Error::Failed)?;
     check_hosting(cfg)?;
-    // A lock server that does not answer is one line now, not a hang later.
-    if let (true, Some(url)) = (cfg.strategy.lock_server, &cfg.lock_server) {
-        crate::lease::probe(url)?;
-    }
+    let lease = lock_server(cfg)?;
     // Once here rather than in every buyer (see `sys::privilege`).
     crate::sys::privilege::narrow_bounding_set()
         .map_err(|e| Error::failed("narrowing the capability bounding set", e))?;
@@ -158,13 +172,14 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     let ws = match (cfg.strategy.store, &cfg.server) {
         (Store::File, _) => ws,
         (Store::Sqlite, _) => ws.with_sqlite()?,
+        #[cfg(feature = "postgres")]
         (Store::Postgres, Some(url)) => ws.with_postgres(
             url,
             cfg.shared.as_ref(),
             cfg.strategy.name,
             cfg.processes() as u32,
         )?,
-        (Store::Postgres, None) => {
+        (Store::Postgres, _) => {
             return Err(Error::Input(format!(
                 "--lock {}: a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE",
                 cfg.strategy.name
@@ -173,11 +188,6 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
     };
     check_process_limit(cfg.processes() as u32)?;
     let tickets = ws.initial.count();
-    let lease = match (cfg.strategy.lock_server, &cfg.lock_server) {
-        (false, _) => None,
-        (true, Some(url)) => Some(crate::lease::Server::new(url, cfg.lease)),
-        (true, None) => return Err(needs_lock_server(cfg.strategy)),
-    };
     // Before any strategy code: every process the run creates, at any
     // depth, is adopted by this one when orphaned, and swept when the run
     // ends, on every path (see `sys::children`).

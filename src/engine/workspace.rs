@@ -74,9 +74,6 @@ pub struct Workspace {
     _claim: Option<std::os::fd::OwnedFd>,
 }
 
-/// How long a host of a shared run waits for the others to join.
-const SHARED_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-
 impl Workspace {
     /// A fresh stock of `tickets` in a new private run directory, after
     /// sweeping the directories of dead runs.
@@ -125,6 +122,7 @@ impl Workspace {
     /// # Errors
     /// [`Error::Input`] for a URL that does not parse or resolve;
     /// [`Error::Failed`] when the server refuses.
+    #[cfg(feature = "postgres")]
     pub fn with_postgres(
         mut self,
         url: &str,
@@ -132,7 +130,9 @@ impl Workspace {
         strategy: &str,
         buyers: u32,
     ) -> Result<Self> {
-        let joining = shared.map(|run| store::backend::Joining {
+        /// How long a host of a shared run waits for the others to join.
+        const SHARED_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+        let joining = shared.map(|run| store::pg_backend::Joining {
             name: &run.name,
             hosts: run.hosts,
             host: &run.host,
@@ -140,7 +140,7 @@ impl Workspace {
             wait: SHARED_RUN_WAIT,
         });
         let mut tickets = self.initial.count();
-        self.backend = Some(store::backend::postgres_at(
+        self.backend = Some(store::pg_backend::postgres_at(
             url,
             joining,
             &mut tickets,

@@ -210,12 +210,14 @@ pub enum Database {
     /// A SQLite database file.
     Sqlite(PathBuf),
     /// A schema on a PostgreSQL server.
+    #[cfg(feature = "postgres")]
     Postgres(Box<PgPlace>),
 }
 
 /// Where a run's stock lives on a PostgreSQL server: the connection
 /// settings (host names already resolved, so that connecting starts no
 /// thread) and the run's schema.
+#[cfg(feature = "postgres")]
 #[derive(Clone, Debug)]
 pub struct PgPlace {
     /// How to connect.

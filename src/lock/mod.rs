@@ -18,9 +18,12 @@ pub mod hooks;
 pub mod registry;
 pub mod strategies;
 
+#[cfg(feature = "postgres")]
+pub use api::PgPlace;
 pub use api::{
-    Database, Guard, Lock, LockServer, Moment, Order, PgPlace, Protects, Setup, Shared, Sold,
-    Store, Strategy, acquire, retry_eintr,
+    Database, Guard, Lock, LockServer, Moment, Order, Protects, Setup, Shared, Sold, Store,
+    Strategy, acquire, retry_eintr,
 };
 pub use hooks::{note, now_ns, point};
-pub use registry::{all, find, in_file, listed, names_unique};
+pub use registry::{all, find, in_file, listed, named, names_unique, not_built};
+pub use strategies::Gated;

@@ -1,22 +1,16 @@
 //! The stores as a run's workspace sees them: a [`Backend`] is made before
 //! the buyers, counted after them, and removed when dropped — the run
-//! never asks which database it is.
+//! never asks which database it is. SQLite's is here; PostgreSQL's, which
+//! the `postgres` feature builds, in `pg_backend.rs`.
 //!
 //! Who removes what: a SQLite database lives in the run directory, which
 //! the workspace removes (and the next run sweeps, should this one be
-//! killed). A PostgreSQL schema made for the run is dropped when its
-//! backend is; a `booking` killed with `SIGKILL` cannot drop it, but the
-//! session that marks it alive (an advisory lock named after it) dies with
-//! its connection, and the next run's [`super::postgres::create`] sweeps
-//! every schema whose lock is free. A shared run's schema
-//! (`--run NAME`) stays, for `booking verdict`.
+//! killed).
 
-use crate::model::secret::redact;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use super::{Database, postgres, sqlite};
+use super::{Database, sqlite};
 use crate::error::{Error, Result};
 
 /// A database holding a run's stock.
@@ -71,145 +65,4 @@ pub fn sqlite_in(dir: &Path, tickets: u64) -> Result<Box<dyn Backend>> {
     let path = dir.join("stock.db");
     sqlite::create(&path, tickets).map_err(|e| Error::failed("creating the SQLite stock", e))?;
     Ok(Box::new(SqliteStock(path)))
-}
-
-/// A run's PostgreSQL schema, and the session that marks it alive (see
-/// [`postgres::create`]); `None` for a shared run's, which stays.
-struct PgSchema(postgres::Place, Option<::postgres::Client>);
-
-impl Backend for PgSchema {
-    fn database(&self) -> Database {
-        Database::Postgres(Box::new(self.0.clone()))
-    }
-
-    fn count(&self) -> std::result::Result<u64, String> {
-        again("reading the count", || postgres::count(&self.0))
-            .map_err(|e| format!("the PostgreSQL stock: {e}"))
-    }
-
-    fn is_shared(&self) -> bool {
-        // A run of its own holds the session that marks its schema alive.
-        self.1.is_none()
-    }
-
-    fn report(&self, host: &str, records: &[Option<String>]) -> io::Result<()> {
-        again("writing this host's records", || {
-            postgres::report(&self.0, host, records)
-        })
-    }
-}
-
-/// How long the end of a run keeps trying a server that fails it: a
-/// restart (`pg_ctl restart -m fast`) takes a few seconds, and a host's
-/// records are worth waiting for — without them `verdict` cannot count its
-/// sales.
-pub const AGAIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// `f`, tried again after a failure — every 100 ms, doubling to 2 s — for
-/// up to [`AGAIN_WITHIN`], or until a stop signal; the last error names
-/// `what` and how often it was tried.
-fn again<T>(what: &str, mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(100);
-    let mut tries = 1;
-    loop {
-        match f() {
-            Ok(v) => return Ok(v),
-            Err(_)
-                if started.elapsed() + pause < AGAIN_WITHIN
-                    && crate::sys::stop_signal().is_none() =>
-            {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(std::time::Duration::from_secs(2));
-                tries += 1;
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    e.kind(),
-                    format!(
-                        "{what}: {e} (tried {tries} times over {} s)",
-                        started.elapsed().as_secs()
-                    ),
-                ));
-            }
-        }
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        // Only the parent drops it (buyers end with `_exit`).
-        if let Some(alive) = self.1.take() {
-            let _ = postgres::drop_schema(&self.0, alive);
-        }
-    }
-}
-
-/// A host's part in a shared run (`--run NAME --hosts N`).
-pub struct Joining<'a> {
-    /// The run's name.
-    pub name: &'a str,
-    /// How many hosts the run waits for.
-    pub hosts: u32,
-    /// This host's name.
-    pub host: &'a str,
-    /// This host's strategy: every host of a run must use the one the run
-    /// was started with.
-    pub strategy: &'a str,
-    /// How long to wait for the others at the start barrier.
-    pub wait: Duration,
-}
-
-/// The stock in a schema on the PostgreSQL server at `url`: a schema of
-/// the run's own, seeded with `*tickets`; or, for a host of a shared run,
-/// the run's schema, joined (the first host makes it with its `*tickets`,
-/// which every host then gets back) after waiting for the other hosts.
-///
-/// # Errors
-/// [`Error::Input`] for a URL that does not parse or resolve;
-/// [`Error::Failed`] when the server refuses.
-pub fn postgres_at(
-    url: &str,
-    shared: Option<Joining<'_>>,
-    tickets: &mut u64,
-    buyers: u32,
-) -> Result<Box<dyn Backend>> {
-    let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
-    postgres::probe(&config, url)?;
-    // Refused before anything is made: a run the server cannot hold would
-    // fail buyer after buyer with the server's "too many clients".
-    postgres::room_for(&config, url, buyers)
-        .map_err(|e| Error::Input(format!("--buyers {buyers}: {e}")))?;
-    let Some(run) = shared else {
-        let place = postgres::Place {
-            config,
-            schema: format!(
-                "booking_{}_{}",
-                nix::unistd::getpid(),
-                crate::lock::hooks::now_ns()
-            ),
-        };
-        let alive = postgres::create(&place, *tickets).map_err(|e| {
-            Error::failed(format_args!("the PostgreSQL stock at {}", redact(url)), e)
-        })?;
-        return Ok(Box::new(PgSchema(place, Some(alive))));
-    };
-    let place = postgres::Place {
-        config,
-        schema: postgres::run_schema(run.name),
-    };
-    let me = postgres::Joiner {
-        host: run.host,
-        strategy: run.strategy,
-        buyers,
-    };
-    *tickets = postgres::join(&place, *tickets, run.hosts, &me).map_err(|e| {
-        Error::failed(
-            format_args!("joining run {} at {}", run.name, redact(url)),
-            e,
-        )
-    })?;
-    postgres::wait_for_hosts(&place, run.host, run.wait)
-        .map_err(|e| Error::failed(format_args!("run {}", run.name), e))?;
-    Ok(Box::new(PgSchema(place, None)))
 }

@@ -2,6 +2,9 @@
 //! lives. The file store is `engine::stock`.
 
 pub mod backend;
+#[cfg(feature = "postgres")]
+pub mod pg_backend;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 

@@ -21,10 +21,10 @@
 //! are checked for working, not for speed), and two property-test cases
 //! (`BOOKING_CASES`) for the nested `cargo test`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::Work;
+use crate::support::{Work, target_dir};
 
 /// (command line, expected exit code) for every line of the `sh` blocks.
 fn commands(handout: &str) -> Vec<(String, i32)> {
@@ -62,15 +62,6 @@ fn copy_project(from: &Path, to: &Path) {
             std::fs::copy(&src, &dst).unwrap();
         }
     }
-}
-
-/// `target/` of the build that made this test's `booking`.
-fn target_dir() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_booking"));
-    exe.ancestors()
-        .nth(2)
-        .expect("target/<profile>/booking")
-        .into()
 }
 
 #[test]

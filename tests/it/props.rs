@@ -10,7 +10,9 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
+#[cfg(feature = "postgres")]
 use crate::support::pg::Cluster;
+#[cfg(feature = "redis")]
 use crate::support::redis::Redis;
 use crate::support::{Work, assert_consistent, count_of, u};
 use booking::cli::{Servers, rerun};
@@ -208,6 +210,7 @@ fn every_serverless_strategy_keeps_its_promise() {
 
 /// Every listed PostgreSQL strategy, against a throwaway cluster.
 #[test]
+#[cfg(feature = "postgres")]
 #[cfg_attr(
     no_postgres,
     ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
@@ -219,6 +222,7 @@ fn every_pg_strategy_keeps_its_promise() {
 
 /// Every listed leased strategy, against a throwaway `redis-server`.
 #[test]
+#[cfg(feature = "redis")]
 #[cfg_attr(
     no_redis,
     ignore = "Redis is not installed (no redis-server on PATH): install it, then touch build.rs"

@@ -5,6 +5,7 @@
 //! key first, like a `flock` on a side file — but on a server, so buyers
 //! on many hosts share it. A dead holder's connection ends, and with it
 //! the transaction and the lock.
+#![cfg(feature = "postgres")]
 
 use postgres::Client;
 

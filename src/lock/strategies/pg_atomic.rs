@@ -5,6 +5,7 @@
 //! delay is waited before the statement; the section is the instant it
 //! returned. A dead buyer's statement is all or nothing: the server rolls
 //! back what was not committed.
+#![cfg(feature = "postgres")]
 
 use postgres::Client;
 

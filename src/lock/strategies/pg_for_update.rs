@@ -4,6 +4,7 @@
 //! then reads the new count: pessimistic locking, in the database. Its
 //! section runs from the read to just before `COMMIT`. A dead holder's row
 //! lock goes with its connection: the server rolls it back.
+#![cfg(feature = "postgres")]
 
 use postgres::Client;
 

@@ -4,6 +4,7 @@
 //! COMMITTED (PostgreSQL's default) every buyer reads the last committed
 //! count and writes its own arithmetic back: lost updates, tickets sold
 //! twice. Its section, in the report, runs from the read to the write.
+#![cfg(feature = "postgres")]
 
 use postgres::Client;
 

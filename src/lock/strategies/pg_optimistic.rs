@@ -5,6 +5,7 @@
 //! retries. Safe, and no buyer ever waits for another's delay — but under
 //! contention most tries fail: the cost shows as retries, not waiting. The
 //! section is the instant the matching update returned.
+#![cfg(feature = "postgres")]
 
 use postgres::Client;
 

@@ -10,6 +10,7 @@
 //! ticket — but under contention most buyers get 40001 and fail. A
 //! liveness lesson: the run is FAILED (buyers that could have bought did
 //! not), never SAFE.
+#![cfg(feature = "postgres")]
 
 use postgres::error::SqlState;
 use postgres::{Client, IsolationLevel};

@@ -8,6 +8,7 @@
 //! writes 1 (1 > 0: accepted); B writes 1 (2 > 1: accepted). Both sold
 //! ticket 2. The store must also refuse a stale *reader*: `redis-fenced`
 //! marks the stock with the token on the read. See [`crate::lease`].
+#![cfg(feature = "redis")]
 
 use crate::lock::api::{Setup, Shared, Strategy};
 use crate::error::Result;

@@ -5,6 +5,7 @@
 //! a new lease: no ticket is sold twice, however long the pause. The lock
 //! server's lease keeps buyers from colliding in the common case; the
 //! store's check makes the rare case safe. See [`crate::lease`].
+#![cfg(feature = "redis")]
 
 use crate::lock::api::{Setup, Shared, Strategy};
 use crate::error::Result;

@@ -10,6 +10,7 @@
 //! lock never shows, because the kernel does not take a lock back from a
 //! process that is merely slow. See [`crate::lease`], and `redis-fenced`
 //! for the fix.
+#![cfg(feature = "redis")]
 
 use crate::lock::api::{Setup, Shared, Strategy};
 use crate::error::Result;

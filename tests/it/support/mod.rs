@@ -8,9 +8,11 @@
 
 pub mod installed;
 pub mod live;
+#[cfg(feature = "postgres")]
 pub mod pg;
 pub mod proc;
 pub mod race;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod verdict;
 pub mod work;
@@ -34,6 +36,17 @@ pub fn strategies() -> Vec<(String, bool)> {
 /// `redis.rs` and the property harness).
 pub fn serverless() -> impl Iterator<Item = &'static booking::lock::Strategy> {
     booking::lock::listed().filter(|s| s.store != booking::lock::Store::Postgres && !s.lock_server)
+}
+
+/// `target/` of the build that made the tests' `booking`: where a test
+/// that builds the project again keeps a build directory of its own
+/// (`target/handout`, `target/lean`), between test runs.
+pub fn target_dir() -> std::path::PathBuf {
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_booking"));
+    exe.ancestors()
+        .nth(2)
+        .expect("target/<profile>/booking")
+        .into()
 }
 
 /// Fails a test that needs `server` and cannot have it, saying `why`. A

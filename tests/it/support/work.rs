@@ -1,7 +1,7 @@
 //! A private work directory for one test, and a finished `booking`
 //! command with everything a failing test should print.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -40,7 +40,12 @@ impl Work {
     /// `booking args...` with the run directory inside this work dir,
     /// stdout and stderr captured, not started.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_booking"));
+        self.command_of(Path::new(env!("CARGO_BIN_EXE_booking")), args)
+    }
+
+    /// [`Work::command`] of another build's `booking`, at `exe`.
+    pub fn command_of(&self, exe: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(exe);
         cmd.args(args)
             .env("XDG_RUNTIME_DIR", self.runtime_dir())
             .stdout(std::process::Stdio::piped())
