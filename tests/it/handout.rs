@@ -14,6 +14,12 @@
 //! the expected exit code, else 0; a command with `--json` must print one
 //! JSON object.
 //!
+//! The machine is made the lab server's: **busy** (a busy loop per core
+//! runs beside every command) and **offline** (each command runs in a
+//! network namespace of its own, which has no network at all, where this
+//! process may make one — as root; elsewhere cargo's own offline switch
+//! only, and the test says so on standard error).
+//!
 //! Only the environment differs from a student's: the install root, a build
 //! directory of its own under `target/` (kept between test runs, so the
 //! dependencies are built once), no network (the outer build fetched every
@@ -44,6 +50,56 @@ fn commands(handout: &str) -> Vec<(String, i32)> {
         }
     }
     out
+}
+
+/// Busy loops, one per core, until dropped: the lab server is busy.
+struct Hogs(Vec<std::process::Child>);
+
+impl Hogs {
+    fn start() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Hogs(
+            (0..cores)
+                .map(|_| {
+                    Command::new("sh")
+                        .args(["-c", "while :; do :; done"])
+                        .stdin(Stdio::null())
+                        .spawn()
+                        .expect("a busy loop starts")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for hog in &mut self.0 {
+            let _ = hog.kill();
+            let _ = hog.wait();
+        }
+    }
+}
+
+/// The command that runs `bash -c LINE` off the network: in a network
+/// namespace of its own where one can be made here (`unshare -n` needs
+/// root), else plain `bash`, with cargo's offline switch only (said once,
+/// on standard error).
+fn offline_bash() -> Vec<&'static str> {
+    let netns = Command::new("unshare")
+        .args(["-n", "true"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if netns {
+        vec!["unshare", "-n", "--", "bash"]
+    } else {
+        eprintln!(
+            "handout: no network namespace can be made here (unshare -n needs root): \
+             offline by CARGO_NET_OFFLINE only"
+        );
+        vec!["bash"]
+    }
 }
 
 /// Copies the project's sources (everything but `target/` and `.git/`).
@@ -85,8 +141,11 @@ fn the_handout_runs_as_written() {
         install.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    let bash = offline_bash();
+    let _busy = Hogs::start();
     for (cmd, code) in &cmds {
-        let out = Command::new("bash")
+        let out = Command::new(bash[0])
+            .args(&bash[1..])
             .args(["-c", cmd])
             .current_dir(&project)
             .env("PATH", &path)
