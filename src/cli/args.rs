@@ -374,6 +374,11 @@ pub struct VerdictArgs {
     /// The run's name, as the hosts gave it.
     #[arg(long, value_name = "NAME", value_parser = parse_run_name)]
     pub run: String,
+    /// A host's records kept on its own disk (`booking-run-NAME-HOST.json`,
+    /// written when the server would not take them): counted for a host
+    /// the server says did not finish. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub records: Vec<std::path::PathBuf>,
     /// One JSON object instead of the summary.
     #[arg(long)]
     pub json: bool,

@@ -10,13 +10,17 @@
 //! A host that joined but did not finish (it died, or is still running)
 //! wrote no records: each of its buyers counts as **failed** ("its host
 //! did not finish"), their purchases maybe in the stock, so the run is
-//! FAILED, never SAFE. A run whose hosts did not all join never started.
+//! FAILED, never SAFE — unless its records are given with `--records`:
+//! a host whose server would not take them keeps them on its own disk
+//! (see [`crate::model::host_records`]), and they count as if the server
+//! had them. A run whose hosts did not all join never started.
 
 use serde::Serialize;
 
 use crate::cli::VerdictArgs;
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
+use crate::model::host_records::HostRecords;
 use crate::model::outcome::Outcome;
 use crate::store::postgres;
 
@@ -37,7 +41,51 @@ struct HostLine {
     name: String,
     buyers: u32,
     finished: bool,
+    /// The file its records were read from, where the server lacked them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kept_in: Option<String>,
     sold: u64,
+}
+
+/// The host records given with `--records`, each with its file. A file of
+/// another run, of a host that never joined this one, or given twice for
+/// one host is refused.
+///
+/// # Errors
+/// [`Error::Input`] naming the file and the problem.
+fn kept_records(
+    args: &VerdictArgs,
+    joined: &[(String, u32, bool, Vec<String>)],
+) -> Result<Vec<(HostRecords, std::path::PathBuf)>> {
+    let mut kept: Vec<(HostRecords, std::path::PathBuf)> = Vec::new();
+    for path in &args.records {
+        let bad = |why: String| Error::Input(format!("--records {}: {why}", path.display()));
+        let r = HostRecords::load(path).map_err(bad)?;
+        if r.run != args.run {
+            return Err(bad(format!(
+                "the records of run {}, not {}",
+                r.run, args.run
+            )));
+        }
+        let Some((_, buyers, _, _)) = joined.iter().find(|(h, ..)| *h == r.host) else {
+            return Err(bad(format!(
+                "host {} never joined run {}",
+                r.host, args.run
+            )));
+        };
+        if r.records.len() != *buyers as usize {
+            return Err(bad(format!(
+                "{} records for host {}'s {buyers} buyers",
+                r.records.len(),
+                r.host
+            )));
+        }
+        if kept.iter().any(|(k, _)| k.host == r.host) {
+            return Err(bad(format!("host {}'s records given twice", r.host)));
+        }
+        kept.push((r, path.clone()));
+    }
+    Ok(kept)
 }
 
 /// Judges the run and prints it. Exit code as a run's: 0 when every
@@ -59,12 +107,27 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
             crate::model::secret::redact(&args.store)
         ))
     })?;
+    let kept = kept_records(args, &run.hosts)?;
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
     let mut hosts = Vec::new();
     let mut rejected = 0;
     for (name, buyers, finished, records) in &run.hosts {
         let first = outcomes.len();
-        if *finished {
+        let from = (!*finished)
+            .then(|| kept.iter().find(|(k, _)| &k.host == name))
+            .flatten();
+        // As the server keeps them: a buyer without a record is `null`.
+        let kept_lines: Option<Vec<String>> = from.map(|(k, _)| {
+            k.records
+                .iter()
+                .map(|r| r.clone().unwrap_or_else(|| "null".into()))
+                .collect()
+        });
+        let (finished, records) = match &kept_lines {
+            Some(lines) => (true, lines),
+            None => (*finished, records),
+        };
+        if finished {
             for r in records {
                 match serde_json::from_str::<Option<Outcome>>(r) {
                     // Sections are not compared across hosts: their clocks
@@ -93,7 +156,8 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
         hosts.push(HostLine {
             name: name.clone(),
             buyers: *buyers,
-            finished: *finished,
+            finished,
+            kept_in: from.map(|(_, path)| path.display().to_string()),
             sold: outcomes[first..]
                 .iter()
                 .flatten()
@@ -139,10 +203,10 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
                 h.name,
                 h.buyers,
                 h.sold,
-                if h.finished {
-                    "finished"
-                } else {
-                    "DID NOT FINISH"
+                match (h.finished, &h.kept_in) {
+                    (true, Some(file)) => format!("finished (records kept in {file})"),
+                    (true, None) => "finished".into(),
+                    (false, _) => "DID NOT FINISH".into(),
                 }
             );
         }

@@ -1,6 +1,7 @@
 //! One booking run, start to verdict: the workspace, the strategy's shared
 //! state, the buyers (see [`super::supervise`]), the clean-up, the judge.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::collect::Collected;
@@ -11,6 +12,7 @@ use super::workspace::{Workspace, check_process_limit};
 use crate::error::{Error, Result};
 use crate::judge::verdict::{Verdict, judge};
 use crate::lock::{Setup, Store};
+use crate::model::host_records::HostRecords;
 use crate::model::outcome::Outcome;
 use crate::model::stock::Stock;
 use crate::sys::contain::{self, Call};
@@ -228,9 +230,23 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         schedule,
     ) = result?;
     cleaned?;
-    let final_stock = final_stock
-        .expect("read when the run succeeded")
-        .map_err(|e| Error::Failed(format!("after the run: {e}")))?;
+    let final_stock = match final_stock.expect("read when the run succeeded") {
+        Ok(stock) => stock,
+        // A host of a shared run needs no count to hand over its records
+        // (`verdict` reads the count): a server that will not give it
+        // must not cost the records.
+        Err(e) => match (&cfg.shared, ws.backend()) {
+            (Some(run), Some(backend)) if backend.is_shared() => {
+                return Err(keep_locally(
+                    &run.name,
+                    &run.host,
+                    record_lines(&outcomes),
+                    &format!("reading the count after the run: {e}"),
+                ));
+            }
+            _ => return Err(Error::Failed(format!("after the run: {e}"))),
+        },
+    };
     let mut events = events;
     if swept.killed > 0 {
         events.push(format!(
@@ -271,19 +287,10 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
             // The stock is every host's: this host can judge only its own
             // buyers (double bookings among them, overlaps, failures), not
             // the count. It hands its records to the run for `verdict`.
-            let records: Vec<Option<String>> = outcomes
-                .iter()
-                .map(|o| {
-                    o.as_ref().map(|o| {
-                        let line = o.to_line();
-                        String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line))
-                            .into_owned()
-                    })
-                })
-                .collect();
-            backend
-                .report(&run.host, &records)
-                .map_err(|e| Error::failed(format_args!("reporting to run {}", run.name), e))?;
+            let records = record_lines(&outcomes);
+            if let Err(e) = backend.report(&run.host, &records) {
+                return Err(keep_locally(&run.name, &run.host, records, &e));
+            }
             events.push(format!(
                 "run {}: host {} judged only its own buyers (the stock is shared); `booking verdict --run {}` judges the whole run",
                 run.name, run.host, run.name
@@ -303,4 +310,46 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         events,
         schedule,
     })
+}
+
+/// The error of a host whose server would not take its records, after it
+/// kept them on its own disk (see [`HostRecords`]): the file, and the
+/// `verdict` line that reads it. Where even that fails, both errors.
+fn keep_locally(
+    run: &str,
+    host: &str,
+    records: Vec<Option<String>>,
+    e: &dyn std::fmt::Display,
+) -> Error {
+    let kept = HostRecords {
+        run: run.to_string(),
+        host: host.to_string(),
+        records,
+    };
+    match kept.save_in(Path::new(".")) {
+        Ok(path) => Error::Failed(format!(
+            "reporting to run {run}: {e}; this host's records are kept in {}: \
+             `booking verdict --run {run} --records {} --store …` counts them",
+            path.display(),
+            path.display()
+        )),
+        Err(local) => Error::Failed(format!(
+            "reporting to run {run}: {e}; keeping them in {} failed too: {local}",
+            kept.path_in(Path::new(".")).display()
+        )),
+    }
+}
+
+/// Each buyer's record as the run's server keeps it: its JSON line, or
+/// `None` for a buyer that sent none.
+fn record_lines(outcomes: &[Option<Outcome>]) -> Vec<Option<String>> {
+    outcomes
+        .iter()
+        .map(|o| {
+            o.as_ref().map(|o| {
+                let line = o.to_line();
+                String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned()
+            })
+        })
+        .collect()
 }

@@ -459,6 +459,44 @@ fn a_shared_runs_barrier_reports_refuses_late_hosts_and_lets_a_stopped_host_leav
     work.assert_clean();
 }
 
+/// `verdict`'s report `v` accounts for every sale the server committed:
+/// between the sales reported and those plus the buyers cut off; never
+/// UNSAFE.
+fn accounts_for_every_committed_sale(v: &serde_json::Value, committed: u64) {
+    let (sold, cut) = (u(v, "sold"), u(v, "failed") + u(v, "hung"));
+    assert!(
+        sold <= committed && committed <= sold + cut,
+        "sold {sold}, cut off {cut}, committed {committed}: {v}"
+    );
+    assert_ne!(v["status"], "unsafe", "{v}");
+}
+
+/// One host of shared run `run` on `pg`: 12 buyers of `pg-atomic`, 30
+/// tickets, delays long enough that a stop of the server falls mid-run.
+fn one_host_run(pg: &Cluster, work: &Work, run: &str) -> std::process::Command {
+    work.command(&[
+        "--buyers",
+        "12",
+        "--tickets",
+        "30",
+        "--lock",
+        "pg-atomic",
+        "--store",
+        &pg.url,
+        "--run",
+        run,
+        "--hosts",
+        "1",
+        "--host-name",
+        "h",
+        "--delay",
+        "200ms..400ms",
+        "--arrival",
+        "0..2s",
+        "--json",
+    ])
+}
+
 /// A server stopped mid-run (`pg_ctl stop -m fast`) and started again
 /// loses no record: the host's buyers are cut off, its final read and its
 /// report find the server down, and the host keeps trying until the server
@@ -472,41 +510,9 @@ fn a_shared_runs_barrier_reports_refuses_late_hosts_and_lets_a_stopped_host_leav
 fn a_server_down_at_the_end_of_a_run_loses_no_record() {
     let pg = Cluster::start();
     let work = Work::new();
-    let host = work
-        .command(&[
-            "--buyers",
-            "12",
-            "--tickets",
-            "30",
-            "--lock",
-            "pg-atomic",
-            "--store",
-            &pg.url,
-            "--run",
-            "rs",
-            "--hosts",
-            "1",
-            "--host-name",
-            "h",
-            "--delay",
-            "200ms..400ms",
-            "--arrival",
-            "0..2s",
-            "--json",
-        ])
-        .spawn()
-        .unwrap();
-    let sales = || -> i64 {
-        postgres::Client::connect(&pg.url, postgres::NoTls)
-            .and_then(|mut c| c.query_one("SELECT count(*) FROM booking_run_rs.sales", &[]))
-            .map(|r| r.get(0))
-            .unwrap_or(0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while sales() < 1 {
-        assert!(Instant::now() < deadline, "no sale was ever committed");
-        std::thread::yield_now();
-    }
+    let host = one_host_run(&pg, &work, "rs").spawn().unwrap();
+    let sales = || pg.sales("rs");
+    pg.wait_for_a_sale("rs");
     pg.stop();
     // Every buyer gone (cut off, or failing to connect), and the host
     // asleep between two tries of its final read: the server is down there.
@@ -526,13 +532,91 @@ fn a_server_down_at_the_end_of_a_run_loses_no_record() {
     let v: serde_json::Value = serde_json::from_str(&run.stdout())
         .unwrap_or_else(|e| panic!("{e}{}\nhost: {host_err}", run.context()));
     assert_eq!(v["hosts"][0]["finished"], true, "{v}\nhost: {host_err}");
-    let committed = sales() as u64;
-    let (sold, cut) = (u(&v, "sold"), u(&v, "failed") + u(&v, "hung"));
-    assert!(
-        sold <= committed && committed <= sold + cut,
-        "sold {sold}, cut off {cut}, committed {committed}: {v}"
+    accounts_for_every_committed_sale(&v, sales() as u64);
+    work.assert_clean();
+}
+
+/// A server that goes down at the end of a run and stays down longer than
+/// the host keeps trying (15 s) costs no record: the host keeps them on
+/// its own disk and says where, `verdict` without them counts the host as
+/// not finished (FAILED, never SAFE), and `verdict --records FILE`
+/// accounts for every committed sale. A file of another run is refused.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+#[cfg_attr(
+    not(no_postgres),
+    ignore = "waits out the host's 15 s of tries (`make slow-tests` and CI run it)"
+)]
+fn a_server_that_stays_down_leaves_the_records_on_the_hosts_disk() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    let dir = work.path("");
+    let host = one_host_run(&pg, &work, "rk")
+        .current_dir(&dir)
+        .spawn()
+        .unwrap();
+    let sales = || pg.sales("rk");
+    pg.wait_for_a_sale("rk");
+    pg.stop();
+    let out = host.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert_ne!(v["status"], "unsafe", "{v}");
+    let kept = dir.join("booking-run-rk-h.json");
+    assert!(kept.exists(), "no records kept: {said}");
+    assert!(said.contains("booking-run-rk-h.json"), "{said}");
+    pg.start_again();
+    let without = work.booking(&["verdict", "--store", &pg.url, "--run", "rk", "--json"]);
+    let v = without.expect_code(1).report();
+    assert_eq!(v["hosts"][0]["finished"], false, "{v}");
+    assert_eq!(v["status"], "failed", "{v}");
+    let kept_arg = kept.to_str().unwrap();
+    let with = work.booking(&[
+        "verdict",
+        "--store",
+        &pg.url,
+        "--run",
+        "rk",
+        "--records",
+        kept_arg,
+        "--json",
+    ]);
+    // Exit 1: the buyers the stop cut off failed, as in any run.
+    let v = with.expect_code(1).report();
+    assert_eq!(v["hosts"][0]["finished"], true, "{v}\nhost: {said}");
+    assert_eq!(v["hosts"][0]["kept_in"], kept_arg, "{v}");
+    accounts_for_every_committed_sale(&v, sales() as u64);
+    // Another run's records are refused, in one line naming the file.
+    let other = work.path("other.json");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&kept)
+            .unwrap()
+            .replace("\"rk\"", "\"rj\""),
+    )
+    .unwrap();
+    let refused = work.booking(&[
+        "verdict",
+        "--store",
+        &pg.url,
+        "--run",
+        "rk",
+        "--records",
+        other.to_str().unwrap(),
+    ]);
+    refused.expect_code(2);
+    assert!(
+        refused
+            .stderr()
+            .contains("other.json: the records of run rj, not rk"),
+        "{}",
+        refused.context()
+    );
     work.assert_clean();
 }
 

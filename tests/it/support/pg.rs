@@ -143,6 +143,29 @@ impl Cluster {
         }
     }
 
+    /// The sales committed in shared run `run` (0 while the server is
+    /// down).
+    pub fn sales(&self, run: &str) -> i64 {
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .and_then(|mut c| {
+                c.query_one(
+                    &format!("SELECT count(*) FROM booking_run_{run}.sales"),
+                    &[],
+                )
+            })
+            .map(|r| r.get(0))
+            .unwrap_or(0)
+    }
+
+    /// Waits until shared run `run` has committed a sale (20 s at most).
+    pub fn wait_for_a_sale(&self, run: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.sales(run) < 1 {
+            assert!(Instant::now() < deadline, "no sale was ever committed");
+            std::thread::yield_now();
+        }
+    }
+
     /// The run schemas left on the server.
     pub fn schemas(&self) -> Vec<String> {
         let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
