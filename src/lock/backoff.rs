@@ -86,11 +86,6 @@ impl Backoff {
         }
         self.bound = (self.bound * 2).min(self.cap);
     }
-
-    /// The bound of the next pause.
-    pub fn bound(&self) -> Duration {
-        self.bound
-    }
 }
 
 /// A number in [0, 1) that differs between processes and between calls
@@ -113,10 +108,10 @@ mod tests {
     fn the_bound_doubles_to_the_cap_when_sleeps_are_on_time() {
         let mut b = Backoff::new();
         for _ in 0..20 {
-            let asked = b.bound() / 2;
+            let asked = b.bound / 2;
             b.after(asked, asked + Duration::from_micros(60));
         }
-        assert_eq!(b.bound(), CAP);
+        assert_eq!(b.bound, CAP);
     }
 
     #[test]
@@ -124,13 +119,13 @@ mod tests {
         let mut b = Backoff::new();
         let mut bounds = Vec::new();
         for _ in 0..30 {
-            let asked = b.bound() / 2;
+            let asked = b.bound / 2;
             b.after(asked, asked * 3 + LATE * 2);
-            bounds.push(b.bound());
+            bounds.push(b.bound);
         }
         assert!(bounds.windows(2).all(|w| w[0] <= w[1]), "{bounds:?}");
         assert!(bounds.iter().any(|&x| x > CAP), "{bounds:?}");
-        assert_eq!(b.bound(), CROWDED_CAP);
+        assert_eq!(b.bound, CROWDED_CAP);
     }
 
     #[test]
@@ -140,7 +135,7 @@ mod tests {
         for _ in 0..20 {
             b.after(Duration::from_micros(20), Duration::from_micros(120));
         }
-        assert_eq!(b.bound(), CAP);
+        assert_eq!(b.bound, CAP);
     }
 
     #[test]

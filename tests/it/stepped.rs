@@ -49,19 +49,7 @@ fn a_schedule_replays_exactly() {
         }
     }
     // The race, exactly: all four read 2 and wrote 1.
-    let r = stepped(
-        &work,
-        &[
-            "--buyers",
-            "4",
-            "--tickets",
-            "2",
-            "--lock",
-            "none",
-            "--schedule",
-            race,
-        ],
-    );
+    let r = stepped(&work, &crate::support::race::RACE);
     assert_eq!(
         (
             u(&r, "sold"),
