@@ -10,7 +10,7 @@ BUYERS ?= 150
 LOCK ?= none
 ARGS ?=
 
-.PHONY: run test slow-tests lint fmt check compare bench scale zoo grade db db-stop redis redis-stop clean
+.PHONY: run test slow-tests lint fmt check compare bench bench-pg scale zoo grade db db-stop redis redis-stop clean
 
 run:
 	$(STATIC) run --release --quiet --target $(HOST) -- --buyers $(BUYERS) --lock $(LOCK) $(ARGS)
@@ -48,6 +48,14 @@ compare:
 # in the same run, and prints every figure and ratio.
 bench:
 	$(STATIC) run --release --quiet --target $(HOST) -- bench $(ARGS)
+
+# Many buyers, few connections: 10 hosts x 300 buyers of every safe pg-*
+# strategy through PgBouncer on a server of 100 connections, and pg-atomic
+# against pgbench over the same path (ratio printed). Needs PostgreSQL and
+# PgBouncer installed; starts and removes its own. About a minute.
+bench-pg:
+	$(STATIC) build --release --quiet --target $(HOST)
+	bench/pooler.sh target/$(HOST)/release/booking
 
 # The price of a lock at scale: time per buyer of every safe strategy at
 # 150, 1,000, 10,000 and 100,000 buyers (those the machine can start),

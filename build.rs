@@ -145,6 +145,7 @@ fn literals(entry: &str) -> Option<(String, String, bool)> {
 fn ignore_tests_without_servers() {
     println!("cargo::rustc-check-cfg=cfg(no_postgres)");
     println!("cargo::rustc-check-cfg=cfg(no_redis)");
+    println!("cargo::rustc-check-cfg=cfg(no_pgbouncer)");
     println!("cargo::rerun-if-env-changed=CI");
     println!("cargo::rerun-if-env-changed=PATH");
     let ci = std::env::var("CI").is_ok_and(|v| !matches!(v.as_str(), "" | "false" | "0"));
@@ -153,6 +154,9 @@ fn ignore_tests_without_servers() {
     }
     if installed::postgres_bin().is_none() {
         println!("cargo::rustc-cfg=no_postgres");
+    }
+    if installed::postgres_bin().is_none() || installed::pgbouncer().is_none() {
+        println!("cargo::rustc-cfg=no_pgbouncer");
     }
     if installed::redis_server().is_none() {
         println!("cargo::rustc-cfg=no_redis");

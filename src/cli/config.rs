@@ -181,7 +181,7 @@ pub fn rerun(cfg: &RunConfig) -> String {
     for word in rerun_args(cfg) {
         // A server's password is never printed (see `model::secret`).
         let shown = match previous.as_str() {
-            "--store" | "--lock-server" => crate::model::secret::redact(&word),
+            "--store" | "--pooler" | "--lock-server" => crate::model::secret::redact(&word),
             _ => word.clone(),
         };
         line.push(' ');
@@ -256,6 +256,9 @@ pub fn rerun_args(cfg: &RunConfig) -> Vec<String> {
         .filter(|_| cfg.strategy.store == lock::Store::Postgres)
     {
         add(&[&"--store", url]);
+        if let Some(pooler) = &cfg.pooler {
+            add(&[&"--pooler", pooler]);
+        }
     }
     if let Some(r) = &cfg.shared {
         add(&[
@@ -477,6 +480,7 @@ mod tests {
                     prop::option::of(text().prop_map(|u| format!("redis://{u}"))),
                     duration(Duration::from_millis(1), MAX_DELAY),
                     prop::option::of(("[a-z0-9_]{1,40}", 1..=1000u32, text())),
+                    prop::option::of(text().prop_map(|u| format!("postgres://{u}"))),
                 );
                 (
                     (Just(strategy), Just(buyers), stock, delay(), delay()),
@@ -488,7 +492,7 @@ mod tests {
             .prop_map(|(workload, draws, (hosting, servers), timeout)| {
                 let (strategy, buyers, stock, delay, arrival) = workload;
                 let (seed, faults, stepping) = draws;
-                let (server, lock_server, lease, shared) = servers;
+                let (server, lock_server, lease, shared, pooler) = servers;
                 let stock = match (stock, &stepping) {
                     // A stepped run books a fresh stock: clap refuses
                     // --stock with it.
@@ -505,6 +509,7 @@ mod tests {
                 // PostgreSQL strategy only.
                 if strategy.store == lock::Store::Postgres && cfg.server.is_some() {
                     cfg.shared = shared.map(|(name, hosts, host)| SharedRun { name, hosts, host });
+                    cfg.pooler = pooler;
                 }
                 cfg.with_timeout(timeout)
             })
@@ -546,6 +551,7 @@ mod tests {
             }
             if cfg.strategy.store == lock::Store::Postgres {
                 prop_assert_eq!(&back.server, &cfg.server, "{}", line);
+                prop_assert_eq!(&back.pooler, &cfg.pooler, "{}", line);
             }
             if cfg.strategy.lock_server {
                 prop_assert_eq!(&back.lock_server, &cfg.lock_server, "{}", line);

@@ -31,6 +31,13 @@ pub struct Servers {
     #[arg(long, value_name = "URL", value_parser = parse_server)]
     pub store: Option<String>,
 
+    /// A connection pooler in front of --store's server (PgBouncer in
+    /// transaction mode; make db starts one): each buyer connects through
+    /// it, so a run needs no server connection per buyer. The run's own
+    /// sessions still go to --store.
+    #[arg(long, value_name = "URL", value_parser = parse_server, requires = "store")]
+    pub pooler: Option<String>,
+
     /// The lock server of the redis-* strategies: redis://HOST:PORT
     /// (without it they are left out, and naming one is refused).
     #[arg(long, value_name = "URL", value_parser = parse_lock_server)]
@@ -46,6 +53,7 @@ impl Servers {
     /// No server given.
     pub const NONE: Servers = Servers {
         store: None,
+        pooler: None,
         lock_server: None,
         lease: DEFAULT_LEASE,
     };
@@ -53,6 +61,7 @@ impl Servers {
     /// Gives `cfg` these servers.
     pub fn apply(&self, cfg: &mut RunConfig) {
         cfg.server.clone_from(&self.store);
+        cfg.pooler.clone_from(&self.pooler);
         cfg.lock_server.clone_from(&self.lock_server);
         cfg.lease = self.lease;
     }

@@ -178,7 +178,12 @@ fn probe_servers(strategies: &[&'static lock::Strategy], servers: &Servers) -> R
     {
         let config = crate::store::postgres::config(url)
             .map_err(|e| Error::Input(format!("--store {e}")))?;
-        crate::store::postgres::probe(&config, url)?;
+        crate::store::postgres::probe(&config, "--store", url)?;
+        if let Some(pooler) = &servers.pooler {
+            let config = crate::store::postgres::config(pooler)
+                .map_err(|e| Error::Input(format!("--pooler {e}")))?;
+            crate::store::postgres::probe(&config, "--pooler", pooler)?;
+        }
     }
     #[cfg(feature = "redis")]
     if let Some(url) = &servers.lock_server

@@ -14,7 +14,7 @@ use crate::store::postgres;
 /// A server that cannot be reached; [`Error::Input`] for no such run.
 pub fn command(args: &RunsArgs) -> Result<i32> {
     let config = postgres::config(&args.store).map_err(|e| Error::Input(format!("--store {e}")))?;
-    postgres::probe(&config, &args.store)?;
+    postgres::probe(&config, "--store", &args.store)?;
     let at = redact(&args.store);
     if let Some(name) = &args.drop {
         let dropped = postgres::drop_run(&config, name)

@@ -95,10 +95,12 @@ fn kept_records(
 /// A server that cannot be reached, or no such run.
 pub fn command(args: &VerdictArgs) -> Result<i32> {
     let config = postgres::config(&args.store).map_err(|e| Error::Input(format!("--store {e}")))?;
-    postgres::probe(&config, &args.store)?;
+    postgres::probe(&config, "--store", &args.store)?;
     let place = postgres::Place {
+        buyers: config.clone(),
         config,
         schema: postgres::run_schema(&args.run),
+        host: String::new(),
     };
     let run = postgres::read_run(&place).map_err(|e| {
         Error::Input(format!(

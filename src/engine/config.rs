@@ -53,6 +53,9 @@ pub struct RunConfig {
     pub pool: Option<u32>,
     /// The PostgreSQL server of the `pg-*` strategies (`--store URL`).
     pub server: Option<String>,
+    /// A connection pooler in front of `server` (`--pooler URL`): the
+    /// buyers connect through it.
+    pub pooler: Option<String>,
     /// A run shared by several hosts (`--run`), on `server`.
     pub shared: Option<SharedRun>,
     /// The lock server of the `redis-*` strategies (`--lock-server URL`).
@@ -137,6 +140,7 @@ impl RunConfig {
             spawners: None,
             pool: None,
             server: None,
+            pooler: None,
             shared: None,
             lock_server: None,
             lease: DEFAULT_LEASE,

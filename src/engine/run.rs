@@ -177,6 +177,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         #[cfg(feature = "postgres")]
         (Store::Postgres, Some(url)) => ws.with_postgres(
             url,
+            cfg.pooler.as_deref(),
             cfg.shared.as_ref(),
             cfg.strategy.name,
             cfg.processes() as u32,

@@ -126,6 +126,7 @@ impl Workspace {
     pub fn with_postgres(
         mut self,
         url: &str,
+        pooler: Option<&str>,
         shared: Option<&super::config::SharedRun>,
         strategy: &str,
         buyers: u32,
@@ -142,6 +143,7 @@ impl Workspace {
         let mut tickets = self.initial.count();
         self.backend = Some(store::pg_backend::postgres_at(
             url,
+            pooler,
             joining,
             &mut tickets,
             buyers,

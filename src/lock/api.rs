@@ -220,10 +220,16 @@ pub enum Database {
 #[cfg(feature = "postgres")]
 #[derive(Clone, Debug)]
 pub struct PgPlace {
-    /// How to connect.
+    /// How the run itself connects: straight to the server.
     pub config: postgres::Config,
+    /// How each buyer connects: through a connection pooler (`--pooler`,
+    /// PgBouncer in transaction mode) when there is one, else `config`.
+    pub buyers: postgres::Config,
     /// The run's schema.
     pub schema: String,
+    /// This host's name in a shared run (`--host-name`), recorded with
+    /// each of its sales; empty for a run of its own.
+    pub host: String,
 }
 
 /// A lock server (`--lock-server`) and the lease it grants.

@@ -35,6 +35,11 @@ pub const CAP: Duration = Duration::from_millis(10);
 /// The longest pause on a crowded one.
 pub const CROWDED_CAP: Duration = Duration::from_secs(1);
 
+/// The longest pause after rounds lost to other contenders
+/// ([`Backoff::lost`]): thousands of them must spread their tries over
+/// seconds for one at a time to get through.
+pub const LOST_CAP: Duration = Duration::from_secs(10);
+
 /// How late a sleep must end (and later than its own length) for the
 /// waiter to count the machine as crowded: more than a scheduler's time
 /// slice, so that timer slack (50 µs) and one other runnable process do
@@ -76,6 +81,23 @@ impl Backoff {
         let slept = Duration::from_nanos(now_ns().saturating_sub(start));
         self.after(asked, slept);
         asked
+    }
+
+    /// Another contender won the round this one lost (an optimistic write
+    /// that found the row changed), and the round took `round`, from the
+    /// read to the failed write. The crowd is real, whatever the clock
+    /// says: the next pause is drawn below at least the round's length, and
+    /// the cap doubles, up to [`LOST_CAP`].
+    ///
+    /// Measured (10 hosts × 300 buyers of `pg-optimistic` through a pooler
+    /// with 60 server connections, 2 cores): with the cap of a lock's
+    /// waiter, 10 ms, the losers kept some 2,800 requests queued in front
+    /// of the server; each round then lasted a trip through the queue
+    /// (about 0.4 s), one write in each round won, and hosts went 10 s
+    /// without a sale.
+    pub fn lost(&mut self, round: Duration) {
+        self.cap = (self.cap * 2).max(round).min(LOST_CAP);
+        self.bound = self.bound.max(round).min(self.cap);
     }
 
     /// What a pause of `asked` that took `slept` teaches: the next bound
@@ -126,6 +148,19 @@ mod tests {
         assert!(bounds.windows(2).all(|w| w[0] <= w[1]), "{bounds:?}");
         assert!(bounds.iter().any(|&x| x > CAP), "{bounds:?}");
         assert_eq!(b.bound, CROWDED_CAP);
+    }
+
+    #[test]
+    fn lost_rounds_raise_the_bound_past_the_round_up_to_the_lost_cap() {
+        let mut b = Backoff::new();
+        b.lost(Duration::from_millis(300));
+        assert_eq!(b.bound, Duration::from_millis(300));
+        for _ in 0..30 {
+            let asked = b.bound / 2;
+            b.lost(Duration::from_millis(1));
+            b.after(asked, asked + Duration::from_micros(60));
+        }
+        assert_eq!(b.bound, LOST_CAP);
     }
 
     #[test]

@@ -108,24 +108,43 @@ pub struct Joining<'a> {
 /// the run's schema, joined (the first host makes it with its `*tickets`,
 /// which every host then gets back) after waiting for the other hosts.
 ///
+/// With a `pooler` (`--pooler`, PgBouncer in transaction mode in front of
+/// the same server), the buyers connect through it and the run itself
+/// (its schema, its shared run's barrier and records) straight to the
+/// server: a buyer then costs the server no connection of its own, the
+/// pooler queues buyers for its few, and the check of `max_connections`
+/// counts only the run's own.
+///
 /// # Errors
 /// [`Error::Input`] for a URL that does not parse or resolve;
 /// [`Error::Failed`] when the server refuses.
 pub fn postgres_at(
     url: &str,
+    pooler: Option<&str>,
     shared: Option<Joining<'_>>,
     tickets: &mut u64,
     buyers: u32,
 ) -> Result<Box<dyn Backend>> {
     let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
-    postgres::probe(&config, url)?;
+    postgres::probe(&config, "--store", url)?;
+    let buyers_config = match pooler {
+        Some(p) => {
+            let c = postgres::config(p).map_err(|e| Error::Input(format!("--pooler {e}")))?;
+            postgres::probe(&c, "--pooler", p)?;
+            c
+        }
+        None => config.clone(),
+    };
     // Refused before anything is made: a run the server cannot hold would
     // fail buyer after buyer with the server's "too many clients".
-    postgres::room_for(&config, url, buyers)
+    let direct = if pooler.is_some() { 0 } else { buyers };
+    postgres::room_for(&config, url, direct)
         .map_err(|e| Error::Input(format!("--buyers {buyers}: {e}")))?;
     let Some(run) = shared else {
         let place = postgres::Place {
             config,
+            buyers: buyers_config,
+            host: String::new(),
             schema: format!(
                 "booking_{}_{}",
                 nix::unistd::getpid(),
@@ -139,7 +158,9 @@ pub fn postgres_at(
     };
     let place = postgres::Place {
         config,
+        buyers: buyers_config,
         schema: postgres::run_schema(run.name),
+        host: run.host.to_string(),
     };
     let me = postgres::Joiner {
         host: run.host,

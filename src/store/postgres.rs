@@ -21,6 +21,7 @@
 use std::io::{self, Write as _};
 use std::net::ToSocketAddrs;
 
+use postgres::types::Type;
 use postgres::{Client, Config, GenericClient, NoTls, Transaction};
 
 use crate::lock::api::{Lock, Order, Setup, Shared, Sold};
@@ -65,16 +66,16 @@ pub fn config(url: &str) -> Result<Config, String> {
     Ok(config)
 }
 
-/// Whether a PostgreSQL server answers at `config`'s first host that does:
-/// an `SSLRequest`, which a PostgreSQL server answers with one byte (`N`
-/// or `S`) at once. `url` is the `--store` value, for the message (its
-/// password hidden).
+/// Whether a PostgreSQL server (or a pooler that speaks its protocol)
+/// answers at `config`'s first host that does: an `SSLRequest`, which
+/// either answers with one byte (`N` or `S`) at once. `url` is the value of
+/// `flag` (`--store`, `--pooler`), for the message (its password hidden).
 ///
 /// # Errors
 /// One clear line when no host answers within
 /// [`crate::store::PROBE_WITHIN`];
 /// [`crate::error::Error::Interrupted`] on a stop signal.
-pub fn probe(config: &Config, url: &str) -> crate::error::Result<()> {
+pub fn probe(config: &Config, flag: &str, url: &str) -> crate::error::Result<()> {
     use crate::sys::probe::Endpoint;
     const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
     let ports = config.get_ports();
@@ -105,7 +106,7 @@ pub fn probe(config: &Config, url: &str) -> crate::error::Result<()> {
     match last {
         None => Ok(()),
         Some((at, silence)) => Err(crate::store::silence(
-            "--store",
+            flag,
             url,
             &at,
             silence,
@@ -114,15 +115,99 @@ pub fn probe(config: &Config, url: &str) -> crate::error::Result<()> {
     }
 }
 
-/// A connection to `place`, its schema first on the search path.
+/// A connection to `place` for the run itself, straight to the server.
 ///
 /// # Errors
 /// When the server cannot be reached.
 pub fn connect(place: &Place) -> io::Result<Client> {
-    let mut c = place.config.connect(NoTls).map_err(to_io)?;
-    c.batch_execute(&format!("SET search_path TO {}", place.schema))
-        .map_err(to_io)?;
-    Ok(c)
+    place.config.connect(NoTls).map_err(to_io)
+}
+
+/// A run's tables, named with their schema, and the host that buys in
+/// them: what a buyer's statements name.
+#[derive(Clone, Debug)]
+pub struct Tables {
+    /// `<schema>.stock`.
+    pub stock: String,
+    /// `<schema>.sales`.
+    pub sales: String,
+    /// This host's name in a shared run; empty for a run of its own.
+    pub host: String,
+}
+
+/// A buyer's connection (through the pooler when the run has one) and its
+/// run's tables: what a PostgreSQL strategy's purchase works on.
+///
+/// **Nothing here lives in the session**, so that a pooler in transaction
+/// mode (PgBouncer), which lends each transaction whichever server
+/// connection is free, can carry it: every table is named with its schema
+/// (no `SET search_path`), and every statement goes unnamed with its
+/// parameters' types (`query_typed`: no prepared statement left on a
+/// server connection that the next client would collide with). A lock a
+/// purchase takes is the transaction's (`FOR UPDATE`,
+/// `pg_advisory_xact_lock`), released at its end.
+pub struct Db {
+    /// The connection.
+    pub client: Client,
+    /// Its run's tables.
+    pub tables: Tables,
+}
+
+impl Db {
+    /// A transaction on the connection, at `level` (the server's default,
+    /// READ COMMITTED, for `None`).
+    ///
+    /// # Errors
+    /// The server's.
+    pub fn transaction(
+        &mut self,
+        level: Option<postgres::IsolationLevel>,
+    ) -> Result<Tx<'_>, postgres::Error> {
+        let mut b = self.client.build_transaction();
+        if let Some(level) = level {
+            b = b.isolation_level(level);
+        }
+        Ok(Tx {
+            tx: b.start()?,
+            tables: &self.tables,
+        })
+    }
+}
+
+/// A transaction of a buyer's, and its run's tables.
+pub struct Tx<'a> {
+    /// The transaction: committed by [`Tx::commit`], rolled back when
+    /// dropped.
+    pub tx: Transaction<'a>,
+    /// Its run's tables.
+    pub tables: &'a Tables,
+}
+
+impl Tx<'_> {
+    /// Commits it.
+    ///
+    /// # Errors
+    /// The server's (a serialization failure, say).
+    pub fn commit(self) -> Result<(), postgres::Error> {
+        self.tx.commit()
+    }
+}
+
+/// A buyer's connection to `place`: through the pooler when the run has
+/// one.
+///
+/// # Errors
+/// When the server (or the pooler) cannot be reached.
+pub fn connect_buyer(place: &Place) -> io::Result<Db> {
+    let s = &place.schema;
+    Ok(Db {
+        client: place.buyers.connect(NoTls).map_err(to_io)?,
+        tables: Tables {
+            stock: format!("{s}.stock"),
+            sales: format!("{s}.sales"),
+            host: place.host.clone(),
+        },
+    })
 }
 
 /// The class of the advisory locks that mark a run's schema as alive (the
@@ -152,7 +237,8 @@ pub fn create(place: &Place, count: u64) -> io::Result<Client> {
         "CREATE SCHEMA {s};
          CREATE TABLE {s}.stock (id INTEGER PRIMARY KEY CHECK (id = 1), count BIGINT NOT NULL,
                                  version BIGINT NOT NULL DEFAULT 0);
-         CREATE TABLE {s}.sales (buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);",
+         CREATE TABLE {s}.sales (host TEXT NOT NULL DEFAULT '', buyer INTEGER NOT NULL,
+                                 ticket BIGINT NOT NULL);",
         s = place.schema
     ))
     .map_err(to_io)?;
@@ -214,7 +300,10 @@ pub fn sweep(c: &mut Client) -> io::Result<Vec<String>> {
 pub fn count(place: &Place) -> io::Result<u64> {
     let mut c = connect(place)?;
     let n: i64 = c
-        .query_one("SELECT count FROM stock WHERE id = 1", &[])
+        .query_one(
+            &format!("SELECT count FROM {}.stock WHERE id = 1", place.schema),
+            &[],
+        )
         .map_err(to_io)?
         .get(0);
     u64::try_from(n).map_err(|_| io::Error::other(format!("the stock count is {n}")))
@@ -232,7 +321,7 @@ pub fn drop_schema(place: &Place, mut alive: Client) -> io::Result<()> {
 }
 
 /// A purchase on a connection: what a PostgreSQL strategy's file defines.
-pub type Purchase = fn(&mut Client, &mut Order<'_>) -> Result<Sold, postgres::Error>;
+pub type Purchase = fn(&mut Db, &mut Order<'_>) -> Result<Sold, postgres::Error>;
 
 struct Server {
     place: Place,
@@ -259,36 +348,40 @@ pub fn shared(setup: &Setup, purchase: Purchase) -> crate::error::Result<Box<dyn
 impl Shared for Server {
     fn open(&self) -> io::Result<Box<dyn Lock + '_>> {
         Ok(Box::new(super::Connection {
-            conn: connect(&self.place)?,
+            conn: connect_buyer(&self.place)?,
             purchase: self.purchase,
         }))
     }
 }
 
-fn read_count(c: &mut impl GenericClient, lock: &str) -> Result<i64, postgres::Error> {
-    Ok(
-        c.query_one(&format!("SELECT count FROM stock WHERE id = 1 {lock}"), &[])?
-            .get(0),
-    )
+fn read_count(c: &mut impl GenericClient, t: &Tables, lock: &str) -> Result<i64, postgres::Error> {
+    let sql = format!("SELECT count FROM {} WHERE id = 1 {lock}", t.stock);
+    Ok(c.query_typed_one(&sql, &[])?.get(0))
 }
 
-fn write_count(c: &mut impl GenericClient, count: i64) -> Result<(), postgres::Error> {
-    c.execute("UPDATE stock SET count = $1 WHERE id = 1", &[&count])
-        .map(drop)
+fn write_count(c: &mut impl GenericClient, t: &Tables, count: i64) -> Result<(), postgres::Error> {
+    let sql = format!("UPDATE {} SET count = $1 WHERE id = 1", t.stock);
+    c.execute_typed(&sql, &[(&count, Type::INT8)]).map(drop)
 }
 
-/// Records buyer `buyer`'s sale of `ticket`.
-///
-/// # Errors
-/// As the server's.
-pub fn record_sale(
+fn record_sale(
     c: &mut impl GenericClient,
+    t: &Tables,
     buyer: u32,
     ticket: i64,
 ) -> Result<(), postgres::Error> {
-    c.execute(
-        "INSERT INTO sales (buyer, ticket) VALUES ($1, $2)",
-        &[&(buyer as i32), &ticket],
+    let sql = format!(
+        "INSERT INTO {} (host, buyer, ticket) VALUES ($1, $2, $3)",
+        t.sales
+    );
+    let buyer = buyer as i32;
+    c.execute_typed(
+        &sql,
+        &[
+            (&t.host, Type::TEXT),
+            (&buyer, Type::INT4),
+            (&ticket, Type::INT8),
+        ],
     )
     .map(drop)
 }
@@ -296,23 +389,23 @@ pub fn record_sale(
 /// The purchase's statements on a connection (autocommit) and in a
 /// transaction: the same three calls on either.
 macro_rules! statements {
-    ($t:ty) => {
+    ($t:ty, $client:ident, $tables:ident) => {
         impl super::Statements for $t {
             type Error = postgres::Error;
             fn read_count(&mut self, lock: &str) -> Result<i64, postgres::Error> {
-                read_count(self, lock)
+                read_count(&mut self.$client, &self.$tables, lock)
             }
             fn write_count(&mut self, count: i64) -> Result<(), postgres::Error> {
-                write_count(self, count)
+                write_count(&mut self.$client, &self.$tables, count)
             }
             fn record_sale(&mut self, buyer: u32, ticket: i64) -> Result<(), postgres::Error> {
-                record_sale(self, buyer, ticket)
+                record_sale(&mut self.$client, &self.$tables, buyer, ticket)
             }
         }
     };
 }
-statements!(Client);
-statements!(Transaction<'_>);
+statements!(Db, client, tables);
+statements!(Tx<'_>, tx, tables);
 
 /// The schema of the run several hosts share under `name`.
 pub fn run_schema(name: &str) -> String {
@@ -332,7 +425,7 @@ enum Refused {
 pub const OWN_CONNECTIONS: u32 = 2;
 
 /// Whether the server of `config` has room for `buyers` more connections
-/// (one per buyer) and the run's own: PostgreSQL refuses a connection past
+/// (one per buyer; 0 when they go through a pooler) and the run's own: PostgreSQL refuses a connection past
 /// `max_connections` (less `superuser_reserved_connections`) with "sorry,
 /// too many clients already". `Err` says what to raise, and to how much.
 ///
@@ -356,7 +449,7 @@ pub fn room_for(config: &Config, url: &str, buyers: u32) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "the PostgreSQL server at {} takes {max} connections ({reserved} kept for superusers, {} in use: {free} free), and this run needs {needed} (one per buyer, and {OWN_CONNECTIONS} of its own): raise max_connections to at least {} in postgresql.conf and restart the server, or run fewer buyers (--buyers)",
+        "the PostgreSQL server at {} takes {max} connections ({reserved} kept for superusers, {} in use: {free} free), and this run needs {needed} (one per buyer, and {OWN_CONNECTIONS} of its own): raise max_connections to at least {} in postgresql.conf and restart the server, or connect the buyers through a pooler (--pooler URL of a PgBouncer; make db starts one)",
         crate::model::secret::redact(url),
         used - 1,
         needed + i64::from(reserved) + i64::from(used - 1).max(0),
@@ -398,7 +491,9 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, me: &Joiner<'_>) -> io::Res
         "CREATE SCHEMA IF NOT EXISTS {s};
          CREATE TABLE IF NOT EXISTS {s}.stock (id INTEGER PRIMARY KEY CHECK (id = 1),
              count BIGINT NOT NULL, version BIGINT NOT NULL DEFAULT 0);
-         CREATE TABLE IF NOT EXISTS {s}.sales (buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);
+         CREATE TABLE IF NOT EXISTS {s}.sales (host TEXT NOT NULL DEFAULT '',
+             buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);
+         ALTER TABLE {s}.sales ADD COLUMN IF NOT EXISTS host TEXT NOT NULL DEFAULT '';
          CREATE TABLE IF NOT EXISTS {s}.meta (tickets BIGINT NOT NULL, hosts INTEGER NOT NULL);
          ALTER TABLE {s}.meta ADD COLUMN IF NOT EXISTS strategy TEXT NOT NULL DEFAULT '';
          CREATE TABLE IF NOT EXISTS {s}.hosts (name TEXT PRIMARY KEY, buyers INTEGER NOT NULL,

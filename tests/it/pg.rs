@@ -4,10 +4,19 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::pg::Cluster;
+use crate::support::pg::{Cluster, Pooler};
 use crate::support::{
     Live, Run, Work, assert_consistent, u, wait_for_children, wait_for_wchan, wait_until_gone,
 };
+
+/// The PostgreSQL strategies that claim to be safe.
+const SAFE_PG: [&str; 5] = [
+    "pg-atomic",
+    "pg-for-update",
+    "pg-optimistic",
+    "pg-serializable",
+    "pg-advisory",
+];
 
 /// Every safe PostgreSQL strategy sells exactly the stock under a race,
 /// with every buyer reporting; the run's schema is gone afterwards.
@@ -19,13 +28,7 @@ use crate::support::{
 fn the_safe_pg_strategies_sell_exactly_the_stock() {
     let pg = Cluster::start();
     let work = Work::new();
-    for lock in [
-        "pg-atomic",
-        "pg-for-update",
-        "pg-optimistic",
-        "pg-serializable",
-        "pg-advisory",
-    ] {
+    for lock in SAFE_PG {
         let run = work.booking(&[
             "--buyers",
             "20",
@@ -705,24 +708,11 @@ fn runs_lists_the_shared_runs_and_drops_one() {
 fn a_run_past_max_connections_is_refused_with_the_number_to_raise() {
     let pg = Cluster::start();
     let work = Work::new();
-    let run = work.booking(&[
-        "--buyers",
-        "1000",
-        "--lock",
-        "pg-atomic",
-        "--store",
-        &pg.url,
-        "--delay",
-        "0",
-    ]);
-    run.expect_code(2);
-    let err = run.stderr();
-    assert_eq!(err.trim_end().lines().count(), 1, "{}", run.context());
-    assert!(err.contains("takes 300 connections"), "{}", run.context());
+    let err = refused_for_room(&work, &pg, 1000);
+    assert!(err.contains("takes 300 connections"), "{err}");
     assert!(
         err.contains("raise max_connections to at least 10"),
-        "{}",
-        run.context()
+        "{err}"
     );
     assert_eq!(schemas(&pg, "booking%"), 0, "a refused run made a schema");
     // What fits runs.
@@ -738,6 +728,93 @@ fn a_run_past_max_connections_is_refused_with_the_number_to_raise() {
     ])
     .expect_code(0);
     work.assert_clean();
+}
+
+/// A server that takes 25 connections, and a PgBouncer in front of it
+/// lending 12: three hosts of 60 buyers each (180 buyers, seven times what
+/// the server takes) of every safe PostgreSQL strategy sell exactly the
+/// stock through the pooler, and the same host without it is refused
+/// before the start, with the number to raise and the pooler named.
+#[test]
+#[cfg_attr(
+    no_pgbouncer,
+    ignore = "PgBouncer is not installed (no pgbouncer found): install it, then touch build.rs"
+)]
+fn a_pooler_carries_more_buyers_than_the_server_takes() {
+    let pg = Cluster::start_with(25);
+    let pooler = Pooler::start(&pg, 12);
+    let work = Work::new();
+    for lock in SAFE_PG {
+        let run = format!("pooled_{}", lock.replace('-', "_"));
+        let hosts: Vec<_> = ["h1", "h2", "h3"]
+            .iter()
+            .map(|name| {
+                work.command(&[
+                    "--buyers",
+                    "60",
+                    "--tickets",
+                    "20",
+                    "--lock",
+                    lock,
+                    "--store",
+                    &pg.url,
+                    "--pooler",
+                    &pooler.url,
+                    "--run",
+                    &run,
+                    "--hosts",
+                    "3",
+                    "--host-name",
+                    name,
+                    "--delay",
+                    "0..2ms",
+                    "--json",
+                ])
+                .spawn()
+                .unwrap()
+            })
+            .collect();
+        for h in hosts {
+            let out = h.wait_with_output().unwrap();
+            let r: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|_| panic!("{lock}: {}", String::from_utf8_lossy(&out.stderr)));
+            assert_eq!(r["status"], "safe", "{lock}: {r}");
+            assert!(r["rerun"].as_str().unwrap().contains("--pooler"), "{r}");
+        }
+        let v = work
+            .booking(&["verdict", "--store", &pg.url, "--run", &run, "--json"])
+            .json();
+        assert_eq!(
+            (u(&v, "sold"), u(&v, "remaining"), v["status"].as_str()),
+            (20, 0, Some("safe")),
+            "{lock}: {v}"
+        );
+    }
+    // Without the pooler, the server has no room for 60 buyers.
+    let err = refused_for_room(&work, &pg, 60);
+    assert!(err.contains("takes 25 connections"), "{err}");
+    assert!(err.contains("--pooler"), "{err}");
+    work.assert_clean();
+}
+
+/// The one line of a run of `buyers` of `pg-atomic` on `pg` without a
+/// pooler, refused (exit 2) for want of connections.
+fn refused_for_room(work: &Work, pg: &Cluster, buyers: u32) -> String {
+    let n = buyers.to_string();
+    let run = work.booking(&[
+        "--buyers",
+        &n,
+        "--lock",
+        "pg-atomic",
+        "--store",
+        &pg.url,
+        "--delay",
+        "0",
+    ]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert_eq!(err.trim_end().lines().count(), 1, "{}", run.context());
+    err
 }
 
 /// How many schemas on `pg` have a name `LIKE` the pattern.

@@ -7,8 +7,6 @@
 //! the transaction and the lock.
 #![cfg(feature = "postgres")]
 
-use postgres::Client;
-
 use crate::lock::api::{Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
 use crate::store::postgres as pg;
@@ -26,6 +24,6 @@ fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
     pg::shared(setup, purchase)
 }
 
-fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
+fn purchase(c: &mut pg::Db, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
     super::pg_for_update::locked_purchase(c, o, "SELECT pg_advisory_xact_lock(1001)", "")
 }

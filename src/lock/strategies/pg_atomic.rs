@@ -7,12 +7,10 @@
 //! back what was not committed.
 #![cfg(feature = "postgres")]
 
-use postgres::Client;
-
 use crate::lock::api::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::lock::hooks::{now_ns};
 use crate::error::Result;
-use crate::store::postgres as pg;
+use crate::store::{Statements as _, postgres as pg};
 
 /// The registry entry.
 pub const STRATEGY: Strategy = Strategy::transaction(
@@ -27,13 +25,14 @@ fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
     pg::shared(setup, purchase)
 }
 
-fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
+fn purchase(c: &mut pg::Db, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
     std::thread::sleep(o.delay);
     (o.at)(Moment::Holding);
-    let row = c.query_opt(
-        "UPDATE stock SET count = count - 1 WHERE id = 1 AND count > 0 RETURNING count",
-        &[],
-    )?;
+    let sql = format!(
+        "UPDATE {} SET count = count - 1 WHERE id = 1 AND count > 0 RETURNING count",
+        c.tables.stock
+    );
+    let row = c.client.query_typed_opt(&sql, &[])?;
     let at = now_ns();
     (o.at)(Moment::Read);
     let Some(row) = row else {
@@ -45,7 +44,7 @@ fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, post
     };
     let ticket = row.get::<_, i64>(0) + 1;
     (o.at)(Moment::Wrote);
-    pg::record_sale(c, o.buyer, ticket)?;
+    c.record_sale(o.buyer, ticket)?;
     (o.at)(Moment::Committed);
     Ok(Sold {
         ticket: Some(ticket as u64),

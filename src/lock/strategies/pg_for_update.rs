@@ -6,8 +6,6 @@
 //! lock goes with its connection: the server rolls it back.
 #![cfg(feature = "postgres")]
 
-use postgres::Client;
-
 use crate::lock::api::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
 use crate::store::{self, postgres as pg};
@@ -29,14 +27,14 @@ fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
 /// advisory lock, say), the count is read with `lock` appended (`FOR
 /// UPDATE`, or nothing). `pg-advisory` shares it.
 pub(super) fn locked_purchase(
-    c: &mut Client,
+    c: &mut pg::Db,
     o: &mut Order<'_>,
     first: &str,
     lock: &str,
 ) -> std::result::Result<Sold, postgres::Error> {
-    let mut tx = c.transaction()?;
+    let mut tx = c.transaction(None)?;
     if !first.is_empty() {
-        tx.batch_execute(first)?;
+        tx.tx.batch_execute(first)?;
     }
     let sold = store::read_modify_write(&mut tx, o, lock)?;
     tx.commit()?;
@@ -46,6 +44,6 @@ pub(super) fn locked_purchase(
     Ok(sold)
 }
 
-fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
+fn purchase(c: &mut pg::Db, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
     locked_purchase(c, o, "", "FOR UPDATE")
 }

@@ -6,8 +6,6 @@
 //! twice. Its section, in the report, runs from the read to the write.
 #![cfg(feature = "postgres")]
 
-use postgres::Client;
-
 use crate::lock::api::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
 use crate::store::{self, postgres as pg};
@@ -25,7 +23,7 @@ fn prepare(setup: &Setup) -> Result<Box<dyn Shared>> {
     pg::shared(setup, purchase)
 }
 
-fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
+fn purchase(c: &mut pg::Db, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
     let sold = store::read_modify_write(c, o, "")?;
     if sold.ticket.is_some() {
         (o.at)(Moment::Committed);

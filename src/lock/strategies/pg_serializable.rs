@@ -13,7 +13,7 @@
 #![cfg(feature = "postgres")]
 
 use postgres::error::SqlState;
-use postgres::{Client, IsolationLevel};
+use postgres::IsolationLevel;
 
 use crate::lock::api::{Moment, Order, Setup, Shared, Sold, Store, Strategy};
 use crate::error::Result;
@@ -45,11 +45,8 @@ fn prepare_once(setup: &Setup) -> Result<Box<dyn Shared>> {
     pg::shared(setup, attempt)
 }
 
-fn attempt(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
-    let mut tx = c
-        .build_transaction()
-        .isolation_level(IsolationLevel::Serializable)
-        .start()?;
+fn attempt(c: &mut pg::Db, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
+    let mut tx = c.transaction(Some(IsolationLevel::Serializable))?;
     let sold = store::read_modify_write(&mut tx, o, "")?;
     tx.commit()?;
     if sold.ticket.is_some() {
@@ -58,7 +55,7 @@ fn attempt(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postg
     Ok(sold)
 }
 
-fn purchase(c: &mut Client, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
+fn purchase(c: &mut pg::Db, o: &mut Order<'_>) -> std::result::Result<Sold, postgres::Error> {
     loop {
         match attempt(c, o) {
             Err(e) if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE) => continue,

@@ -1,6 +1,6 @@
 //! Where the servers some tests start are installed. The build script
 //! includes this file too: where a server is missing it ignores the tests
-//! that need it (the `no_postgres` and `no_redis` cfgs), and the tests find
+//! that need it (the `no_postgres`, `no_pgbouncer` and `no_redis` cfgs), and the tests find
 //! the server the same way when they start it.
 
 use std::path::PathBuf;
@@ -32,5 +32,15 @@ pub fn redis_server() -> Option<PathBuf> {
     path_dirs()
         .into_iter()
         .map(|d| d.join("redis-server"))
+        .find(|p| p.is_file())
+}
+
+/// `pgbouncer`: on `PATH`, or in `/usr/sbin` (where Debian's package puts
+/// it, off a user's `PATH`).
+pub fn pgbouncer() -> Option<PathBuf> {
+    path_dirs()
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|d| d.join("pgbouncer"))
         .find(|p| p.is_file())
 }

@@ -30,9 +30,17 @@ fn unavailable(why: &str) -> ! {
 }
 
 impl Cluster {
-    /// Starts one, or fails the test saying why it cannot.
+    /// Starts one (300 connections), or fails the test saying why it
+    /// cannot.
     #[track_caller]
     pub fn start() -> Cluster {
+        Cluster::start_with(300)
+    }
+
+    /// Starts one that takes `max_connections`, or fails the test saying
+    /// why it cannot.
+    #[track_caller]
+    pub fn start_with(max_connections: u32) -> Cluster {
         let Some(bin) = postgres_bin() else {
             unavailable(
                 "initdb and pg_ctl are neither on PATH nor in /usr/lib/postgresql/*/bin \
@@ -82,7 +90,7 @@ impl Cluster {
             unavailable(&format!("initdb failed: {why}"));
         }
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={max_connections}",
             c.dir.path().display()
         );
         let mut c = c;
@@ -202,6 +210,91 @@ impl Cluster {
             }
             std::thread::sleep(POLL);
         }
+    }
+}
+
+/// A PgBouncer in transaction mode in front of a [`Cluster`], on a free
+/// loopback port, lending at most `pool` server connections (the way a
+/// site puts one in front of a server); stopped when dropped.
+pub struct Pooler {
+    child: std::process::Child,
+    /// `postgres://booking@127.0.0.1:PORT/postgres`.
+    pub url: String,
+}
+
+impl Pooler {
+    /// Starts one in front of `pg`, or fails the test saying why it cannot.
+    #[track_caller]
+    pub fn start(pg: &Cluster, pool: u32) -> Pooler {
+        use std::os::unix::process::CommandExt;
+        let Some(bin) = super::installed::pgbouncer() else {
+            super::unavailable(
+                "PgBouncer",
+                "pgbouncer is neither on PATH nor in /usr/sbin (install it; .ci/run does)",
+            )
+        };
+        let server_port = pg.url.rsplit(':').next().and_then(|t| t.split('/').next());
+        let server_port = server_port.expect("the cluster's URL has a port");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let dir = pg.dir.path();
+        let users = dir.join("pgbouncer-users.txt");
+        let ini = dir.join("pgbouncer.ini");
+        std::fs::write(&users, "\"booking\" \"\"\n").expect("PgBouncer's user list written");
+        // Waiting clients are the point: none is dropped for waiting
+        // (query_wait_timeout 0), and each may hold its connection as long
+        // as a test's buyers do.
+        let config = format!(
+            "[databases]\n* = host=127.0.0.1 port={server_port}\n\
+             [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+             auth_type = trust\nauth_file = {}\npool_mode = transaction\n\
+             max_client_conn = 10000\ndefault_pool_size = {pool}\nmax_db_connections = {pool}\n\
+             query_wait_timeout = 0\nlogfile = {}\n",
+            users.display(),
+            dir.join("pgbouncer.log").display()
+        );
+        std::fs::write(&ini, config).expect("PgBouncer's configuration written");
+        let mut cmd = Command::new(bin);
+        cmd.arg(&ini)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // PgBouncer refuses to run as root.
+        if let Some(u) = &pg.user {
+            for f in [&users, &ini] {
+                nix::unistd::chown(f, Some(u.uid), Some(u.gid)).expect("PgBouncer's files given");
+            }
+            cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
+        }
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            super::unavailable("PgBouncer", &format!("pgbouncer did not start: {e}"))
+        });
+        let p = Pooler {
+            child,
+            url: format!("postgres://booking@127.0.0.1:{port}/postgres"),
+        };
+        // Up once it answers a query.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while postgres::Client::connect(&p.url, postgres::NoTls)
+            .and_then(|mut c| c.simple_query("SELECT 1"))
+            .is_err()
+        {
+            let log = std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default();
+            assert!(
+                Instant::now() < deadline,
+                "PgBouncer never answered:\n{log}"
+            );
+            std::thread::sleep(POLL);
+        }
+        p
+    }
+}
+
+impl Drop for Pooler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
