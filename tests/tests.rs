@@ -63,6 +63,9 @@ mod report;
 mod run;
 #[path = "it/signals.rs"]
 mod signals;
+// A server that never answers, given as --store or --lock-server: flags
+// only the postgres and redis features build (lean.rs tests their refusal).
+#[cfg(all(feature = "postgres", feature = "redis"))]
 #[path = "it/silent.rs"]
 mod silent;
 #[path = "it/spin.rs"]

@@ -301,7 +301,7 @@ mod tests {
     use crate::engine::config::{MAX_BUYERS, MAX_POOLED_BUYERS, SharedRun};
     use crate::engine::delay::{Delay, MAX_DELAY};
     use crate::engine::seed::MAX_SEED;
-    use crate::engine::{DEFAULT_TIMEOUT, Faults, KillPoint, RunConfig, Stepping, StockSource};
+    use crate::engine::{Faults, KillPoint, RunConfig, Stepping, StockSource};
     use crate::lock;
     use crate::model::stock::MAX_COUNT;
 
@@ -331,23 +331,27 @@ mod tests {
             rerun(&cfg),
             "booking --buyers 7 --lock sem --stock 'my stock.json' --delay 1ms..2ms --arrival 0..3ms --seed 5 --timeout 2s --kill 2 --kill-at commit --no-repair"
         );
-        let mut leased = RunConfig::new(
-            lock::find("redis-lease").unwrap(),
-            3,
-            StockSource::Fresh(2),
-            Delay::ZERO,
-            1,
-        );
-        leased.faults.pause = 3;
-        leased.faults.pause_at = KillPoint::Read;
-        leased.faults.pause_for = Duration::from_millis(300);
-        leased.lock_server = Some("redis://127.0.0.1:6379".into());
-        leased.lease = Duration::from_millis(50);
-        leased = leased.with_timeout(DEFAULT_TIMEOUT);
-        assert_eq!(
-            rerun(&leased),
-            "booking --buyers 3 --lock redis-lease --tickets 2 --delay 0 --seed 1 --pause 3 --pause-at read --pause-for 300ms --lock-server redis://127.0.0.1:6379 --lease 50ms"
-        );
+        // A leased strategy's flags; only the redis feature builds one.
+        #[cfg(feature = "redis")]
+        {
+            let mut leased = RunConfig::new(
+                lock::find("redis-lease").unwrap(),
+                3,
+                StockSource::Fresh(2),
+                Delay::ZERO,
+                1,
+            );
+            leased.faults.pause = 3;
+            leased.faults.pause_at = KillPoint::Read;
+            leased.faults.pause_for = Duration::from_millis(300);
+            leased.lock_server = Some("redis://127.0.0.1:6379".into());
+            leased.lease = Duration::from_millis(50);
+            leased = leased.with_timeout(crate::engine::DEFAULT_TIMEOUT);
+            assert_eq!(
+                rerun(&leased),
+                "booking --buyers 3 --lock redis-lease --tickets 2 --delay 0 --seed 1 --pause 3 --pause-at read --pause-for 300ms --lock-server redis://127.0.0.1:6379 --lease 50ms"
+            );
+        }
         assert_eq!(
             cfg.lock_server, None,
             "a strategy without a lock server names none"

@@ -9,7 +9,10 @@
 //! builds it (in `target/lean`, kept between test runs; a minute or more
 //! on two cores the first time) and is ignored by a plain `cargo test`:
 //! `make slow-tests` runs it, and CI (`cargo test -- --include-ignored`).
-//! Its lints are CI's too (`cargo clippy --no-default-features`).
+//! Its lints are CI's too (`cargo clippy --no-default-features`), and so
+//! is the whole suite in the lean build (`cargo test
+//! --no-default-features`, after the full one), where the tests that need
+//! a feature are left out and every other runs against the lean binary.
 
 use std::path::PathBuf;
 use std::process::Command;
