@@ -14,14 +14,22 @@
 //! a host whose server would not take them keeps them on its own disk
 //! (see [`crate::model::host_records`]), and they count as if the server
 //! had them. A run whose hosts did not all join never started.
+//!
+//! Every sale the database committed is then matched to its buyer's
+//! record (see [`crate::judge::ledger`]): a committed sale no buyer
+//! reported is named with why (killed, failed after its commit, its host
+//! did not finish), and a sale reported but never committed, or one its
+//! buyer denied, makes the run UNSAFE.
 
 use serde::Serialize;
 
 use crate::cli::VerdictArgs;
 use crate::error::{Error, Result};
-use crate::judge::verdict::{Verdict, judge};
+use crate::judge::ledger::{HostOutcomes, Ledger, reconcile};
+use crate::judge::verdict::{Status, Verdict, judge};
 use crate::model::host_records::HostRecords;
 use crate::model::outcome::Outcome;
+use crate::report::wrap;
 use crate::store::postgres;
 
 /// The JSON of `verdict`.
@@ -32,6 +40,10 @@ struct Report<'a> {
     hosts: Vec<HostLine>,
     #[serde(flatten)]
     verdict: &'a Verdict,
+    /// The committed sales matched to their buyers (absent for a run made
+    /// by an older booking, whose sales do not name their host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger: Option<Ledger>,
     summary: String,
 }
 
@@ -88,6 +100,38 @@ fn kept_records(
     Ok(kept)
 }
 
+/// The ledger's lines: its counts, then the first committed sale no buyer
+/// reported and the first reported sale never committed, each with how
+/// many more there are.
+fn ledger_lines(l: &Ledger) -> String {
+    let mut text = format!(
+        "committed in the database {}: reported {}, unreported {}, reported but not committed {}\n",
+        l.committed,
+        l.reported,
+        l.committed_unreported.len(),
+        l.reported_uncommitted.len()
+    );
+    for (what, list) in [
+        ("committed, unreported: ", &l.committed_unreported),
+        ("reported, not committed: ", &l.reported_uncommitted),
+    ] {
+        if let Some(first) = list.first() {
+            let more = match list.len() - 1 {
+                0 => String::new(),
+                n => format!(" (and {n} more)"),
+            };
+            text += &wrap::words(
+                &format!("  {what}"),
+                &format!("{first}{more}"),
+                wrap::WIDTH,
+                "    ",
+            );
+            text.push('\n');
+        }
+    }
+    text
+}
+
 /// Judges the run and prints it. Exit code as a run's: 0 when every
 /// buyer of every host reported (whatever the verdict), 1 otherwise.
 ///
@@ -112,9 +156,12 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
     let kept = kept_records(args, &run.hosts)?;
     let mut outcomes: Vec<Option<Outcome>> = Vec::new();
     let mut hosts = Vec::new();
+    // Where each host's records begin in `outcomes`.
+    let mut firsts = Vec::new();
     let mut rejected = 0;
     for (name, buyers, finished, records) in &run.hosts {
         let first = outcomes.len();
+        firsts.push(first);
         let from = (!*finished)
             .then(|| kept.iter().find(|(k, _)| &k.host == name))
             .flatten();
@@ -169,12 +216,41 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
     }
     let mut verdict = judge(run.tickets, run.remaining, &outcomes, rejected);
     let mut summary = verdict.summary();
+    let ledger = run.sales.as_ref().map(|sales| {
+        let ends = firsts.iter().skip(1).copied().chain([outcomes.len()]);
+        let by_host: Vec<HostOutcomes<'_>> = run
+            .hosts
+            .iter()
+            .zip(firsts.iter().zip(ends))
+            .map(|((name, ..), (&a, b))| HostOutcomes {
+                name,
+                outcomes: &outcomes[a..b],
+            })
+            .collect();
+        reconcile(&by_host, sales)
+    });
+    if let Some(l) = ledger.as_ref().filter(|l| l.proves_anomaly()) {
+        verdict.status = Status::Unsafe;
+        verdict.safe = false;
+        let count = |n: usize| crate::judge::verdict::count(n as u64, "sale", "sales");
+        summary = match (l.reported_uncommitted.first(), l.contradicted.first()) {
+            (Some(first), _) => format!(
+                "UNSAFE: {} reported but never committed — first: {first}",
+                count(l.reported_uncommitted.len())
+            ),
+            (None, first) => format!(
+                "UNSAFE: {} in the database that no buyer of the run reported — first: {}",
+                count(l.contradicted.len()),
+                first.map_or("", String::as_str)
+            ),
+        };
+    }
     // A run whose hosts did not all join proves nothing, whatever its
     // (perhaps empty) records say: its status says so too, not only its
     // summary.
     let all_joined = run.hosts.len() as u32 >= run.hosts_wanted;
     if !all_joined {
-        verdict.status = crate::judge::verdict::Status::Failed;
+        verdict.status = Status::Failed;
         verdict.safe = false;
         summary = format!(
             "FAILED: only {} of {} hosts joined; the run never started",
@@ -189,6 +265,7 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
             tickets: run.tickets,
             hosts,
             verdict: &verdict,
+            ledger,
             summary,
         })?;
     } else {
@@ -213,7 +290,7 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
             );
         }
         text += &format!(
-            "sold {}, remaining {}, oversold {}, double-booked {}, lost updates {}, failed {}\nverdict: {summary}\n",
+            "sold {}, remaining {}, oversold {}, double-booked {}, lost updates {}, failed {}\n",
             verdict.sold,
             verdict.remaining,
             verdict.oversold,
@@ -221,6 +298,11 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
             verdict.lost_updates,
             verdict.failed
         );
+        if let Some(l) = &ledger {
+            text += &ledger_lines(l);
+        }
+        text += &wrap::words("verdict: ", &summary, wrap::WIDTH, "  ");
+        text.push('\n');
         super::output::print(&super::output::paint_verdict(&text))?;
     }
     Ok(if complete && all_joined { 0 } else { 1 })

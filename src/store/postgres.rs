@@ -662,6 +662,9 @@ pub struct RunRecords {
     /// Every host that joined: name, buyers, finished, and (finished) its
     /// records, in order.
     pub hosts: Vec<(String, u32, bool, Vec<String>)>,
+    /// The rows of its `sales` table; `None` for a run made by an older
+    /// booking, whose rows do not name their host.
+    pub sales: Option<Vec<crate::judge::ledger::Sale>>,
 }
 
 /// Reads a shared run back.
@@ -697,7 +700,23 @@ pub fn read_run(place: &Place) -> io::Result<RunRecords> {
             .collect();
         hosts.push((name, row.get::<_, i32>(1) as u32, row.get(2), records));
     }
+    let mut sales = Vec::new();
+    for row in c
+        .query(
+            &format!("SELECT COALESCE(to_jsonb(x) ->> 'host', ''), buyer, ticket FROM {s}.sales x"),
+            &[],
+        )
+        .map_err(to_io)?
+    {
+        sales.push(crate::judge::ledger::Sale {
+            host: row.get(0),
+            buyer: u32::try_from(row.get::<_, i32>(1)).map_err(io::Error::other)?,
+            ticket: u64::try_from(row.get::<_, i64>(2)).map_err(io::Error::other)?,
+        });
+    }
+    let named = sales.iter().all(|s| !s.host.is_empty());
     Ok(RunRecords {
+        sales: named.then_some(sales),
         tickets: u64::try_from(meta.get::<_, i64>(0)).map_err(io::Error::other)?,
         hosts_wanted: meta.get::<_, i32>(1) as u32,
         remaining: u64::try_from(meta.get::<_, i64>(2)).map_err(io::Error::other)?,

@@ -463,10 +463,13 @@ fn a_shared_runs_barrier_reports_refuses_late_hosts_and_lets_a_stopped_host_leav
 }
 
 /// `verdict`'s report `v` accounts for every sale the server committed:
-/// between the sales reported and those plus the buyers cut off; never
-/// UNSAFE.
+/// between the sales reported and those plus the buyers cut off or
+/// killed; never UNSAFE.
 fn accounts_for_every_committed_sale(v: &serde_json::Value, committed: u64) {
-    let (sold, cut) = (u(v, "sold"), u(v, "failed") + u(v, "hung"));
+    let (sold, cut) = (
+        u(v, "sold"),
+        u(v, "failed") + u(v, "hung") + u(v, "indeterminate"),
+    );
     assert!(
         sold <= committed && committed <= sold + cut,
         "sold {sold}, cut off {cut}, committed {committed}: {v}"
@@ -536,6 +539,135 @@ fn a_server_down_at_the_end_of_a_run_loses_no_record() {
         .unwrap_or_else(|e| panic!("{e}{}\nhost: {host_err}", run.context()));
     assert_eq!(v["hosts"][0]["finished"], true, "{v}\nhost: {host_err}");
     accounts_for_every_committed_sale(&v, sales() as u64);
+    work.assert_clean();
+}
+
+/// `pg_ctl restart -m fast` in the middle of a run of three hosts: buyers
+/// are cut off (some between their commit and its answer), the hosts keep
+/// trying their final read and report until the server is back, and
+/// `verdict` matches every committed sale to its buyer: each one reported,
+/// or named as committed but unreported with why; none reported and not
+/// committed. Then the ledger is tampered with: a sale deleted from the
+/// database, or one added that a buyer never made, makes the run UNSAFE.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn a_restart_in_a_three_host_run_loses_no_committed_sale() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    // h1's 4 buyers come first and are killed after their commits; h2's
+    // and h3's come from 2 s on, and the restart cuts them off.
+    let host = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--tickets",
+            "30",
+            "--lock",
+            "pg-for-update",
+            "--store",
+            &pg.url,
+            "--run",
+            "rr",
+            "--hosts",
+            "3",
+            "--host-name",
+            name,
+            "--delay",
+            "100ms..200ms",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        work.command(&args).spawn().unwrap()
+    };
+    let hosts = [
+        host(
+            "h1",
+            &["--buyers", "4", "--kill", "4", "--kill-at", "commit"],
+        ),
+        host("h2", &["--buyers", "12", "--arrival", "2s..5s"]),
+        host("h3", &["--buyers", "12", "--arrival", "2s..5s"]),
+    ];
+    pg.wait_for_sales("rr", 6);
+    pg.stop();
+    pg.start_again();
+    for h in hosts {
+        let out = h.wait_with_output().unwrap();
+        assert!(
+            !out.stdout.is_empty(),
+            "a host reported nothing: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let verdict = || {
+        let run = work.booking(&["verdict", "--store", &pg.url, "--run", "rr", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}{}", run.context()));
+        v
+    };
+    let v = verdict();
+    let committed = pg.sales("rr") as u64;
+    for h in 0..3 {
+        assert_eq!(v["hosts"][h]["finished"], true, "{v}");
+    }
+    accounts_for_every_committed_sale(&v, committed);
+    let l = &v["ledger"];
+    let unreported = l["committed_unreported"].as_array().unwrap();
+    assert_eq!(u(l, "committed"), committed, "{v}");
+    assert_eq!(u(l, "reported"), u(&v, "sold"), "{v}");
+    assert_eq!(u(l, "reported") + unreported.len() as u64, committed, "{v}");
+    assert_eq!(l["reported_uncommitted"], serde_json::json!([]), "{v}");
+    let killed = unreported
+        .iter()
+        .filter(|w| {
+            let w = w.as_str().unwrap();
+            w.starts_with("h1 buyer ") && w.ends_with(": killed before it reported")
+        })
+        .count();
+    assert_eq!(killed, 4, "h1's victims, each named: {v}");
+    assert!(
+        unreported.iter().all(|w| {
+            let w = w.as_str().unwrap();
+            w.contains(": it failed: ") || w.ends_with(": killed before it reported")
+        }),
+        "a committed sale went unreported, its buyer neither killed nor failed: {v}"
+    );
+    // Row lock and sale in one transaction: the count agrees with the rows.
+    assert_eq!(30 - u(&v, "remaining"), committed, "{v}");
+
+    // A reported sale (not one of h1's victims) deleted.
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    let row = c
+        .query_one(
+            "DELETE FROM booking_run_rr.sales WHERE ctid IN \
+             (SELECT ctid FROM booking_run_rr.sales WHERE host <> 'h1' LIMIT 1) \
+             RETURNING host, buyer, ticket",
+            &[],
+        )
+        .unwrap();
+    let (host, buyer, ticket): (String, i32, i64) = (row.get(0), row.get(1), row.get(2));
+    let v = verdict();
+    assert_eq!(v["status"], "unsafe", "{v}");
+    let summary = v["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("1 sale reported but never committed")
+            && summary.contains(&format!("{host} buyer {buyer}, ticket {ticket}")),
+        "{v}"
+    );
+    // Put back, and a sale added that no buyer of the run made.
+    let add = "INSERT INTO booking_run_rr.sales (host, buyer, ticket) VALUES ($1, $2, $3)";
+    c.execute(add, &[&host, &buyer, &ticket]).unwrap();
+    assert_ne!(verdict()["status"], "unsafe");
+    c.execute(add, &[&"h9", &0i32, &1i64]).unwrap();
+    let v = verdict();
+    assert_eq!(v["status"], "unsafe", "{v}");
+    assert!(
+        v["summary"]
+            .as_str()
+            .unwrap()
+            .contains("first: h9 buyer 0, ticket 1: no such host in the run"),
+        "{v}"
+    );
     work.assert_clean();
 }
 

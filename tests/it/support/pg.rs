@@ -167,9 +167,14 @@ impl Cluster {
 
     /// Waits until shared run `run` has committed a sale (20 s at most).
     pub fn wait_for_a_sale(&self, run: &str) {
+        self.wait_for_sales(run, 1);
+    }
+
+    /// Waits until shared run `run` has committed `n` sales (20 s at most).
+    pub fn wait_for_sales(&self, run: &str, n: i64) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.sales(run) < 1 {
-            assert!(Instant::now() < deadline, "no sale was ever committed");
+        while self.sales(run) < n {
+            assert!(Instant::now() < deadline, "{n} sales were never committed");
             std::thread::yield_now();
         }
     }
