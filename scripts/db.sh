@@ -57,7 +57,16 @@ start_pooler() {
   # PgBouncer refuses root; each waiting buyer is a file descriptor.
   "${as[@]}" sh -c 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" -d "$1"' \
     "$pgbouncer" "$pool_dir/pgbouncer.ini"
-  echo "PgBouncer is up: --pooler $pooler_url"
+  # -d returns before it listens: up once its pid file names a live process.
+  for _ in $(seq 50); do
+    if [ -f "$pool_dir/pid" ] && kill -0 "$(cat "$pool_dir/pid")" 2>/dev/null; then
+      echo "PgBouncer is up: --pooler $pooler_url"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "db: PgBouncer did not start on port $pool_port: $(tail -1 "$pool_dir/log")" >&2
+  exit 1
 }
 mkdir -p "$data"
 [ "$(id -u)" = 0 ] && chown postgres: "$data"

@@ -175,13 +175,7 @@ fn run_once(cfg: &RunConfig) -> Result<RunOutput> {
         (Store::File, _) => ws,
         (Store::Sqlite, _) => ws.with_sqlite()?,
         #[cfg(feature = "postgres")]
-        (Store::Postgres, Some(url)) => ws.with_postgres(
-            url,
-            cfg.pooler.as_deref(),
-            cfg.shared.as_ref(),
-            cfg.strategy.name,
-            cfg.processes() as u32,
-        )?,
+        (Store::Postgres, Some(url)) => ws.with_postgres(url, cfg)?,
         (Store::Postgres, _) => {
             return Err(Error::Input(format!(
                 "--lock {}: a PostgreSQL strategy needs a server: --store postgres://HOST:PORT/DATABASE",

@@ -115,38 +115,38 @@ impl Workspace {
     }
 
     /// The same workspace with the stock in a schema of its own on the
-    /// PostgreSQL server at `url`, seeded with the stock's count; the
-    /// schema is dropped when the workspace is. A host of a shared run
-    /// joins it under `strategy`, which every host must share.
+    /// PostgreSQL server at `url` (`cfg.server`), seeded with the stock's
+    /// count; the schema is dropped when the workspace is. A host of a
+    /// shared run (`cfg.shared`) joins it under `cfg.strategy`, which every
+    /// host must share. The buyers connect through `cfg.pooler`, if any;
+    /// every connection of the run gives up after `cfg.timeout`, and so
+    /// does each statement of the run's own (see
+    /// [`store::pg_backend::postgres_at`]).
     ///
     /// # Errors
     /// [`Error::Input`] for a URL that does not parse or resolve;
     /// [`Error::Failed`] when the server refuses.
     #[cfg(feature = "postgres")]
-    pub fn with_postgres(
-        mut self,
-        url: &str,
-        pooler: Option<&str>,
-        shared: Option<&super::config::SharedRun>,
-        strategy: &str,
-        buyers: u32,
-    ) -> Result<Self> {
+    pub fn with_postgres(mut self, url: &str, cfg: &super::RunConfig) -> Result<Self> {
         /// How long a host of a shared run waits for the others to join.
         const SHARED_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-        let joining = shared.map(|run| store::pg_backend::Joining {
+        let joining = cfg.shared.as_ref().map(|run| store::pg_backend::Joining {
             name: &run.name,
             hosts: run.hosts,
             host: &run.host,
-            strategy,
+            strategy: cfg.strategy.name,
             wait: SHARED_RUN_WAIT,
         });
         let mut tickets = self.initial.count();
         self.backend = Some(store::pg_backend::postgres_at(
-            url,
-            pooler,
+            &store::pg_backend::Servers {
+                url,
+                pooler: cfg.pooler.as_deref(),
+                timeout: cfg.timeout,
+            },
             joining,
             &mut tickets,
-            buyers,
+            cfg.processes() as u32,
         )?);
         self.initial.set_count(tickets);
         Ok(self)

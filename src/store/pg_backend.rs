@@ -103,10 +103,31 @@ pub struct Joining<'a> {
     pub wait: Duration,
 }
 
+/// The servers of a run's PostgreSQL store, and how long it waits for
+/// them.
+pub struct Servers<'a> {
+    /// `--store`: the server.
+    pub url: &'a str,
+    /// `--pooler`: a connection pooler in front of it, for the buyers.
+    pub pooler: Option<&'a str>,
+    /// `--timeout`: how long any connection may take to be made, and any
+    /// statement of the run's own to run.
+    pub timeout: Duration,
+}
+
 /// The stock in a schema on the PostgreSQL server at `url`: a schema of
 /// the run's own, seeded with `*tickets`; or, for a host of a shared run,
 /// the run's schema, joined (the first host makes it with its `*tickets`,
 /// which every host then gets back) after waiting for the other hosts.
+///
+/// Every connection, the buyers' and the run's own, gives up after
+/// `timeout` (`--timeout`), and so does every statement of the run's own
+/// (`statement_timeout`, set when it connects): making the schema, joining
+/// and waiting at a shared run's barrier, the final count, the report. A
+/// server that stops answering mid-run then costs an error, retried (see
+/// [`again`]), never a host that waits for ever. The buyers' statements
+/// have no such limit: waiting for the lock is what they do, and the
+/// watchdog judges it.
 ///
 /// With a `pooler` (`--pooler`, PgBouncer in transaction mode in front of
 /// the same server), the buyers connect through it and the run itself
@@ -119,15 +140,20 @@ pub struct Joining<'a> {
 /// [`Error::Input`] for a URL that does not parse or resolve;
 /// [`Error::Failed`] when the server refuses.
 pub fn postgres_at(
-    url: &str,
-    pooler: Option<&str>,
+    servers: &Servers<'_>,
     shared: Option<Joining<'_>>,
     tickets: &mut u64,
     buyers: u32,
 ) -> Result<Box<dyn Backend>> {
-    let config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
+    let Servers {
+        url,
+        pooler,
+        timeout,
+    } = *servers;
+    let mut config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
     postgres::probe(&config, "--store", url)?;
-    let buyers_config = match pooler {
+    config.connect_timeout(timeout);
+    let mut buyers_config = match pooler {
         Some(p) => {
             let c = postgres::config(p).map_err(|e| Error::Input(format!("--pooler {e}")))?;
             postgres::probe(&c, "--pooler", p)?;
@@ -135,6 +161,12 @@ pub fn postgres_at(
         }
         None => config.clone(),
     };
+    buyers_config.connect_timeout(timeout);
+    // After the buyers' copy: a pooler refuses startup options.
+    config.options(&format!(
+        "-c statement_timeout={}",
+        timeout.as_millis().max(1)
+    ));
     // Refused before anything is made: a run the server cannot hold would
     // fail buyer after buyer with the server's "too many clients".
     let direct = if pooler.is_some() { 0 } else { buyers };

@@ -671,6 +671,56 @@ fn a_restart_in_a_three_host_run_loses_no_committed_sale() {
     work.assert_clean();
 }
 
+/// A statement of the run's own that the server never finishes — here a
+/// host's join, which waits for a lock another session holds for good —
+/// ends with the server's "statement timeout" after `--timeout`, in one
+/// line: the host does not wait for ever.
+#[test]
+#[cfg_attr(
+    no_postgres,
+    ignore = "PostgreSQL is not installed (no initdb found): install it, then touch build.rs"
+)]
+fn a_statement_that_never_ends_gives_up_after_the_timeout() {
+    let pg = Cluster::start();
+    let work = Work::new();
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    // The lock a host takes to join run `stuck`, held by this session.
+    c.execute(
+        "SELECT pg_advisory_lock(hashtext('booking run booking_run_stuck'))",
+        &[],
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = work.booking(&[
+        "--buyers",
+        "2",
+        "--lock",
+        "pg-atomic",
+        "--store",
+        &pg.url,
+        "--run",
+        "stuck",
+        "--hosts",
+        "1",
+        "--host-name",
+        "h",
+        "--timeout",
+        "1s",
+    ]);
+    let took = started.elapsed();
+    run.expect_code(1);
+    let err = run.stderr();
+    assert_eq!(err.trim_end().lines().count(), 1, "{}", run.context());
+    assert!(
+        err.contains("joining run stuck") && err.contains("statement timeout"),
+        "{}",
+        run.context()
+    );
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+    drop(c);
+    work.assert_clean();
+}
+
 /// A server that goes down at the end of a run and stays down longer than
 /// the host keeps trying (15 s) costs no record: the host keeps them on
 /// its own disk and says where, `verdict` without them counts the host as
