@@ -24,12 +24,18 @@ clients=${CLIENTS:-50}
 repeat=${REPEAT:-3}
 bin=$(dirname "$(command -v initdb 2>/dev/null || ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | tail -1)")
 pgbouncer=$(command -v pgbouncer 2>/dev/null || ls /usr/sbin/pgbouncer 2>/dev/null || true)
-pgbench=$(command -v pgbench 2>/dev/null || ls "$pgbench" 2>/dev/null || true)
-psql=$(command -v psql 2>/dev/null || ls "$psql" 2>/dev/null || true)
+pgbench=$(command -v pgbench 2>/dev/null || ls "$bin/pgbench" 2>/dev/null || true)
+psql=$(command -v psql 2>/dev/null || ls "$bin/psql" 2>/dev/null || true)
 if [ ! -x "$bin/pg_ctl" ] || [ -z "$pgbench" ] || [ -z "$psql" ] || [ -z "$pgbouncer" ]; then
   echo "bench-pg: needs PostgreSQL (with pgbench) and PgBouncer (Debian: apt-get install postgresql pgbouncer)" >&2
   exit 2
 fi
+for tool in bc python3; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "bench-pg: needs $tool (Debian: apt-get install $tool)" >&2
+    exit 2
+  fi
+done
 as=()
 if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); fi
 dir=$(mktemp -d /tmp/booking-bench-pg.XXXXXX)
@@ -58,10 +64,15 @@ printf '%s\n' "[databases]" "* = host=127.0.0.1 port=$port" "[pgbouncer]" \
   "$pgbouncer" "$dir/pgbouncer.ini"
 store="postgres://booking@127.0.0.1:$port/postgres"
 pooler="postgres://booking@127.0.0.1:$pool_port/postgres"
+up=no
 for _ in $(seq 100); do
-  "$psql" -qAt "$pooler" -c 'SELECT 1' >/dev/null 2>&1 && break
+  if "$psql" -qAt "$pooler" -c 'SELECT 1' >/dev/null 2>&1; then up=yes; break; fi
   sleep 0.1
 done
+if [ "$up" != yes ]; then
+  echo "bench-pg: PgBouncer did not answer on port $pool_port: $(tail -1 "$dir/pgbouncer.log")" >&2
+  exit 1
+fi
 now() { date +%s.%N; }
 
 echo "PostgreSQL with max_connections=100; PgBouncer (transaction mode) lending $pool; $(nproc) cores"

@@ -57,9 +57,9 @@ start_pooler() {
   # PgBouncer refuses root; each waiting buyer is a file descriptor.
   "${as[@]}" sh -c 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" -d "$1"' \
     "$pgbouncer" "$pool_dir/pgbouncer.ini"
-  # -d returns before it listens: up once its pid file names a live process.
+  # -d returns before it listens: up once its port takes a connection.
   for _ in $(seq 50); do
-    if [ -f "$pool_dir/pid" ] && kill -0 "$(cat "$pool_dir/pid")" 2>/dev/null; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$pool_port") 2>/dev/null; then
       echo "PgBouncer is up: --pooler $pooler_url"
       return
     fi

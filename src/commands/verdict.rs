@@ -145,6 +145,7 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
         config,
         schema: postgres::run_schema(&args.run),
         host: String::new(),
+        patience: std::time::Duration::ZERO,
     };
     let run = postgres::read_run(&place).map_err(|e| {
         Error::Input(format!(
@@ -230,20 +231,26 @@ pub fn command(args: &VerdictArgs) -> Result<i32> {
         reconcile(&by_host, sales)
     });
     if let Some(l) = ledger.as_ref().filter(|l| l.proves_anomaly()) {
-        verdict.status = Status::Unsafe;
-        verdict.safe = false;
         let count = |n: usize| crate::judge::verdict::count(n as u64, "sale", "sales");
-        summary = match (l.reported_uncommitted.first(), l.contradicted.first()) {
+        let found = match (l.reported_uncommitted.first(), l.contradicted.first()) {
             (Some(first), _) => format!(
-                "UNSAFE: {} reported but never committed — first: {first}",
+                "{} reported but never committed — first: {first}",
                 count(l.reported_uncommitted.len())
             ),
             (None, first) => format!(
-                "UNSAFE: {} in the database that no buyer of the run reported — first: {}",
+                "{} in the database that no buyer of the run reported — first: {}",
                 count(l.contradicted.len()),
                 first.map_or("", String::as_str)
             ),
         };
+        // What the counts proved comes first; the ledger's proof after.
+        summary = if verdict.status == Status::Unsafe {
+            format!("{summary}; and {found}")
+        } else {
+            format!("UNSAFE: {found}")
+        };
+        verdict.status = Status::Unsafe;
+        verdict.safe = false;
     }
     // A run whose hosts did not all join proves nothing, whatever its
     // (perhaps empty) records say: its status says so too, not only its

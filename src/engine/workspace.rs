@@ -119,8 +119,8 @@ impl Workspace {
     /// count; the schema is dropped when the workspace is. A host of a
     /// shared run (`cfg.shared`) joins it under `cfg.strategy`, which every
     /// host must share. The buyers connect through `cfg.pooler`, if any;
-    /// every connection of the run gives up after `cfg.timeout`, and so
-    /// does each statement of the run's own (see
+    /// connecting gives up after `cfg.timeout`, and the server cancels a
+    /// statement of the run's own after it (see
     /// [`store::pg_backend::postgres_at`]).
     ///
     /// # Errors
@@ -131,6 +131,7 @@ impl Workspace {
         /// How long a host of a shared run waits for the others to join.
         const SHARED_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
         let joining = cfg.shared.as_ref().map(|run| store::pg_backend::Joining {
+            buyers: cfg.buyers,
             name: &run.name,
             hosts: run.hosts,
             host: &run.host,
@@ -143,10 +144,14 @@ impl Workspace {
                 url,
                 pooler: cfg.pooler.as_deref(),
                 timeout: cfg.timeout,
+                connections: cfg.processes() as u32,
+                asked: match cfg.pool {
+                    Some(k) => format!("--pool {k}"),
+                    None => format!("--buyers {}", cfg.buyers),
+                },
             },
             joining,
             &mut tickets,
-            cfg.processes() as u32,
         )?);
         self.initial.set_count(tickets);
         Ok(self)

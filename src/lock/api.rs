@@ -230,6 +230,9 @@ pub struct PgPlace {
     /// This host's name in a shared run (`--host-name`), recorded with
     /// each of its sales; empty for a run of its own.
     pub host: String,
+    /// The longest a buyer may pause between tries and still not look hung
+    /// to the watchdog: half of `--timeout`.
+    pub patience: std::time::Duration,
 }
 
 /// A lock server (`--lock-server`) and the lease it grants.

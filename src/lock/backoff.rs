@@ -35,11 +35,6 @@ pub const CAP: Duration = Duration::from_millis(10);
 /// The longest pause on a crowded one.
 pub const CROWDED_CAP: Duration = Duration::from_secs(1);
 
-/// The longest pause after rounds lost to other contenders
-/// ([`Backoff::lost`]): thousands of them must spread their tries over
-/// seconds for one at a time to get through.
-pub const LOST_CAP: Duration = Duration::from_secs(10);
-
 /// How late a sleep must end (and later than its own length) for the
 /// waiter to count the machine as crowded: more than a scheduler's time
 /// slice, so that timer slack (50 µs) and one other runnable process do
@@ -86,8 +81,10 @@ impl Backoff {
     /// Another contender won the round this one lost (an optimistic write
     /// that found the row changed), and the round took `round`, from the
     /// read to the failed write. The crowd is real, whatever the clock
-    /// says: the next pause is drawn below at least the round's length, and
-    /// the cap doubles, up to [`LOST_CAP`].
+    /// says: the bound of the next pause is at least the round's length
+    /// (the pause itself is drawn below it), and the cap doubles, up to
+    /// `patience` — the longest pause a watchdog still takes for a live
+    /// buyer (at least [`CROWDED_CAP`]).
     ///
     /// Measured (10 hosts × 300 buyers of `pg-optimistic` through a pooler
     /// with 60 server connections, 2 cores): with the cap of a lock's
@@ -95,8 +92,8 @@ impl Backoff {
     /// of the server; each round then lasted a trip through the queue
     /// (about 0.4 s), one write in each round won, and hosts went 10 s
     /// without a sale.
-    pub fn lost(&mut self, round: Duration) {
-        self.cap = (self.cap * 2).max(round).min(LOST_CAP);
+    pub fn lost(&mut self, round: Duration, patience: Duration) {
+        self.cap = (self.cap * 2).max(round).min(patience.max(CROWDED_CAP));
         self.bound = self.bound.max(round).min(self.cap);
     }
 
@@ -104,7 +101,8 @@ impl Backoff {
     /// and cap.
     fn after(&mut self, asked: Duration, slept: Duration) {
         if slept > asked + asked.max(LATE) {
-            self.cap = (self.cap * 2).min(CROWDED_CAP);
+            // Never below a cap that lost rounds raised further.
+            self.cap = (self.cap * 2).min(CROWDED_CAP).max(self.cap);
         }
         self.bound = (self.bound * 2).min(self.cap);
     }
@@ -151,16 +149,23 @@ mod tests {
     }
 
     #[test]
-    fn lost_rounds_raise_the_bound_past_the_round_up_to_the_lost_cap() {
+    fn lost_rounds_raise_the_bound_to_the_round_up_to_the_patience() {
+        let patience = Duration::from_secs(5);
         let mut b = Backoff::new();
-        b.lost(Duration::from_millis(300));
+        b.lost(Duration::from_millis(300), patience);
         assert_eq!(b.bound, Duration::from_millis(300));
         for _ in 0..30 {
-            let asked = b.bound / 2;
-            b.lost(Duration::from_millis(1));
-            b.after(asked, asked + Duration::from_micros(60));
+            b.lost(Duration::from_millis(1), patience);
+            b.bound = (b.bound * 2).min(b.cap);
         }
-        assert_eq!(b.bound, LOST_CAP);
+        assert_eq!(b.bound, patience);
+        // A watchdog of a second or two: the crowded cap.
+        let mut b = Backoff::new();
+        for _ in 0..30 {
+            b.lost(Duration::from_millis(1), Duration::from_millis(500));
+            b.bound = (b.bound * 2).min(b.cap);
+        }
+        assert_eq!(b.bound, CROWDED_CAP);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Passwords in server URLs (`--store postgres://user:secret@host/db`,
-//! `--lock-server redis://:secret@host:6379`): never printed. Every message,
-//! re-run line and JSON field shows [`redact`]'s form, the password as
-//! [`HIDDEN`]; and a URL given with [`HIDDEN`] as its password takes the
-//! real one from the environment ([`reveal`]: `PGPASSWORD`, libpq's, for
-//! `--store`; `REDISCLI_AUTH`, redis-cli's, for `--lock-server`), so a
-//! printed re-run line runs as it is once that variable is set.
+//! the same in `--pooler`, `--lock-server redis://:secret@host:6379`):
+//! never printed. Every message, re-run line and JSON field shows
+//! [`redact`]'s form, the password as [`HIDDEN`]; and a URL given with
+//! [`HIDDEN`] as its password takes the real one from the environment
+//! ([`reveal`]: `PGPASSWORD`, libpq's, for `--store` and `--pooler` alike;
+//! `REDISCLI_AUTH`, redis-cli's, for `--lock-server`), so a printed re-run
+//! line runs as it is once that variable is set.
 
 /// What a password is shown as.
 pub const HIDDEN: &str = "***";

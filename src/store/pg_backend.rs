@@ -90,6 +90,8 @@ impl Drop for PgSchema {
 
 /// A host's part in a shared run (`--run NAME --hosts N`).
 pub struct Joining<'a> {
+    /// This host's buyers.
+    pub buyers: u32,
     /// The run's name.
     pub name: &'a str,
     /// How many hosts the run waits for.
@@ -111,23 +113,40 @@ pub struct Servers<'a> {
     /// `--pooler`: a connection pooler in front of it, for the buyers.
     pub pooler: Option<&'a str>,
     /// `--timeout`: how long any connection may take to be made, and any
-    /// statement of the run's own to run.
+    /// statement of the run's own to run (at least [`STATEMENT_FLOOR`]).
     pub timeout: Duration,
+    /// The connections the buyers hold at once: one per buyer, or one per
+    /// worker of a pool (`--pool K`).
+    pub connections: u32,
+    /// The flag that asked for them (`--buyers N`, `--pool K`), for the
+    /// refusal.
+    pub asked: String,
 }
+
+/// The shortest `statement_timeout` of the run's own sessions, whatever
+/// `--timeout` says: joining a shared run waits for the hosts joining
+/// before it, and a `--timeout` of a few milliseconds (the watchdog's)
+/// must not fail a join.
+pub const STATEMENT_FLOOR: Duration = Duration::from_secs(5);
 
 /// The stock in a schema on the PostgreSQL server at `url`: a schema of
 /// the run's own, seeded with `*tickets`; or, for a host of a shared run,
 /// the run's schema, joined (the first host makes it with its `*tickets`,
 /// which every host then gets back) after waiting for the other hosts.
 ///
-/// Every connection, the buyers' and the run's own, gives up after
-/// `timeout` (`--timeout`), and so does every statement of the run's own
-/// (`statement_timeout`, set when it connects): making the schema, joining
-/// and waiting at a shared run's barrier, the final count, the report. A
-/// server that stops answering mid-run then costs an error, retried (see
-/// [`again`]), never a host that waits for ever. The buyers' statements
-/// have no such limit: waiting for the lock is what they do, and the
-/// watchdog judges it.
+/// Connecting, the buyers' and the run's own, gives up after `timeout`
+/// (`--timeout`: the TCP connection; the client has no limit of its own on
+/// the startup that follows). Every statement of the run's own (making the
+/// schema, joining and waiting at a shared run's barrier, the final count,
+/// the report) is cancelled by the server after `timeout`, at least
+/// [`STATEMENT_FLOOR`] (`statement_timeout`, a startup option of its
+/// direct connections): a statement the server never finishes — waiting
+/// on a lock someone holds for good — costs an error, retried where the
+/// end of a run retries (see [`again`]), never a host that waits for ever.
+/// A server that stops answering altogether (stopped with `SIGSTOP`, cut
+/// off) cancels nothing: that wait is bounded only by TCP, and by Ctrl-C.
+/// The buyers' statements have no limit: waiting for the lock is what they
+/// do, and the watchdog judges it.
 ///
 /// With a `pooler` (`--pooler`, PgBouncer in transaction mode in front of
 /// the same server), the buyers connect through it and the run itself
@@ -143,12 +162,13 @@ pub fn postgres_at(
     servers: &Servers<'_>,
     shared: Option<Joining<'_>>,
     tickets: &mut u64,
-    buyers: u32,
 ) -> Result<Box<dyn Backend>> {
     let Servers {
         url,
         pooler,
         timeout,
+        connections,
+        ref asked,
     } = *servers;
     let mut config = postgres::config(url).map_err(|e| Error::Input(format!("--store {e}")))?;
     postgres::probe(&config, "--store", url)?;
@@ -162,21 +182,27 @@ pub fn postgres_at(
         None => config.clone(),
     };
     buyers_config.connect_timeout(timeout);
-    // After the buyers' copy: a pooler refuses startup options.
-    config.options(&format!(
-        "-c statement_timeout={}",
-        timeout.as_millis().max(1)
-    ));
+    // After the buyers' copy: a pooler refuses startup options. Added to
+    // the URL's own options (a hosted server may need some).
+    let ms = timeout
+        .max(STATEMENT_FLOOR)
+        .as_millis()
+        .min(i32::MAX as u128);
+    let options = match config.get_options() {
+        Some(o) if !o.trim().is_empty() => format!("{o} -c statement_timeout={ms}"),
+        _ => format!("-c statement_timeout={ms}"),
+    };
+    config.options(&options);
     // Refused before anything is made: a run the server cannot hold would
     // fail buyer after buyer with the server's "too many clients".
-    let direct = if pooler.is_some() { 0 } else { buyers };
-    postgres::room_for(&config, url, direct)
-        .map_err(|e| Error::Input(format!("--buyers {buyers}: {e}")))?;
+    let direct = if pooler.is_some() { 0 } else { connections };
+    postgres::room_for(&config, url, direct).map_err(|e| Error::Input(format!("{asked}: {e}")))?;
     let Some(run) = shared else {
         let place = postgres::Place {
             config,
             buyers: buyers_config,
             host: String::new(),
+            patience: timeout / 2,
             schema: format!(
                 "booking_{}_{}",
                 nix::unistd::getpid(),
@@ -193,11 +219,12 @@ pub fn postgres_at(
         buyers: buyers_config,
         schema: postgres::run_schema(run.name),
         host: run.host.to_string(),
+        patience: timeout / 2,
     };
     let me = postgres::Joiner {
         host: run.host,
         strategy: run.strategy,
-        buyers,
+        buyers: run.buyers,
     };
     *tickets = postgres::join(&place, *tickets, run.hosts, &me).map_err(|e| {
         Error::failed(

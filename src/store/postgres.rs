@@ -151,6 +151,9 @@ pub struct Db {
     pub client: Client,
     /// Its run's tables.
     pub tables: Tables,
+    /// The longest pause between tries that the watchdog still takes for
+    /// a live buyer (half of `--timeout`).
+    pub patience: std::time::Duration,
 }
 
 impl Db {
@@ -207,6 +210,7 @@ pub fn connect_buyer(place: &Place) -> io::Result<Db> {
             sales: format!("{s}.sales"),
             host: place.host.clone(),
         },
+        patience: place.patience,
     })
 }
 
@@ -280,14 +284,18 @@ pub fn sweep(c: &mut Client) -> io::Result<Vec<String>> {
             .map_err(to_io)?
             .get(0);
         if free {
+            // Best effort: a schema that cannot be dropped now (its tables
+            // locked by a session that lingers) is the next run's to sweep,
+            // not a reason to refuse this one.
             let dropped = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"));
             c.execute(
                 "SELECT pg_advisory_unlock($1, hashtext($2))",
                 &[&ALIVE, &name],
             )
             .map_err(to_io)?;
-            dropped.map_err(to_io)?;
-            swept.push(name);
+            if dropped.is_ok() {
+                swept.push(name);
+            }
         }
     }
     Ok(swept)
@@ -493,7 +501,6 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, me: &Joiner<'_>) -> io::Res
              count BIGINT NOT NULL, version BIGINT NOT NULL DEFAULT 0);
          CREATE TABLE IF NOT EXISTS {s}.sales (host TEXT NOT NULL DEFAULT '',
              buyer INTEGER NOT NULL, ticket BIGINT NOT NULL);
-         ALTER TABLE {s}.sales ADD COLUMN IF NOT EXISTS host TEXT NOT NULL DEFAULT '';
          CREATE TABLE IF NOT EXISTS {s}.meta (tickets BIGINT NOT NULL, hosts INTEGER NOT NULL);
          ALTER TABLE {s}.meta ADD COLUMN IF NOT EXISTS strategy TEXT NOT NULL DEFAULT '';
          CREATE TABLE IF NOT EXISTS {s}.hosts (name TEXT PRIMARY KEY, buyers INTEGER NOT NULL,
@@ -502,6 +509,21 @@ pub fn join(place: &Place, tickets: u64, hosts: u32, me: &Joiner<'_>) -> io::Res
              record TEXT NOT NULL);"
     ));
     let seeded = made.and_then(|()| {
+        // A run made by an older booking has sales without their host. The
+        // column is added only then: ALTER TABLE locks the table, even with
+        // IF NOT EXISTS, and the run's buyers may be buying in it.
+        let has_host: bool = c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.columns
+                  WHERE table_schema = $1 AND table_name = 'sales' AND column_name = 'host')",
+                &[s],
+            )?
+            .get(0);
+        if !has_host {
+            c.batch_execute(&format!(
+                "ALTER TABLE {s}.sales ADD COLUMN host TEXT NOT NULL DEFAULT ''"
+            ))?;
+        }
         c.execute(
             &format!("INSERT INTO {s}.stock (id, count) VALUES (1, $1) ON CONFLICT DO NOTHING"),
             &[&tickets],
@@ -627,7 +649,8 @@ fn barrier(c: &mut Client, place: &Place, timeout: std::time::Duration) -> io::R
 /// Writes host `host`'s outcome records, by buyer id (one JSON line each,
 /// as the buyers sent them; `null` for a `--kill` victim), and marks the
 /// host finished, in one transaction: a host that dies before has written
-/// nothing and is not finished.
+/// nothing and is not finished, and one that writes again (its first
+/// commit's answer lost) replaces what it wrote.
 ///
 /// # Errors
 /// The server's.
@@ -635,6 +658,13 @@ pub fn report(place: &Place, host: &str, records: &[Option<String>]) -> io::Resu
     let mut c = place.config.connect(NoTls).map_err(to_io)?;
     let s = &place.schema;
     let mut tx = c.transaction().map_err(to_io)?;
+    // A retry after a commit whose answer was lost (a restart) must not
+    // write the records twice.
+    tx.execute(
+        &format!("DELETE FROM {s}.outcomes WHERE host = $1"),
+        &[&host],
+    )
+    .map_err(to_io)?;
     for (id, r) in records.iter().enumerate() {
         let text = r.clone().unwrap_or_else(|| "null".into());
         tx.execute(
@@ -663,7 +693,7 @@ pub struct RunRecords {
     /// records, in order.
     pub hosts: Vec<(String, u32, bool, Vec<String>)>,
     /// The rows of its `sales` table; `None` for a run made by an older
-    /// booking, whose rows do not name their host.
+    /// booking, whose rows do not name their host (none of them does).
     pub sales: Option<Vec<crate::judge::ledger::Sale>>,
 }
 
@@ -714,9 +744,12 @@ pub fn read_run(place: &Place) -> io::Result<RunRecords> {
             ticket: u64::try_from(row.get::<_, i64>(2)).map_err(io::Error::other)?,
         });
     }
-    let named = sales.iter().all(|s| !s.host.is_empty());
+    // A run made by an older booking names no host on its sales: no
+    // ledger. In a run of this one, a row without a host is one no host
+    // made (the ledger says so).
+    let older = !sales.is_empty() && sales.iter().all(|s| s.host.is_empty());
     Ok(RunRecords {
-        sales: named.then_some(sales),
+        sales: (!older).then_some(sales),
         tickets: u64::try_from(meta.get::<_, i64>(0)).map_err(io::Error::other)?,
         hosts_wanted: meta.get::<_, i32>(1) as u32,
         remaining: u64::try_from(meta.get::<_, i64>(2)).map_err(io::Error::other)?,

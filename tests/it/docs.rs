@@ -288,8 +288,10 @@ fn claims_safe(q: &Quote) -> Option<bool> {
 /// - a quoted `...` line stands for any lines;
 /// - a line whose words depend on the run (an event `! ...`, a scenario's
 ///   `UNSAFE:`/`FAILED:` and `re-run:` lines under a `check` row, a race's
-///   `verdict:`) keeps its first words and stands for whatever the program
-///   printed there, its wrapped lines included;
+///   `verdict:`, a run's `wall` line of measurements, where a figure with
+///   nothing to measure is a `-`: no buyer waited before a victim died
+///   holding the lock, say) keeps its first words and stands for whatever
+///   the program printed there, its wrapped lines included;
 /// - a race's lines that only an anomaly prints (`overlapping`, `worst:`)
 ///   may be missing: a race may come out right.
 mod shape {
@@ -406,6 +408,7 @@ mod shape {
                     .iter()
                     .any(|w| t.starts_with(w))
                 || race && t.starts_with("verdict:")
+                || t.starts_with("wall ")
             {
                 Item::Loose(head(1))
             } else if race && (t.starts_with("overlapping") || t.starts_with("worst:")) {

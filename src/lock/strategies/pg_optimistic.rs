@@ -55,11 +55,12 @@ fn purchase(c: &mut pg::Db, o: &mut Order<'_>) -> std::result::Result<Sold, post
             .client
             .execute_typed(&write, &[(&(count - 1), Type::INT8), (&version, Type::INT8)])?;
         if won == 0 {
-            // Another buyer wrote first: try again after a pause that
-            // grows, at random, so that the losers of one round do not
-            // all come back at once: longer than the round took, and longer
-            // for each round lost (see `lock::backoff`).
-            backoff.lost(round.elapsed());
+            // Another buyer wrote first: try again after a pause drawn at
+            // random, so that the losers of one round do not all come back
+            // at once, below a bound at least as long as the round took,
+            // that grows with each round lost, up to half the watchdog's
+            // patience (see `lock::backoff`).
+            backoff.lost(round.elapsed(), c.patience);
             backoff.pause();
             continue;
         }
